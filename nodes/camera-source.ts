@@ -1,0 +1,100 @@
+import type { Node, NodeAPI, NodeDef } from 'node-red';
+import { Camera, type CameraState } from '../src/camera/camera';
+import { errorStatus, startThrottledStatus } from './status';
+
+interface CameraSourceDef extends NodeDef {
+  cameraId: string;
+  source: string;
+  loop: boolean;
+  realtime: boolean;
+  width: string | number;
+  height: string | number;
+  fps: string | number;
+  autostart: boolean;
+}
+
+/** Camera ids in use in this runtime: two sources with one id would overwrite each other's frames. */
+const claimedIds = new Map<string, string>();
+
+const STATE_BADGE: Record<CameraState, { fill: 'green' | 'yellow' | 'red' | 'grey' | 'blue'; shape: 'dot' | 'ring' }> = {
+  stopped: { fill: 'grey', shape: 'ring' },
+  starting: { fill: 'yellow', shape: 'ring' },
+  running: { fill: 'green', shape: 'dot' },
+  reconnecting: { fill: 'yellow', shape: 'ring' },
+  ended: { fill: 'grey', shape: 'dot' },
+  failed: { fill: 'red', shape: 'ring' },
+};
+
+export = function register(RED: NodeAPI): void {
+  function CameraSourceNode(this: Node, config: CameraSourceDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const cameraId = (config.cameraId || node.id).trim();
+    let camera: Camera | undefined;
+    let detail = '';
+    const status = startThrottledStatus(node, () => {
+      if (!camera) return null;
+      const stats = camera.stats();
+      const badge = STATE_BADGE[stats.state];
+      const figures = stats.state === 'running' ? `${stats.fps} fps · ${stats.width}x${stats.height} · dropped ${stats.dropped}` : detail;
+      return { ...badge, text: `${cameraId}: ${stats.state}${figures ? ` · ${figures}` : ''}` };
+    });
+
+    try {
+      const owner = claimedIds.get(cameraId);
+      if (owner && owner !== node.id) throw new Error(`camera id "${cameraId}" is already used by another camera-source node`);
+      claimedIds.set(cameraId, node.id);
+      camera = new Camera(
+        {
+          id: cameraId,
+          name: config.name || cameraId,
+          source: config.source,
+          loop: config.loop,
+          realtime: config.realtime !== false,
+          width: Number(config.width) || 0,
+          height: Number(config.height) || 0,
+          fps: Number(config.fps) || 0,
+        },
+        {
+          frame: (frame) => node.send({ topic: cameraId, cameraId, frame: frame.ref, payload: frame.ref }),
+          state: (_state, stateDetail) => {
+            detail = stateDetail ?? '';
+            status.now();
+          },
+          error: (err) => node.error(`${cameraId}: ${err.message}`, { topic: cameraId, cameraId, payload: err.message }),
+        },
+      );
+      if (config.autostart !== false) camera.start();
+    } catch (err) {
+      status.stop();
+      node.status(errorStatus(err as Error));
+      node.error(err as Error, { topic: cameraId, cameraId, payload: (err as Error).message });
+    }
+
+    node.on('input', (msg, _send, done) => {
+      const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : '';
+      if (!camera) return done(new Error(`${cameraId} is not configured correctly; fix the node's settings and deploy`));
+      if (command === 'start') {
+        camera.start();
+        return done();
+      }
+      if (command === 'stop') {
+        camera.stop().then(() => done(), done);
+        return;
+      }
+      done(new Error(`unknown command ${JSON.stringify(msg.payload)}: send msg.payload "start" or "stop"`));
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      status.stop();
+      if (claimedIds.get(cameraId) === node.id) claimedIds.delete(cameraId);
+      const closing = camera ? camera.close() : Promise.resolve();
+      closing.then(done, (err: Error) => {
+        node.error(err);
+        done();
+      });
+    });
+  }
+
+  RED.nodes.registerType('camera-source', CameraSourceNode);
+};

@@ -1,0 +1,118 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { frameStore } from '../src/camera/frame-store';
+import { parseClassList } from '../src/detection/classes';
+import type { DetectOptions } from '../src/detection/detector';
+import { decodeImage } from '../src/detection/image';
+import { LatestOnlyScheduler } from '../src/detection/latest-only';
+import type { BgrImage, FrameRef } from '../src/types';
+import { errorStatus, startThrottledStatus } from './status';
+import type { YoloModelNode } from './types';
+
+interface YoloDetectDef extends NodeDef {
+  model: string;
+  confidence: string | number;
+  iou: string | number;
+  classes: string;
+}
+
+interface Job {
+  msg: NodeMessageInFlow & { frame?: FrameRef };
+  send: (msg: NodeMessage) => void;
+  done: (err?: Error) => void;
+  image: () => BgrImage;
+}
+
+function unitInterval(value: string | number, fallback: number, name: string): number {
+  if (value === '' || value === undefined || value === null) return fallback;
+  const parsed = Number(value);
+  if (!(parsed >= 0 && parsed <= 1)) throw new Error(`${name} must be between 0 and 1, got ${value}`);
+  return parsed;
+}
+
+function isFrameRef(value: unknown): value is FrameRef {
+  const ref = value as FrameRef;
+  return typeof ref === 'object' && ref !== null && typeof ref.cameraId === 'string' && Number.isInteger(ref.seq);
+}
+
+export = function register(RED: NodeAPI): void {
+  function YoloDetectNode(this: Node, config: YoloDetectDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const modelNode = RED.nodes.getNode(config.model) as YoloModelNode | null;
+    let lastMs = 0;
+    let lastCount = 0;
+    let completed = 0;
+    let windowStart = Date.now();
+    let fps = 0;
+    let failure: Error | undefined;
+    let stale = 0;
+
+    const status = startThrottledStatus(node, () => {
+      if (failure) return errorStatus(failure);
+      if (completed === 0 && fps === 0) return null;
+      const elapsed = (Date.now() - windowStart) / 1000;
+      if (elapsed >= 1) {
+        fps = completed / elapsed;
+        completed = 0;
+        windowStart = Date.now();
+      }
+      const dropped = scheduler.dropped + stale;
+      return { fill: 'green', shape: 'dot', text: `${Math.round(lastMs)} ms · ${fps.toFixed(1)} fps · ${lastCount} found${dropped ? ` · dropped ${dropped}` : ''}` };
+    });
+
+    const scheduler = new LatestOnlyScheduler<Job>(
+      async (job) => {
+        try {
+          if (!modelNode) throw new Error('no model configured: choose or add a yolo-model config node');
+          const detector = await modelNode.detector();
+          const options: DetectOptions = {
+            confidence: unitInterval(config.confidence, 0.5, 'confidence'),
+            iou: unitInterval(config.iou, 0.45, 'IoU threshold'),
+            classes: parseClassList(config.classes ?? 'person', detector.model.classNames),
+            maxDetections: 300,
+          };
+          const result = await detector.detect(job.image(), options);
+          const out = job.msg as NodeMessage & { detections?: unknown };
+          out.detections = result.detections;
+          lastMs = result.inferenceMs;
+          lastCount = result.detections.length;
+          completed++;
+          failure = undefined;
+          job.send(out);
+          job.done();
+        } catch (err) {
+          failure = err as Error;
+          status.now();
+          job.done(err as Error);
+        }
+      },
+      (dropped) => dropped.done(),
+    );
+
+    node.on('input', (msg, send, done) => {
+      const { frame, payload } = msg as Job['msg'];
+      if (isFrameRef(frame)) {
+        const stored = frameStore.get(frame);
+        if (!stored) {
+          // The camera has moved on and evicted this frame: detecting it now would only add latency.
+          stale++;
+          return done();
+        }
+        scheduler.submit(`frame:${frame.cameraId}`, { msg: msg as Job['msg'], send, done, image: () => stored });
+        return;
+      }
+      if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
+        scheduler.submit(`image:${msg._msgid}`, { msg: msg as Job['msg'], send, done, image: () => decodeImage(payload) });
+        return;
+      }
+      done(new Error('yolo-detect needs msg.frame from a camera-source node, or an encoded image (JPEG/PNG Buffer) in msg.payload'));
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      status.stop();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('yolo-detect', YoloDetectNode);
+};

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+'use strict';
+// Compiles the TypeScript and puts each node's editor files where Node-RED looks for them: next to the
+// compiled .js (the .html), in locales/ beside it, and icons/ beside it.
+const { execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const path = require('node:path');
+
+const root = path.resolve(__dirname, '..');
+const out = path.join(root, 'dist', 'nodes');
+
+fs.rmSync(path.join(root, 'dist'), { recursive: true, force: true });
+execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', root], { stdio: 'inherit' });
+for (const file of fs.readdirSync(path.join(root, 'nodes'))) {
+  if (file.endsWith('.html')) fs.copyFileSync(path.join(root, 'nodes', file), path.join(out, file));
+}
+fs.cpSync(path.join(root, 'nodes', 'locales'), path.join(out, 'locales'), { recursive: true });
+fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
+fs.chmodSync(path.join(root, 'dist', 'src', 'cli', 'main.js'), 0o755);

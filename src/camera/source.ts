@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+
+export type VideoSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'usb'; device: number | string }
+  | { kind: 'stream'; url: string };
+
+const STREAM_URL = /^(rtsps?|rtmp|https?|udp|tcp|srt):\/\//i;
+const SAMPLE_PREFIX = 'sample:';
+
+/** Folders where distributions put OpenCV's sample data (Debian/Ubuntu's opencv-doc, source installs). */
+export function sampleDataFolders(): string[] {
+  return [
+    process.env.OPENCV_SAMPLES_DATA_PATH,
+    '/usr/share/doc/opencv-doc/examples/data',
+    '/usr/share/opencv4/samples/data',
+    '/usr/local/share/opencv4/samples/data',
+    '/usr/share/OpenCV/samples/data',
+  ].filter((folder): folder is string => Boolean(folder));
+}
+
+/** Finds one of OpenCV's sample files (e.g. vtest.avi) wherever the distribution installed it. */
+export function findSampleFile(name: string): string | undefined {
+  if (name !== path.basename(name)) return undefined;
+  return sampleDataFolders().map((folder) => path.join(folder, name)).find((file) => existsSync(file));
+}
+
+/**
+ * Understands what a user types as a camera source: a device index (`0`), a device node
+ * (`/dev/video0`), a stream URL (`rtsp://…`, `http://…`), `sample:vtest.avi`, or a file path.
+ */
+export function parseSource(text: string): VideoSource {
+  const source = text.trim();
+  if (source === '') throw new Error('no camera source given: enter a file path, a device such as 0 or /dev/video0, or an rtsp:// URL');
+  if (/^\d+$/.test(source)) return { kind: 'usb', device: Number(source) };
+  if (/^\/dev\/video\d+$/.test(source)) return { kind: 'usb', device: source };
+  if (STREAM_URL.test(source)) return { kind: 'stream', url: source };
+  if (source.startsWith(SAMPLE_PREFIX)) {
+    const name = source.slice(SAMPLE_PREFIX.length);
+    const file = findSampleFile(name);
+    if (!file) {
+      throw new Error(`sample video ${name} not found in ${sampleDataFolders().join(', ')} (Debian/Ubuntu: apt-get install opencv-doc)`);
+    }
+    return { kind: 'file', path: file };
+  }
+  return { kind: 'file', path: path.resolve(source) };
+}
+
+export function isLive(source: VideoSource): boolean {
+  return source.kind !== 'file';
+}
+
+/** The source as shown to users and in the API, with any password in a URL hidden. */
+export function describeSource(source: VideoSource): string {
+  switch (source.kind) {
+    case 'file': return source.path;
+    case 'usb': return typeof source.device === 'number' ? `camera ${source.device}` : source.device;
+    case 'stream': return source.url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
+  }
+}

@@ -1,0 +1,67 @@
+import type { Box } from '../types';
+
+/** Where a source image lands inside the model input, computed exactly as Ultralytics' LetterBox does. */
+export interface Letterbox {
+  scale: number;
+  /** Size of the resized image before padding. */
+  resizedWidth: number;
+  resizedHeight: number;
+  left: number;
+  top: number;
+  inputWidth: number;
+  inputHeight: number;
+}
+
+export const PAD_VALUE = 114;
+
+const UNIT_INTENSITY = Float32Array.from({ length: 256 }, (_, v) => v / 255);
+
+export function letterbox(sourceWidth: number, sourceHeight: number, inputWidth: number, inputHeight: number): Letterbox {
+  if (!(sourceWidth > 0 && sourceHeight > 0)) {
+    throw new RangeError(`image size must be positive, got ${sourceWidth}x${sourceHeight}`);
+  }
+  const scale = Math.min(inputWidth / sourceWidth, inputHeight / sourceHeight);
+  const resizedWidth = Math.round(sourceWidth * scale);
+  const resizedHeight = Math.round(sourceHeight * scale);
+  // Ultralytics splits odd padding with round(d - 0.1): the extra pixel goes right/bottom.
+  const left = Math.round((inputWidth - resizedWidth) / 2 - 0.1);
+  const top = Math.round((inputHeight - resizedHeight) / 2 - 0.1);
+  return { scale, resizedWidth, resizedHeight, left, top, inputWidth, inputHeight };
+}
+
+/** Maps a box from model-input coordinates back to the source image, clipped to its bounds. */
+export function toSourceBox(box: Box, lb: Letterbox, sourceWidth: number, sourceHeight: number): Box {
+  const clip = (v: number, max: number) => Math.min(Math.max(v, 0), max);
+  return [
+    clip((box[0] - lb.left) / lb.scale, sourceWidth),
+    clip((box[1] - lb.top) / lb.scale, sourceHeight),
+    clip((box[2] - lb.left) / lb.scale, sourceWidth),
+    clip((box[3] - lb.top) / lb.scale, sourceHeight),
+  ];
+}
+
+/**
+ * Writes one letterboxed image into an NCHW float tensor in a single pass: BGR to RGB, /255, and the
+ * 114-grey border. `resized` is the BGR image already scaled to `lb.resizedWidth x lb.resizedHeight`.
+ */
+export function fillInputTensor(resized: Uint8Array, lb: Letterbox, tensor: Float32Array, batchIndex = 0): void {
+  const plane = lb.inputWidth * lb.inputHeight;
+  const base = batchIndex * 3 * plane;
+  const expected = lb.resizedWidth * lb.resizedHeight * 3;
+  if (resized.length < expected) {
+    throw new RangeError(`resized image has ${resized.length} bytes, expected ${expected}`);
+  }
+  tensor.fill(UNIT_INTENSITY[PAD_VALUE], base, base + 3 * plane);
+  const red = base;
+  const green = base + plane;
+  const blue = base + 2 * plane;
+  let src = 0;
+  for (let y = 0; y < lb.resizedHeight; y++) {
+    let dst = (y + lb.top) * lb.inputWidth + lb.left;
+    for (let x = 0; x < lb.resizedWidth; x++, dst++, src += 3) {
+      tensor[blue + dst] = UNIT_INTENSITY[resized[src]];
+      tensor[green + dst] = UNIT_INTENSITY[resized[src + 1]];
+      tensor[red + dst] = UNIT_INTENSITY[resized[src + 2]];
+    }
+  }
+}
