@@ -24,8 +24,8 @@ export function letterbox(sourceWidth: number, sourceHeight: number, inputWidth:
   const resizedWidth = Math.round(sourceWidth * scale);
   const resizedHeight = Math.round(sourceHeight * scale);
   // Ultralytics splits odd padding with round(d - 0.1): the extra pixel goes right/bottom.
-  const left = Math.round((inputWidth - resizedWidth) / 2 - 0.1);
-  const top = Math.round((inputHeight - resizedHeight) / 2 - 0.1);
+  const left = Math.max(0, Math.round((inputWidth - resizedWidth) / 2 - 0.1));
+  const top = Math.max(0, Math.round((inputHeight - resizedHeight) / 2 - 0.1));
   return { scale, resizedWidth, resizedHeight, left, top, inputWidth, inputHeight };
 }
 

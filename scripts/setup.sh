@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# One-step set-up on Debian 12 / Ubuntu: system packages, npm packages, the OpenCV binding built against the
+# distribution's OpenCV, the YOLOv8n model and the build. Safe to run again: finished steps are skipped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  build-essential pkg-config python3   # node-gyp toolchain for the OpenCV binding
+  libopencv-dev                        # OpenCV 4.x headers and libraries the binding links against
+  opencv-doc                           # OpenCV's sample data: vtest.avi, the demo and test video
+  darknet                              # sample photos in /usr/share/darknet/data used by the detector tests
+)
+
+step() { printf '\n==> %s\n' "$*"; }
+
+missing=()
+for package in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+done
+if ((${#missing[@]})); then
+  step "installing Debian packages: ${missing[*]}"
+  if [[ $EUID -eq 0 ]]; then sudo=(); elif command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "setup: run as root (or install sudo) to install: ${missing[*]}" >&2; exit 1
+  fi
+  "${sudo[@]}" apt-get update -q
+  DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  step "Debian packages present"
+fi
+
+command -v node >/dev/null || { echo "setup: Node.js 20 or newer is needed (https://nodejs.org or your distribution)" >&2; exit 1; }
+node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)' ||
+  { echo "setup: Node.js $(node --version) is too old; 20 or newer is needed" >&2; exit 1; }
+
+# The binding must build against the system OpenCV, never download and compile its own; onnxruntime-node
+# must not fetch optional GPU binaries (its CPU binary is in the npm package); node-gyp uses the headers
+# that Debian's Node.js ships (nodedir in .npmrc) instead of downloading them.
+export OPENCV4NODEJS_DISABLE_AUTOBUILD=1
+OPENCV_INCLUDE_DIR="$(pkg-config --variable=includedir opencv4)"
+OPENCV_LIB_DIR="$(pkg-config --variable=libdir opencv4)"
+export OPENCV_INCLUDE_DIR OPENCV_LIB_DIR OPENCV_BIN_DIR=/usr/bin
+export ONNXRUNTIME_NODE_INSTALL=skip
+export JOBS=max
+if [[ ! -f /usr/include/node/node.h ]]; then
+  echo "setup: Node.js headers not found in /usr/include/node; .npmrc points node-gyp there (nodedir=/usr)" >&2
+  echo "       set nodedir to your Node.js installation prefix, e.g. npm config set nodedir \"\$(dirname \"\$(dirname \"\$(command -v node)\")\")\"" >&2
+fi
+
+step "installing npm packages"
+npm install --no-audit --no-fund
+
+opencv_loads() {
+  OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING=1 node -e \
+    "require('@u4/opencv-build').Log.silence = true; require('@u4/opencv4nodejs')" >/dev/null 2>&1
+}
+if opencv_loads; then
+  step "OpenCV binding present"
+else
+  step "building the OpenCV binding against $(pkg-config --modversion opencv4) (a few minutes)"
+  npm rebuild @u4/opencv4nodejs
+  opencv_loads || { echo "setup: the OpenCV binding was built but does not load" >&2; exit 1; }
+fi
+
+step "model"
+node models/fetch-model.js
+
+step "building"
+npm run --silent build
+echo
+echo "setup: done. Run the demo with: npm start"

@@ -1,0 +1,125 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { Detector, type DetectOptions } from '../src/detection/detector';
+import { decodeImage } from '../src/detection/image';
+import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
+import { DARKNET_DATA, requireFile, requireModel } from './support';
+
+const LOW_CONFIDENCE: DetectOptions = { confidence: 0.25, iou: 0.45, classes: null, maxDetections: 300 };
+
+describe('YOLOv8n on real photos', function () {
+  let model: YoloModel;
+  let detector: Detector;
+
+  before(async function () {
+    requireModel(this);
+    requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos (Debian package darknet)");
+    model = await YoloModel.load(DEFAULT_MODEL_PATH);
+    detector = new Detector(model);
+  });
+
+  after(async () => {
+    await model?.release();
+  });
+
+  it('reads the input size and class names from the model', () => {
+    assert.deepEqual([model.inputWidth, model.inputHeight, model.classNames.length], [640, 640, 80]);
+    assert.equal(model.labelOf(0), 'person');
+  });
+
+  it('finds the person in person.jpg where Ultralytics does', async () => {
+    const image = decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
+    const { detections } = await detector.detect(image, LOW_CONFIDENCE);
+    const people = detections.filter((d) => d.label === 'person');
+    assert.equal(people.length, 1);
+    const [x1, y1, x2, y2] = people[0].bbox;
+    for (const [actual, expected] of [[x1, 191], [y1, 100], [x2, 276], [y2, 375]]) {
+      assert.ok(Math.abs(actual - expected) <= 3, `box ${people[0].bbox} not within 3 px of [191, 100, 276, 375]`);
+    }
+    assert.ok(Math.abs(people[0].score - 0.92) < 0.01, `score ${people[0].score}`);
+    assert.deepEqual(detections.map((d) => d.label).sort(), ['dog', 'horse', 'person']);
+  });
+
+  it('finds several small people in kite.jpg, and only people with the default class filter', async () => {
+    const image = decodeImage(readFileSync(path.join(DARKNET_DATA, 'kite.jpg')));
+    const { detections } = await detector.detect(image, { ...LOW_CONFIDENCE, classes: new Set([0]) });
+    assert.ok(detections.length >= 5, `${detections.length} people`);
+    assert.ok(detections.every((d) => d.classId === 0));
+    const scores = detections.map((d) => d.score);
+    assert.deepEqual(scores, [...scores].sort((a, b) => b - a), 'best score first');
+    for (const d of detections) {
+      assert.ok(d.bbox[0] >= 0 && d.bbox[2] <= image.width && d.bbox[1] >= 0 && d.bbox[3] <= image.height);
+    }
+  });
+
+  it('gives the same boxes for requests that queue up together', async () => {
+    const images = ['person.jpg', 'dog.jpg', 'horses.jpg'].map((name) => decodeImage(readFileSync(path.join(DARKNET_DATA, name))));
+    const alone = [];
+    for (const image of images) alone.push(await detector.detect(image, LOW_CONFIDENCE));
+    const together = await Promise.all(images.map((image) => detector.detect(image, LOW_CONFIDENCE)));
+    assert.deepEqual(together.map((r) => r.detections), alone.map((r) => r.detections));
+  });
+
+  it('rejects pixels that do not match the stated size, and goes on working', async () => {
+    await assert.rejects(detector.detect({ pixels: new Uint8Array(10), width: 4, height: 4 }), /needs 48 bytes/);
+    const image = decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
+    assert.ok((await detector.detect(image, LOW_CONFIDENCE)).detections.length > 0);
+  });
+
+  it('explains a missing or corrupt model file', async () => {
+    await assert.rejects(YoloModel.load('/nonexistent/model.onnx'), /cannot read model file \/nonexistent\/model.onnx/);
+    const corrupt = path.join(tmpdir(), `corrupt-${process.pid}.onnx`);
+    writeFileSync(corrupt, 'this is not a model');
+    await assert.rejects(YoloModel.load(corrupt), /is not a loadable ONNX model/);
+  });
+
+  it('explains an image it cannot decode', () => {
+    assert.throws(() => decodeImage(Buffer.from('not an image')), /not a decodable image/);
+    assert.throws(() => decodeImage(Buffer.alloc(0)), /empty/);
+  });
+});
+
+describe('Detector batching', () => {
+  /** A stand-in model with a dynamic batch: records batch sizes and echoes each image's slot in its output. */
+  function recordingModel() {
+    const batches: number[] = [];
+    const model = {
+      inputWidth: 8,
+      inputHeight: 8,
+      maxBatch: Infinity,
+      labelOf: (id: number) => `class ${id}`,
+      async run(input: Float32Array, batch: number) {
+        batches.push(batch);
+        assert.equal(input.length, batch * 3 * 64);
+        // One anchor, one class per image: a box whose centre x encodes the red value of the image.
+        const data = new Float32Array(batch * 5);
+        for (let b = 0; b < batch; b++) {
+          data.set([2 + input[b * 192 + 27] * 4, 4, 2, 2, 0.9], b * 5);
+        }
+        return { data, channels: 5, anchors: 1 };
+      },
+    };
+    return { model, batches };
+  }
+
+  const solid = (red: number) => ({ pixels: new Uint8Array(8 * 8 * 3).map((_, i) => (i % 3 === 2 ? red : 0)), width: 8, height: 8 });
+
+  it('runs requests that wait together as one batch and returns each its own result', async () => {
+    const { model, batches } = recordingModel();
+    const detector = new Detector(model as unknown as YoloModel, 4);
+    const results = await Promise.all([0, 51, 102, 153, 204].map((red) => detector.detect(solid(red), { ...LOW_CONFIDENCE, classes: null })));
+    assert.deepEqual(batches, [1, 4], 'the first request runs at once, the next four wait and share a run');
+    assert.deepEqual(results.map((r) => r.batchSize), [1, 4, 4, 4, 4]);
+    assert.deepEqual(results.map((r) => +((r.detections[0].bbox[0] + r.detections[0].bbox[2]) / 2).toFixed(2)), [2, 2.8, 3.6, 4.4, 5.2]);
+  });
+
+  it('never batches beyond what the model accepts', async () => {
+    const { model, batches } = recordingModel();
+    model.maxBatch = 1;
+    const detector = new Detector(model as unknown as YoloModel, 4);
+    await Promise.all([1, 2, 3].map((red) => detector.detect(solid(red))));
+    assert.deepEqual(batches, [1, 1, 1]);
+  });
+});

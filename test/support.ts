@@ -1,0 +1,37 @@
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { findSampleFile } from '../src/camera/source';
+import { DEFAULT_MODEL_PATH } from '../src/detection/model';
+
+export const ROOT = path.resolve(__dirname, '..', '..');
+export const DARKNET_DATA = '/usr/share/darknet/data';
+export const VTEST = findSampleFile('vtest.avi');
+
+/** Skips the calling suite with a clear reason when a file the setup script installs is absent. */
+export function requireFile(context: Mocha.Context, file: string | undefined, what: string): string {
+  if (!file || !existsSync(file)) {
+    console.log(`      skipped: ${what} not found (${file ?? 'no path'}); "npm run setup" installs it`);
+    context.skip();
+  }
+  return file as string;
+}
+
+export function requireModel(context: Mocha.Context): string {
+  return requireFile(context, DEFAULT_MODEL_PATH, 'the YOLOv8n model');
+}
+
+export function requireVtest(context: Mocha.Context): string {
+  return requireFile(context, VTEST, "OpenCV's sample video vtest.avi (Debian package opencv-doc)");
+}
+
+export function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const poll = () => {
+      if (predicate()) return resolve();
+      if (Date.now() - started > timeoutMs) return reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}`));
+      setTimeout(poll, 10);
+    };
+    poll();
+  });
+}
