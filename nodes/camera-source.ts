@@ -31,6 +31,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const cameraId = (config.cameraId || node.id).trim();
     let camera: Camera | undefined;
+    let configError: Error | undefined;
     let detail = '';
     const status = startThrottledStatus(node, () => {
       if (!camera) return null;
@@ -66,14 +67,15 @@ export = function register(RED: NodeAPI): void {
       );
       if (config.autostart !== false) camera.start();
     } catch (err) {
+      configError = err as Error;
       status.stop();
-      node.status(errorStatus(err as Error));
-      node.error(err as Error, { topic: cameraId, cameraId, payload: (err as Error).message });
+      node.status(errorStatus(configError));
+      node.error(configError, { topic: cameraId, cameraId, payload: configError.message });
     }
 
     node.on('input', (msg, _send, done) => {
       const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : '';
-      if (!camera) return done(new Error(`${cameraId} is not configured correctly; fix the node's settings and deploy`));
+      if (!camera) return done(new Error(`${cameraId} cannot run: ${configError?.message}. Fix the node's settings and deploy.`));
       if (command === 'start') {
         camera.start();
         return done();

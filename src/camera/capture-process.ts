@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { opencv, type Mat } from '../opencv';
 import type { CaptureConfig, FromCapture, ToCapture } from './capture-protocol';
+import { describeSource } from './source';
 
 // Owns one VideoCapture in its own process: OpenCV's blocking reads never stall Node-RED's event loop, a
 // crash inside a camera driver or FFmpeg cannot take Node-RED down, and a read stuck on a dead stream can be
@@ -58,9 +59,10 @@ async function capture(config: CaptureConfig): Promise<void> {
   const target = source.kind === 'file' ? source.path : source.kind === 'usb' ? source.device : source.url;
   let cap;
   try {
-    cap = new cv.VideoCapture(target as string);
+    // FFmpeg handles network streams best; files and devices let OpenCV pick the backend.
+    cap = source.kind === 'stream' ? new cv.VideoCapture(source.url, cv.CAP_FFMPEG) : new cv.VideoCapture(target);
   } catch (err) {
-    throw new Error(`cannot open ${isFile ? 'video file' : 'camera'} ${target}: ${(err as Error).message}`);
+    throw new Error(`cannot open ${isFile ? 'video file' : 'camera'} ${describeSource(source)}: ${(err as Error).message}`);
   }
   try {
     const sourceFps = cap.get(cv.CAP_PROP_FPS);
@@ -82,7 +84,7 @@ async function capture(config: CaptureConfig): Promise<void> {
         mat.release();
         if (!isFile) throw new Error('the stream stopped delivering frames');
         if (!config.loop || rewoundWithoutFrame || played === 0) {
-          if (played === 0) throw new Error(`${target} contains no readable video frames`);
+          if (played === 0) throw new Error(`${describeSource(source)} contains no readable video frames`);
           await post({ type: 'ended' });
           return;
         }

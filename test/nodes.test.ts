@@ -1,0 +1,205 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import helper from 'node-red-node-test-helper';
+import { frameStore } from '../src/camera/frame-store';
+import { DARKNET_DATA, ROOT, requireFile, requireModel, requireVtest, waitFor } from './support';
+
+helper.init(require.resolve('node-red'));
+
+const cameraSource = require('../nodes/camera-source');
+const yoloModel = require('../nodes/yolo-model');
+const yoloDetect = require('../nodes/yolo-detect');
+const coreNode = (file: string) => require(require.resolve(`@node-red/nodes/core/common/${file}`));
+const catchNode = coreNode('25-catch.js');
+const statusNode = coreNode('25-status.js');
+
+type Msg = Record<string, any>;
+
+/** Collects what arrives at a helper node. */
+function collect(id: string): Msg[] {
+  const received: Msg[] = [];
+  helper.getNode(id).on('input', (msg: Msg) => received.push(msg));
+  return received;
+}
+
+const catcher = (tab = 'tab') => [
+  { id: 'catch-all', type: 'catch', z: tab, scope: null, uncaught: false, wires: [['errors']] },
+  { id: 'errors', type: 'helper', z: tab },
+  { id: 'status-all', type: 'status', z: tab, scope: null, wires: [['statuses']] },
+  { id: 'statuses', type: 'helper', z: tab },
+];
+
+describe('Node-RED nodes', function () {
+  beforeEach(function (done) {
+    helper.startServer(done);
+  });
+
+  afterEach(async function () {
+    await helper.unload();
+    await new Promise<void>((resolve) => helper.stopServer(resolve));
+  });
+
+  describe('camera-source', () => {
+    const camera = (extra: Msg = {}) => ({
+      id: 'cam', type: 'camera-source', z: 'tab', name: 'Entrance', cameraId: 'entrance', source: 'sample:vtest.avi',
+      loop: true, realtime: false, width: 192, height: 0, fps: 0, autostart: true, wires: [['out']], ...extra,
+    });
+
+    it('sends one small frame reference per frame, in order, with pixels in the frame store', async function () {
+      requireVtest(this);
+      await helper.load([cameraSource, catchNode, statusNode], [{ id: 'tab', type: 'tab' }, camera(), { id: 'out', type: 'helper', z: 'tab' }, ...catcher()]);
+      const out = collect('out');
+      await waitFor(() => out.length >= 10, 10000, 'ten frames');
+      const first = out[0];
+      assert.deepEqual(Object.keys(first.frame).sort(), ['cameraId', 'dropped', 'height', 'seq', 'timestamp', 'width']);
+      assert.deepEqual([first.frame.cameraId, first.frame.width, first.frame.height, first.topic], ['entrance', 192, 144, 'entrance']);
+      assert.deepEqual(out.slice(0, 10).map((m) => m.frame.seq), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+      const latest = out.at(-1)!.frame;
+      assert.equal(frameStore.get(latest)?.pixels.length, 192 * 144 * 3);
+      assert.ok(JSON.stringify(first).length < 400, 'the message carries no pixels');
+    });
+
+    it('stops and starts on command and reports unknown commands to Catch nodes', async function () {
+      requireVtest(this);
+      await helper.load([cameraSource, catchNode, statusNode], [{ id: 'tab', type: 'tab' }, camera({ autostart: false }), { id: 'out', type: 'helper', z: 'tab' }, ...catcher()]);
+      const out = collect('out');
+      const errors = collect('errors');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(out.length, 0, 'not started on deploy');
+      const cam = helper.getNode('cam');
+      cam.receive({ payload: 'start' });
+      await waitFor(() => out.length >= 3, 10000, 'frames after start');
+      cam.receive({ payload: 'stop' });
+      await waitFor(() => helper.getNode('cam') && out.length > 0, 100, 'stop');
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      const stoppedAt = out.length;
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.equal(out.length, stoppedAt, 'no frames after stop');
+      cam.receive({ payload: 'rewind' });
+      await waitFor(() => errors.length === 1, 2000, 'an error for the unknown command');
+      assert.match(errors[0].error.message, /unknown command "rewind"/);
+    });
+
+    it('reports a missing file with a red status and an error a Catch node receives', async () => {
+      await helper.load([cameraSource, catchNode, statusNode], [
+        { id: 'tab', type: 'tab' }, camera({ source: '/nonexistent/door.mp4' }), { id: 'out', type: 'helper', z: 'tab' }, ...catcher(),
+      ]);
+      const errors = collect('errors');
+      const statuses = collect('statuses');
+      await waitFor(() => errors.length > 0 && statuses.some((s) => s.status.fill === 'red'), 10000, 'error and red status');
+      assert.match(errors[0].error.message, /\/nonexistent\/door.mp4/);
+      assert.equal(errors[0].error.source.id, 'cam');
+    });
+
+    it('refuses a second camera with the same id', async function () {
+      requireVtest(this);
+      await helper.load([cameraSource, catchNode, statusNode], [
+        { id: 'tab', type: 'tab' }, camera(), camera({ id: 'cam2' }), { id: 'out', type: 'helper', z: 'tab' }, ...catcher(),
+      ]);
+      const errors = collect('errors');
+      const out = collect('out');
+      helper.getNode('cam2').receive({ payload: 'start' });
+      await waitFor(() => errors.length > 0, 2000, 'an error for the misconfigured node');
+      assert.match(errors[0].error.message, /entrance cannot run: camera id "entrance" is already used by another camera-source node/);
+      assert.equal(errors[0].error.source.id, 'cam2');
+      await waitFor(() => out.length > 0, 5000, 'frames from the first camera');
+    });
+  });
+
+  describe('yolo-detect', function () {
+    const flow = (detect: Msg = {}, model: Msg = {}) => [
+      { id: 'tab', type: 'tab' },
+      { id: 'model', type: 'yolo-model', name: '', modelPath: '', threads: 0, inputSize: 0, maxBatch: 4, ...model },
+      { id: 'detect', type: 'yolo-detect', z: 'tab', model: 'model', confidence: 0.25, iou: 0.45, classes: 'person', wires: [['out']], ...detect },
+      { id: 'out', type: 'helper', z: 'tab' },
+      ...catcher(),
+    ];
+
+    it('detects people in an encoded image in msg.payload and keeps the rest of the message', async function () {
+      requireModel(this);
+      const photo = requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos");
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());
+      const out = collect('out');
+      helper.getNode('detect').receive({ payload: readFileSync(photo), topic: 'till 3' });
+      await waitFor(() => out.length === 1, 20000, 'detections');
+      assert.equal(out[0].topic, 'till 3');
+      assert.deepEqual(out[0].detections.map((d: Msg) => d.label), ['person']);
+      assert.deepEqual(Object.keys(out[0].detections[0]).sort(), ['bbox', 'classId', 'label', 'score']);
+    });
+
+    it('detects people in camera frames', async function () {
+      requireModel(this);
+      requireVtest(this);
+      await helper.load([cameraSource, yoloModel, yoloDetect, catchNode, statusNode], [
+        ...flow(),
+        { id: 'cam', type: 'camera-source', z: 'tab', cameraId: 'lobby', source: 'sample:vtest.avi', loop: true, realtime: true, width: 0, height: 0, fps: 0, autostart: true, wires: [['detect']] },
+      ]);
+      const out = collect('out');
+      const statuses = collect('statuses');
+      await waitFor(() => out.length >= 5, 30000, 'five detected frames');
+      assert.ok(out.every((m) => m.frame.cameraId === 'lobby'));
+      assert.ok(out.some((m) => m.detections.length >= 3), 'vtest.avi shows several pedestrians');
+      const seqs = out.map((m) => m.frame.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'frames stay in order');
+      await waitFor(() => statuses.some((s) => s.status.source.id === 'detect' && / ms · .* fps/.test(s.status.text)), 5000, 'a status with timing');
+    });
+
+    it('sends messages without a frame or image to Catch nodes', async function () {
+      requireModel(this);
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());
+      const errors = collect('errors');
+      helper.getNode('detect').receive({ payload: 42 });
+      helper.getNode('detect').receive({ payload: Buffer.from('not a picture') });
+      await waitFor(() => errors.length === 2, 5000, 'two errors');
+      assert.match(errors[0].error.message, /needs msg.frame/);
+      assert.match(errors[1].error.message, /not a decodable image/);
+    });
+
+    it('reports a missing model on each message, with a red status', async () => {
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({}, { modelPath: '/nonexistent/model.onnx' }));
+      const errors = collect('errors');
+      const statuses = collect('statuses');
+      helper.getNode('detect').receive({ payload: Buffer.from([0xff, 0xd8]) });
+      await waitFor(() => errors.length === 1, 5000, 'an error');
+      assert.match(errors[0].error.message, /cannot read model file \/nonexistent\/model.onnx/);
+      await waitFor(() => statuses.some((s) => s.status.fill === 'red'), 3000, 'a red status');
+    });
+
+    it('reports an unknown class name', async function () {
+      requireModel(this);
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({ classes: 'person, unicorn' }));
+      const errors = collect('errors');
+      helper.getNode('detect').receive({ payload: readFileSync(requireFile(this, path.join(DARKNET_DATA, 'dog.jpg'), 'photos')) });
+      await waitFor(() => errors.length === 1, 20000, 'an error');
+      assert.match(errors[0].error.message, /unknown class "unicorn"/);
+    });
+
+    it('skips a frame that is no longer in the frame store', async function () {
+      requireModel(this);
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());
+      const out = collect('out');
+      const errors = collect('errors');
+      helper.getNode('detect').receive({ frame: { cameraId: 'gone', seq: 1, timestamp: 0, width: 4, height: 4, dropped: 0 } });
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      assert.deepEqual([out.length, errors.length], [0, 0]);
+    });
+  });
+
+  describe('the demo flow in examples/', () => {
+    it('deploys and reports people in vtest.avi', async function () {
+      requireModel(this);
+      requireVtest(this);
+      const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'detect-demo.json'), 'utf8')) as Msg[];
+      const summary = flow.find((n) => n.id === 'demo.summary')!;
+      summary.wires[0].push('probe');
+      flow.push({ id: 'probe', type: 'helper', z: 'demo.tab' });
+      const core = ['20-inject.js', '21-debug.js', '25-catch.js', '90-comment.js'].map(coreNode);
+      const functionNode = require(require.resolve('@node-red/nodes/core/function/10-function.js'));
+      await helper.load([cameraSource, yoloModel, yoloDetect, functionNode, ...core], flow);
+      const probe = collect('probe');
+      await waitFor(() => probe.some((m) => m.payload.people > 0), 30000, 'people counted');
+      assert.equal(probe[0].payload.camera, 'vtest');
+    });
+  });
+});
