@@ -21,24 +21,22 @@ export function decodeYolov8(output: Float32Array, numClasses: number, numAnchor
   if (output.length < (4 + numClasses) * numAnchors) {
     throw new RangeError(`output has ${output.length} values, expected ${(4 + numClasses) * numAnchors}`);
   }
-  // Scan class-major so every read is sequential: the tensor is 84 x 8400 floats for COCO.
-  const bestScore = new Float32Array(numAnchors).fill(-Infinity);
-  const bestClass = new Int32Array(numAnchors);
-  for (let c = 0; c < numClasses; c++) {
-    const row = (4 + c) * numAnchors;
-    for (let i = 0; i < numAnchors; i++) {
-      const score = output[row + i];
-      if (score > bestScore[i]) {
-        bestScore[i] = score;
-        bestClass[i] = c;
+  const allClasses = Array.from({ length: numClasses }, (_, c) => c);
+  const searched = options.classes ? allClasses.filter((c) => options.classes!.has(c)) : allClasses;
+  const anchors = anchorsAbove(output, numAnchors, searched, options.confidence);
+  const candidates: Candidate[] = [];
+  for (const i of anchors) {
+    // The best class over all classes decides, as in Ultralytics; the filter applies after.
+    let score = -Infinity;
+    let classId = 0;
+    for (let c = 0; c < numClasses; c++) {
+      const value = output[(4 + c) * numAnchors + i];
+      if (value > score) {
+        score = value;
+        classId = c;
       }
     }
-  }
-  const candidates: Candidate[] = [];
-  for (let i = 0; i < numAnchors; i++) {
-    const score = bestScore[i];
     if (!(score > options.confidence)) continue;
-    const classId = bestClass[i];
     if (options.classes && !options.classes.has(classId)) continue;
     const cx = output[i];
     const cy = output[numAnchors + i];
@@ -47,6 +45,24 @@ export function decodeYolov8(output: Float32Array, numClasses: number, numAnchor
     candidates.push({ box: [cx - halfW, cy - halfH, cx + halfW, cy + halfH], score, classId });
   }
   return candidates;
+}
+
+/**
+ * Anchors scoring above the threshold in any of `classes`, reading whole class rows so every read is
+ * sequential. Only these can have one of `classes` as their best class above the threshold, so with a class
+ * filter the other rows (79 of 80 for people) are never read.
+ */
+function anchorsAbove(output: Float32Array, numAnchors: number, classes: Iterable<number>, confidence: number): number[] {
+  const above = new Uint8Array(numAnchors);
+  for (const c of classes) {
+    const row = (4 + c) * numAnchors;
+    for (let i = 0; i < numAnchors; i++) {
+      if (output[row + i] > confidence) above[i] = 1;
+    }
+  }
+  const anchors: number[] = [];
+  for (let i = 0; i < numAnchors; i++) if (above[i]) anchors.push(i);
+  return anchors;
 }
 
 export function iou(a: Box, b: Box): number {

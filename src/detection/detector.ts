@@ -75,6 +75,8 @@ export function postprocess(
 export class Detector {
   private readonly queue: Job[] = [];
   private running = false;
+  /** Input tensors by batch size, reused: runs never overlap, and every slot is fully rewritten. */
+  private readonly tensors = new Map<number, Float32Array>();
 
   constructor(readonly model: YoloModel, private readonly maxBatch = 4) {}
 
@@ -104,7 +106,12 @@ export class Detector {
 
   private async runBatch(batch: Job[]): Promise<void> {
     const { model } = this;
-    const tensor = new Float32Array(batch.length * 3 * model.inputWidth * model.inputHeight);
+    const imageSize = 3 * model.inputWidth * model.inputHeight;
+    let tensor = this.tensors.get(batch.length);
+    if (!tensor) {
+      tensor = new Float32Array(batch.length * imageSize);
+      this.tensors.set(batch.length, tensor);
+    }
     const ready: { job: Job; lb: Letterbox; slot: number }[] = [];
     for (const job of batch) {
       try {
@@ -114,7 +121,7 @@ export class Detector {
       }
     }
     if (ready.length === 0) return;
-    const input = ready.length === batch.length ? tensor : tensor.subarray(0, ready.length * 3 * model.inputWidth * model.inputHeight);
+    const input = ready.length === batch.length ? tensor : tensor.subarray(0, ready.length * imageSize);
     let output: Awaited<ReturnType<YoloModel['run']>>;
     const started = performance.now();
     try {

@@ -43,22 +43,37 @@ export function toSourceBox(box: Box, lb: Letterbox, sourceWidth: number, source
 /**
  * Writes one letterboxed image into an NCHW float tensor in a single pass: BGR to RGB, /255, and the
  * 114-grey border. `resized` is the BGR image already scaled to `lb.resizedWidth x lb.resizedHeight`.
+ * Every value of the slot is written, so a tensor can be reused from frame to frame.
  */
 export function fillInputTensor(resized: Uint8Array, lb: Letterbox, tensor: Float32Array, batchIndex = 0): void {
-  const plane = lb.inputWidth * lb.inputHeight;
+  const { inputWidth, resizedWidth, resizedHeight, left, top } = lb;
+  const plane = inputWidth * lb.inputHeight;
   const base = batchIndex * 3 * plane;
-  const expected = lb.resizedWidth * lb.resizedHeight * 3;
+  const expected = resizedWidth * resizedHeight * 3;
   if (resized.length < expected) {
     throw new RangeError(`resized image has ${resized.length} bytes, expected ${expected}`);
   }
-  tensor.fill(UNIT_INTENSITY[PAD_VALUE], base, base + 3 * plane);
+  const grey = UNIT_INTENSITY[PAD_VALUE];
+  const imageStart = top * inputWidth;
+  const imageEnd = (top + resizedHeight) * inputWidth;
+  for (let channel = 0; channel < 3; channel++) {
+    const start = base + channel * plane;
+    tensor.fill(grey, start, start + imageStart);
+    tensor.fill(grey, start + imageEnd, start + plane);
+    if (resizedWidth === inputWidth) continue;
+    for (let y = top; y < top + resizedHeight; y++) {
+      const row = start + y * inputWidth;
+      tensor.fill(grey, row, row + left);
+      tensor.fill(grey, row + left + resizedWidth, row + inputWidth);
+    }
+  }
   const red = base;
   const green = base + plane;
   const blue = base + 2 * plane;
   let src = 0;
-  for (let y = 0; y < lb.resizedHeight; y++) {
-    let dst = (y + lb.top) * lb.inputWidth + lb.left;
-    for (let x = 0; x < lb.resizedWidth; x++, dst++, src += 3) {
+  for (let y = 0; y < resizedHeight; y++) {
+    let dst = (y + top) * inputWidth + left;
+    for (let x = 0; x < resizedWidth; x++, dst++, src += 3) {
       tensor[blue + dst] = UNIT_INTENSITY[resized[src]];
       tensor[green + dst] = UNIT_INTENSITY[resized[src + 1]];
       tensor[red + dst] = UNIT_INTENSITY[resized[src + 2]];

@@ -1,0 +1,79 @@
+/**
+ * Cost of everything around the network: on the first frames of vtest.avi, per frame,
+ *   (a) bare model.run on a tensor prepared beforehand, and
+ *   (b) the node's whole path: read the frame, letterbox, run, decode, NMS.
+ * The two are interleaved frame by frame so that load from elsewhere on the machine hits both alike.
+ * Prints figures; never fails on speed.  Usage: node dist/bench/detect.js [frames=200] [model]
+ */
+import { findSampleFile } from '../src/camera/source';
+import { DEFAULT_DETECT_OPTIONS, Detector, preprocess } from '../src/detection/detector';
+import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
+import { opencv } from '../src/opencv';
+import type { BgrImage } from '../src/types';
+
+function summary(samples: number[]): { mean: number; p50: number; p99: number } {
+  const sorted = [...samples].sort((a, b) => a - b);
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+  return { mean: samples.reduce((s, v) => s + v, 0) / samples.length, p50: at(0.5), p99: at(0.99) };
+}
+
+async function main(): Promise<void> {
+  const frames = Number(process.argv[2] ?? 200);
+  const modelPath = process.argv[3] ?? DEFAULT_MODEL_PATH;
+  const video = findSampleFile('vtest.avi');
+  if (!video) throw new Error('vtest.avi not found: run "npm run setup" (Debian package opencv-doc)');
+  const cv = opencv();
+  const model = await YoloModel.load(modelPath);
+  const detector = new Detector(model);
+
+  // Pre-made tensors for (a), from the same frames (b) will read.
+  const tensors: Float32Array[] = [];
+  const premade = new cv.VideoCapture(video);
+  for (let i = 0; i < frames; i++) {
+    const mat = premade.read();
+    if (mat.empty) break;
+    const image: BgrImage = { pixels: mat.getData(), width: mat.cols, height: mat.rows };
+    mat.release();
+    const tensor = new Float32Array(3 * model.inputWidth * model.inputHeight);
+    preprocess(image, model, tensor, 0);
+    tensors.push(tensor);
+  }
+  premade.release();
+
+  for (let i = 0; i < 5; i++) await model.run(tensors[i % tensors.length], 1);
+
+  const capture = new cv.VideoCapture(video);
+  const bare: number[] = [];
+  const whole: number[] = [];
+  let detections = 0;
+  for (const tensor of tensors) {
+    let started = performance.now();
+    await model.run(tensor, 1);
+    bare.push(performance.now() - started);
+
+    started = performance.now();
+    const mat = capture.read();
+    const image: BgrImage = { pixels: mat.getData(), width: mat.cols, height: mat.rows };
+    mat.release();
+    const result = await detector.detect(image, DEFAULT_DETECT_OPTIONS);
+    whole.push(performance.now() - started);
+    detections += result.detections.length;
+  }
+  capture.release();
+  await model.release();
+
+  const a = summary(bare);
+  const b = summary(whole);
+  const row = (name: string, s: typeof a) =>
+    `${name.padEnd(44)} mean ${s.mean.toFixed(2).padStart(7)} ms   p50 ${s.p50.toFixed(2).padStart(7)} ms   p99 ${s.p99.toFixed(2).padStart(7)} ms`;
+  console.log(`bench/detect: ${tensors.length} frames of vtest.avi (768x576), ${modelPath.split('/').pop()} ${model.inputWidth}x${model.inputHeight}, CPU`);
+  console.log(row('(a) bare session.run on pre-made tensors', a));
+  console.log(row('(b) read + letterbox + run + decode + NMS', b));
+  console.log(`ratio b/a (mean): ${(b.mean / a.mean).toFixed(3)}   (p50: ${(b.p50 / a.p50).toFixed(3)})   target <= 1.15`);
+  console.log(`overhead per frame: ${(b.mean - a.mean).toFixed(2)} ms;  people detected: ${(detections / tensors.length).toFixed(1)} per frame`);
+}
+
+main().catch((err) => {
+  console.error(`bench/detect: ${(err as Error).message}`);
+  process.exitCode = 1;
+});
