@@ -117,8 +117,8 @@ export class Camera {
     const child = fork(path.join(__dirname, 'capture-process.js'), [], {
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // OpenCV logs every backend it tries before one opens a source; our error messages say what failed.
-      env: { OPENCV_LOG_LEVEL: 'FATAL', ...process.env },
+      // OpenCV and FFmpeg log every backend and connection they try; our error messages say what failed.
+      env: { OPENCV_LOG_LEVEL: 'FATAL', OPENCV_FFMPEG_LOGLEVEL: '8', ...process.env },
     });
     this.capture = child;
     let finished = false;
