@@ -25,7 +25,7 @@ export = function register(RED: NodeAPI): void {
     node.detector = () => loading;
 
     node.on('close', (_removed: boolean, done: () => void) => {
-      loading.then((detector) => detector.model.release()).then(done, () => done());
+      loading.then((detector) => detector.close()).then(done, () => done());
     });
   }
 

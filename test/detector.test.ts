@@ -115,6 +115,21 @@ describe('Detector batching', () => {
     assert.deepEqual(results.map((r) => +((r.detections[0].bbox[0] + r.detections[0].bbox[2]) / 2).toFixed(2)), [2, 2.8, 3.6, 4.4, 5.2]);
   });
 
+  it('finishes the run in progress on close, fails what waits, and refuses new work', async () => {
+    const { model, batches } = recordingModel();
+    let released = false;
+    const closable = Object.assign(model, { release: async () => void (released = true) });
+    const detector = new Detector(closable as unknown as YoloModel, 4);
+    const running = detector.detect(solid(1));
+    const waiting = detector.detect(solid(2));
+    await detector.close();
+    assert.equal((await running).detections.length, 1);
+    await assert.rejects(waiting, /closed/);
+    await assert.rejects(detector.detect(solid(3)), /closed/);
+    assert.deepEqual(batches, [1]);
+    assert.ok(released);
+  });
+
   it('never batches beyond what the model accepts', async () => {
     const { model, batches } = recordingModel();
     model.maxBatch = 1;

@@ -74,17 +74,27 @@ export function postprocess(
  */
 export class Detector {
   private readonly queue: Job[] = [];
-  private running = false;
+  private running: Promise<void> | undefined;
+  private closed = false;
   /** Input tensors by batch size, reused: runs never overlap, and every slot is fully rewritten. */
   private readonly tensors = new Map<number, Float32Array>();
 
   constructor(readonly model: YoloModel, private readonly maxBatch = 4) {}
 
   detect(image: BgrImage, options: DetectOptions = DEFAULT_DETECT_OPTIONS): Promise<DetectResult> {
+    if (this.closed) return Promise.reject(new Error('the model has been closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ image, options, resolve, reject });
-      void this.drain();
+      this.running ??= this.drain().finally(() => (this.running = undefined));
     });
+  }
+
+  /** Refuses new work, fails what is queued, lets a run in progress finish, then frees the model. */
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const job of this.queue.splice(0)) job.reject(new Error('the model has been closed'));
+    await this.running;
+    await this.model.release();
   }
 
   get pending(): number {
@@ -92,15 +102,9 @@ export class Detector {
   }
 
   private async drain(): Promise<void> {
-    if (this.running) return;
-    this.running = true;
-    try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.splice(0, Math.min(this.maxBatch, this.model.maxBatch));
-        await this.runBatch(batch);
-      }
-    } finally {
-      this.running = false;
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, Math.min(this.maxBatch, this.model.maxBatch));
+      await this.runBatch(batch);
     }
   }
 
