@@ -37,8 +37,8 @@ export = function register(RED: NodeAPI): void {
       if (!camera) return null;
       const stats = camera.stats();
       const badge = STATE_BADGE[stats.state];
-      const figures = stats.state === 'running' ? `${stats.fps} fps · ${stats.width}x${stats.height} · dropped ${stats.dropped}` : detail;
-      return { ...badge, text: `${cameraId}: ${stats.state}${figures ? ` · ${figures}` : ''}` };
+      const text = stats.state === 'running' ? `${stats.fps} fps · dropped ${stats.dropped}` : `${stats.state}${detail ? `: ${detail}` : ''}`;
+      return { ...badge, text };
     });
 
     try {

@@ -26,9 +26,11 @@ fs.mkdirSync(path.dirname(link), { recursive: true });
 if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
 fs.copyFileSync(path.join(root, 'examples', `${flow}.json`), path.join(userDir, 'flows.json'));
 
-const red = spawn(process.execPath, [require.resolve('node-red/red.js'), '--userDir', userDir, '--port', port, 'flows.json'], {
-  stdio: 'inherit',
-});
+const red = spawn(
+  process.execPath,
+  [require.resolve('node-red/red.js'), '--settings', path.join(__dirname, 'demo-settings.js'), '--userDir', userDir, '--port', port],
+  { stdio: 'inherit' },
+);
 console.log(`demo: starting Node-RED with the "${flow}" flow — editor at http://localhost:${port}/`);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => red.kill(signal));
 red.on('exit', (code) => process.exit(code ?? 0));
