@@ -5,6 +5,8 @@ import { Detector } from '../detection/detector';
 import { decodeImage } from '../detection/image';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
 import { parseClassList } from '../detection/classes';
+import { detectionsByFrame, formatMotRow, parseMot } from '../tracking/mot';
+import { SortTracker } from '../tracking/sort';
 
 const USAGE = `usage: retail-analytics <command> [options]
 
@@ -12,6 +14,9 @@ commands:
   detect --image FILE [--model FILE] [--conf 0.25] [--iou 0.45] [--classes all|0,2,...]
       prints the detections in FILE as JSON: [{classId, label, score, bbox: [x1, y1, x2, y2]}],
       in the image's pixels, best score first
+  track --det FILE [--max-age 30] [--min-hits 3] [--iou 0.3]
+      runs SORT on MOTChallenge detections (frame,id,x,y,w,h,score,...) and prints its tracks as
+      frame,id,x,y,w,h,1,-1,-1,-1 for every frame from 1 to the last one
 `;
 
 class UsageError extends Error {}
@@ -50,12 +55,43 @@ async function detect(args: string[]): Promise<void> {
   }
 }
 
+async function track(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { det: { type: 'string' }, 'max-age': { type: 'string' }, 'min-hits': { type: 'string' }, iou: { type: 'string' } },
+  });
+  if (!values.det) throw new UsageError('track needs --det FILE');
+  const whole = (value: string | undefined, name: string, fallback: number) => {
+    const parsed = numberOption(value, name, fallback, 0, Number.MAX_SAFE_INTEGER);
+    if (!Number.isInteger(parsed)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
+    return parsed;
+  };
+  const tracker = new SortTracker({
+    maxAge: whole(values['max-age'], 'max-age', 30),
+    minHits: whole(values['min-hits'], 'min-hits', 3),
+    iouThreshold: numberOption(values.iou, 'iou', 0.3, Number.MIN_VALUE, 1),
+  });
+  const text = await readFile(values.det, 'utf8').catch((err: Error) => {
+    throw new Error(`cannot read detections ${values.det}: ${err.message}`);
+  });
+  const frames = detectionsByFrame(parseMot(text, values.det));
+  const out: string[] = [];
+  for (let frame = 1; frame < frames.length; frame++) {
+    for (const t of tracker.update(frames[frame]).tracks) out.push(formatMotRow(frame, t.id, t.bbox));
+    if (out.length > 10000) process.stdout.write(`${out.splice(0).join('\n')}\n`);
+  }
+  if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
     switch (command) {
       case 'detect':
         await detect(rest);
+        return 0;
+      case 'track':
+        await track(rest);
         return 0;
       case undefined:
       case '-h':

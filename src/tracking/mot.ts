@@ -1,0 +1,48 @@
+import type { Box } from '../types';
+import type { DetectionInput } from './sort';
+
+/** One MOTChallenge row: `frame,id,x,y,w,h,score,...`. */
+export interface MotRow {
+  frame: number;
+  id: number;
+  x: number;
+  y: number;
+  w: number;
+  h: number;
+  score: number;
+}
+
+/** Parses MOTChallenge text (detections, tracker output or ground truth); names the line of any bad row. */
+export function parseMot(text: string, source = 'input'): MotRow[] {
+  const rows: MotRow[] = [];
+  const lines = text.split('\n');
+  for (let n = 0; n < lines.length; n++) {
+    const line = lines[n].trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const fields = line.split(/[,\s]+/).map(Number);
+    if (fields.length < 6 || fields.slice(0, 6).some((v) => !Number.isFinite(v))) {
+      throw new Error(`${source}:${n + 1}: expected "frame,id,x,y,w,h[,score,...]", got "${line.slice(0, 80)}"`);
+    }
+    const [frame, id, x, y, w, h] = fields;
+    if (!Number.isInteger(frame) || frame < 1) throw new Error(`${source}:${n + 1}: frame must be a whole number from 1, got ${frame}`);
+    rows.push({ frame, id, x, y, w, h, score: fields.length > 6 && Number.isFinite(fields[6]) ? fields[6] : 1 });
+  }
+  return rows;
+}
+
+/** Detections per frame, indexed 1..lastFrame (index 0 unused), frames without rows empty. */
+export function detectionsByFrame(rows: readonly MotRow[]): DetectionInput[][] {
+  const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);
+  const frames: DetectionInput[][] = Array.from({ length: lastFrame + 1 }, () => []);
+  for (const r of rows) {
+    const bbox: Box = [r.x, r.y, r.x + r.w, r.y + r.h];
+    frames[r.frame].push({ bbox, score: r.score });
+  }
+  return frames;
+}
+
+/** A tracker output row as the MOTChallenge devkit and the reference SORT print it. */
+export function formatMotRow(frame: number, id: number, box: Box): string {
+  const [x1, y1, x2, y2] = box;
+  return `${frame},${id},${x1.toFixed(2)},${y1.toFixed(2)},${(x2 - x1).toFixed(2)},${(y2 - y1).toFixed(2)},1,-1,-1,-1`;
+}
