@@ -35,3 +35,10 @@ export function waitFor(predicate: () => boolean, timeoutMs: number, what: strin
     poll();
   });
 }
+
+export const MOT15 = process.env.MOT15_DIR ?? path.resolve(ROOT, '..', 'shared', 'data', 'mot15');
+
+/** Skips the calling test when the MOT15 reference data (../shared/data/mot15) is absent. */
+export function requireMot15(context: Mocha.Context): string {
+  return requireFile(context, path.join(MOT15, 'train') && existsSync(path.join(MOT15, 'train')) ? MOT15 : undefined, 'MOT15 reference data (../shared/data/mot15, or set MOT15_DIR)');
+}

@@ -5,6 +5,7 @@ import { Detector } from '../detection/detector';
 import { decodeImage } from '../detection/image';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
 import { parseClassList } from '../detection/classes';
+import { evaluateMot } from '../tracking/metrics';
 import { detectionsByFrame, formatMotRow, parseMot } from '../tracking/mot';
 import { SortTracker } from '../tracking/sort';
 
@@ -17,6 +18,9 @@ commands:
   track --det FILE [--max-age 30] [--min-hits 3] [--iou 0.3]
       runs SORT on MOTChallenge detections (frame,id,x,y,w,h,score,...) and prints its tracks as
       frame,id,x,y,w,h,1,-1,-1,-1 for every frame from 1 to the last one
+  eval --gt FILE --res FILE
+      MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
+      confidence < 1 ignored), as JSON: MOTA, MOTP, IDF1, IDP, IDR, FP, FN, IDs, Frag, MT, PT, ML, ...
 `;
 
 class UsageError extends Error {}
@@ -83,6 +87,18 @@ async function track(args: string[]): Promise<void> {
   if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
 }
 
+async function evaluate(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { gt: { type: 'string' }, res: { type: 'string' } } });
+  if (!values.gt || !values.res) throw new UsageError('eval needs --gt FILE and --res FILE');
+  const read = (file: string, what: string) =>
+    readFile(file, 'utf8').catch((err: Error) => {
+      throw new Error(`cannot read ${what} ${file}: ${err.message}`);
+    });
+  const [gt, res] = await Promise.all([read(values.gt, 'ground truth'), read(values.res, 'results')]);
+  const metrics = evaluateMot(parseMot(gt, values.gt), parseMot(res, values.res));
+  process.stdout.write(`${JSON.stringify(metrics, null, 2)}\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -92,6 +108,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'track':
         await track(rest);
+        return 0;
+      case 'eval':
+        await evaluate(rest);
         return 0;
       case undefined:
       case '-h':

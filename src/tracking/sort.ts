@@ -98,6 +98,21 @@ export interface SortUpdate {
   ended: Track[];
 }
 
+/** Fills in defaults and rejects values SORT cannot work with. */
+export function resolveSortOptions(options: Partial<SortOptions>): SortOptions {
+  const resolved = { ...DEFAULT_SORT_OPTIONS, ...options };
+  const { maxAge, minHits, iouThreshold, trailLength, maxDetections } = resolved;
+  const whole = (value: number, name: string, min: number) => {
+    if (!(Number.isInteger(value) && value >= min)) throw new RangeError(`${name} must be a whole number >= ${min}, got ${value}`);
+  };
+  whole(maxAge, 'maxAge', 0);
+  whole(minHits, 'minHits', 0);
+  whole(trailLength, 'trailLength', 1);
+  whole(maxDetections, 'maxDetections', 1);
+  if (!(iouThreshold > 0 && iouThreshold <= 1)) throw new RangeError(`iouThreshold must be above 0 and at most 1, got ${iouThreshold}`);
+  return resolved;
+}
+
 /** `a` is a detection, `b` a prediction; the expression order matters for exact IoU ties with the threshold. */
 function iou(a: Box, b: Box): number {
   const w = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
@@ -123,13 +138,7 @@ export class SortTracker {
   private nextId = 1;
 
   constructor(options: Partial<SortOptions> = {}) {
-    this.options = { ...DEFAULT_SORT_OPTIONS, ...options };
-    const { maxAge, minHits, iouThreshold, trailLength, maxDetections } = this.options;
-    if (!(Number.isInteger(maxAge) && maxAge >= 0)) throw new RangeError(`maxAge must be a whole number >= 0, got ${maxAge}`);
-    if (!(Number.isInteger(minHits) && minHits >= 0)) throw new RangeError(`minHits must be a whole number >= 0, got ${minHits}`);
-    if (!(iouThreshold > 0 && iouThreshold <= 1)) throw new RangeError(`iouThreshold must be above 0 and at most 1, got ${iouThreshold}`);
-    if (!(Number.isInteger(trailLength) && trailLength >= 1)) throw new RangeError(`trailLength must be a whole number >= 1, got ${trailLength}`);
-    if (!(Number.isInteger(maxDetections) && maxDetections >= 1)) throw new RangeError(`maxDetections must be a whole number >= 1, got ${maxDetections}`);
+    this.options = resolveSortOptions(options);
   }
 
   /** Live tracks, confirmed or not. */
@@ -325,4 +334,36 @@ function assignGroup(
     const j = columnOfRow[i];
     if (j >= 0 && overlap[i * columns + j] >= threshold) trackOf[group.detections[i]] = group.tracks[j];
   }
+}
+
+/** What messages carry for a track: plain JSON. */
+export interface TrackInfo {
+  id: number;
+  bbox: Box;
+  /** Centre velocity, pixels per frame. */
+  velocity: [number, number];
+  age: number;
+  hits: number;
+  hitStreak: number;
+  timeSinceUpdate: number;
+  detection: MatchedDetection | null;
+  trail: [number, number][];
+  firstSeenAt: number;
+  lastSeenAt: number;
+}
+
+export function describeTrack(track: Track): TrackInfo {
+  return {
+    id: track.id,
+    bbox: track.bbox,
+    velocity: track.filter.velocity(),
+    age: track.age,
+    hits: track.hits,
+    hitStreak: track.hitStreak,
+    timeSinceUpdate: track.timeSinceUpdate,
+    detection: track.detection && { ...track.detection },
+    trail: track.trail.map(([x, y]) => [x, y]),
+    firstSeenAt: track.firstSeenAt,
+    lastSeenAt: track.lastSeenAt,
+  };
 }

@@ -1,0 +1,102 @@
+/**
+ * SORT throughput on all MOT15 training sequences (detections parsed beforehand, output not written), for
+ * max_age 1 and 30; p99 time per frame; the cost of one frame with 200 detections; and, for the assignment
+ * step alone, our solver against munkres-js on the same matrices. Prints figures; never fails on speed.
+ * Usage: node dist/bench/track.js [repeats=5]   (data: ../shared/data/mot15 or MOT15_DIR)
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { solveAssignment } from '../src/tracking/assignment';
+import { detectionsByFrame, parseMot } from '../src/tracking/mot';
+import { SortTracker, type DetectionInput } from '../src/tracking/sort';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const munkres: (matrix: number[][]) => [number, number][] = require('munkres-js');
+
+const data = process.env.MOT15_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'mot15');
+const repeats = Number(process.argv[2] ?? 5);
+
+function percentile(samples: Float64Array, q: number): number {
+  const sorted = Float64Array.from(samples).sort();
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
+}
+
+function runAll(sequences: DetectionInput[][][], maxAge: number): { fps: number; frames: number; p99Us: number } {
+  const frameTimes: number[] = [];
+  let frames = 0;
+  let elapsed = 0;
+  for (let r = 0; r < repeats; r++) {
+    for (const frameList of sequences) {
+      const tracker = new SortTracker({ maxAge, minHits: 3, iouThreshold: 0.3 });
+      for (let f = 1; f < frameList.length; f++) {
+        const started = performance.now();
+        tracker.update(frameList[f]);
+        const took = performance.now() - started;
+        elapsed += took;
+        frameTimes.push(took);
+        frames++;
+      }
+    }
+  }
+  return { fps: frames / (elapsed / 1000), frames, p99Us: percentile(Float64Array.from(frameTimes), 0.99) * 1000 };
+}
+
+/** A crowd of `count` people walking right, spread over a 1920x1080 frame, for `frames` frames. */
+function crowd(count: number, frames: number): DetectionInput[][] {
+  const columns = Math.ceil(Math.sqrt(count));
+  return Array.from({ length: frames }, (_, f) =>
+    Array.from({ length: count }, (_, i) => {
+      const x = (i % columns) * (1800 / columns) + f * 2;
+      const y = Math.floor(i / columns) * (1000 / columns);
+      return { bbox: [x, y, x + 40, y + 90] as [number, number, number, number], score: 0.9 };
+    }),
+  );
+}
+
+function main(): void {
+  if (!existsSync(path.join(data, 'train'))) {
+    console.error(`bench/track: ${data}/train not found; set MOT15_DIR`);
+    process.exitCode = 1;
+    return;
+  }
+  const names = readdirSync(path.join(data, 'train')).sort();
+  const sequences = names.map((name) => detectionsByFrame(parseMot(readFileSync(path.join(data, 'train', name, 'det', 'det.txt'), 'utf8'))));
+  runAll(sequences, 1);
+  console.log(`bench/track: ${names.length} MOT15 sequences, ${sequences.reduce((s, q) => s + q.length - 1, 0)} frames, x${repeats}`);
+  for (const [maxAge, reference] of [[1, 2200], [30, 1370]]) {
+    const result = runAll(sequences, maxAge);
+    console.log(
+      `  max_age ${String(maxAge).padStart(2)}: ${Math.round(result.fps).toLocaleString('en-US').padStart(8)} frames/s` +
+        `  (${(result.fps / reference).toFixed(1)}x the Python reference's ~${reference.toLocaleString('en-US')})` +
+        `  p99 ${result.p99Us.toFixed(1)} us/frame`,
+    );
+  }
+
+  const busy = crowd(200, 300);
+  const tracker = new SortTracker();
+  const times: number[] = [];
+  for (const frame of busy) {
+    const started = performance.now();
+    tracker.update(frame);
+    times.push(performance.now() - started);
+  }
+  const steady = Float64Array.from(times.slice(50));
+  console.log(`  200 detections per frame (200 live tracks): mean ${(steady.reduce((s, v) => s + v, 0) / steady.length).toFixed(3)} ms, p99 ${percentile(steady, 0.99).toFixed(3)} ms`);
+
+  // The assignment step alone, dense IoU-like matrices of typical and large sizes.
+  let seed = 7;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  for (const size of [10, 40]) {
+    const matrices = Array.from({ length: 200 }, () => Float64Array.from({ length: size * size }, () => -random()));
+    let started = performance.now();
+    for (const m of matrices) solveAssignment(m, size, size);
+    const ours = (performance.now() - started) / matrices.length;
+    const nested = matrices.map((m) => Array.from({ length: size }, (_, i) => Array.from(m.subarray(i * size, (i + 1) * size))));
+    started = performance.now();
+    for (const m of nested) munkres(m);
+    const theirs = (performance.now() - started) / matrices.length;
+    console.log(`  assignment ${size}x${size}: ours ${(ours * 1000).toFixed(1)} us, munkres-js ${(theirs * 1000).toFixed(1)} us (${(theirs / ours).toFixed(1)}x)`);
+  }
+}
+
+main();

@@ -1,0 +1,32 @@
+import { resolveSortOptions, SortTracker, type SortOptions, type Track } from './sort';
+
+/** One SORT tracker per camera id, created on first use; a bounded number of cameras. */
+export class CameraTrackers {
+  private readonly trackers = new Map<string, SortTracker>();
+  readonly options: SortOptions;
+
+  constructor(options: Partial<SortOptions> = {}, readonly maxCameras = 256) {
+    this.options = resolveSortOptions(options);
+  }
+
+  get(cameraId: string): SortTracker {
+    let tracker = this.trackers.get(cameraId);
+    if (!tracker) {
+      if (this.trackers.size >= this.maxCameras) {
+        throw new Error(`already tracking ${this.maxCameras} cameras; camera "${cameraId}" is one too many (check msg.frame.cameraId / msg.topic)`);
+      }
+      tracker = new SortTracker(this.options);
+      this.trackers.set(cameraId, tracker);
+    }
+    return tracker;
+  }
+
+  /** Clears one camera (or all when no id): returns the reported tracks that ended, by camera. */
+  reset(cameraId?: string): Map<string, Track[]> {
+    const ended = new Map<string, Track[]>();
+    for (const [id, tracker] of this.trackers) {
+      if (cameraId === undefined || id === cameraId) ended.set(id, tracker.reset());
+    }
+    return ended;
+  }
+}
