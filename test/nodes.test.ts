@@ -10,6 +10,7 @@ helper.init(require.resolve('node-red'));
 const cameraSource = require('../nodes/camera-source');
 const yoloModel = require('../nodes/yolo-model');
 const yoloDetect = require('../nodes/yolo-detect');
+const sortTrack = require('../nodes/sort-track');
 const coreNode = (file: string) => require(require.resolve(`@node-red/nodes/core/common/${file}`));
 const catchNode = coreNode('25-catch.js');
 const statusNode = coreNode('25-status.js');
@@ -186,8 +187,75 @@ describe('Node-RED nodes', function () {
     });
   });
 
+  describe('sort-track', () => {
+    const flow = (extra: Msg = {}) => [
+      { id: 'tab', type: 'tab' },
+      { id: 'track', type: 'sort-track', z: 'tab', maxAge: 2, minHits: 3, iouThreshold: 0.3, trailLength: 30, wires: [['out'], ['events']], ...extra },
+      { id: 'out', type: 'helper', z: 'tab' },
+      { id: 'events', type: 'helper', z: 'tab' },
+      ...catcher(),
+    ];
+    const frame = (cameraId: string, seq: number, xs: number[]) => ({
+      frame: { cameraId, seq, timestamp: 1000 * seq, width: 640, height: 480, dropped: 0 },
+      detections: xs.map((x) => ({ bbox: [x, 100, x + 40, 200], score: 0.9, classId: 0, label: 'person' })),
+    });
+
+    it('adds tracks to each message and announces tracks that start and end', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow());
+      const out = collect('out');
+      const events = collect('events');
+      const node = helper.getNode('track');
+      for (let seq = 1; seq <= 5; seq++) node.receive(frame('door', seq, [100 + 5 * seq]));
+      for (let seq = 6; seq <= 9; seq++) node.receive(frame('door', seq, []));
+      await waitFor(() => out.length === 9, 2000, 'nine messages');
+      assert.deepEqual(out.map((m) => m.tracks.length), [1, 1, 1, 1, 1, 0, 0, 0, 0]);
+      const track = out[4].tracks[0];
+      assert.deepEqual([track.id, track.hits, track.detection.index, track.detection.label], [1, 4, 0, 'person']);
+      assert.equal(out[4].frame.seq, 5, 'the rest of the message passes through');
+      assert.deepEqual(events.map((e) => [e.topic, e.payload.trackId, e.payload.at]), [
+        ['door/tracks/started', 1, 1000],
+        ['door/tracks/ended', 1, 5000],
+      ]);
+    });
+
+    it('tracks each camera separately and resets on command', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow({ minHits: 1 }));
+      const out = collect('out');
+      const events = collect('events');
+      const node = helper.getNode('track');
+      node.receive(frame('door', 1, [100, 300]));
+      node.receive(frame('till', 1, [100]));
+      await waitFor(() => out.length === 2, 2000, 'two messages');
+      assert.deepEqual(out.map((m) => m.tracks.map((t: Msg) => t.id).sort()), [[1, 2], [1]]);
+      node.receive({ payload: 'reset', cameraId: 'door' });
+      await waitFor(() => events.filter((e) => e.payload.event === 'ended').length === 2, 2000, 'two ended events');
+      assert.ok(events.filter((e) => e.payload.event === 'ended').every((e) => e.payload.reason === 'reset' && e.payload.cameraId === 'door'));
+      node.receive(frame('door', 2, [100]));
+      node.receive(frame('till', 2, [102]));
+      await waitFor(() => out.length === 4, 2000, 'two more messages');
+      assert.deepEqual(out[2].tracks.map((t: Msg) => t.id), [3], 'ids keep counting after a reset');
+      assert.deepEqual(out[3].tracks.map((t: Msg) => t.id), [1], 'the other camera kept its track');
+    });
+
+    it('sends messages without detections to Catch nodes', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow());
+      const errors = collect('errors');
+      helper.getNode('track').receive({ payload: 'hello' });
+      await waitFor(() => errors.length === 1, 2000, 'an error');
+      assert.match(errors[0].error.message, /needs msg.detections/);
+    });
+
+    it('reports settings it cannot use', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow({ iouThreshold: 0 }));
+      const errors = collect('errors');
+      helper.getNode('track').receive(frame('door', 1, [100]));
+      await waitFor(() => errors.length === 1, 2000, 'an error');
+      assert.match(errors[0].error.message, /sort-track cannot run: iouThreshold must be above 0/);
+    });
+  });
+
   describe('the demo flow in examples/', () => {
-    it('deploys and reports people in vtest.avi', async function () {
+    it('deploys and reports people and tracks in vtest.avi', async function () {
       requireModel(this);
       requireVtest(this);
       const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'detect-demo.json'), 'utf8')) as Msg[];
@@ -196,10 +264,11 @@ describe('Node-RED nodes', function () {
       flow.push({ id: 'probe', type: 'helper', z: 'demo.tab' });
       const core = ['20-inject.js', '21-debug.js', '25-catch.js', '90-comment.js'].map(coreNode);
       const functionNode = require(require.resolve('@node-red/nodes/core/function/10-function.js'));
-      await helper.load([cameraSource, yoloModel, yoloDetect, functionNode, ...core], flow);
+      await helper.load([cameraSource, yoloModel, yoloDetect, sortTrack, functionNode, ...core], flow);
       const probe = collect('probe');
-      await waitFor(() => probe.some((m) => m.payload.people > 0), 30000, 'people counted');
+      await waitFor(() => probe.some((m) => m.payload.tracks.length >= 2), 30000, 'people tracked');
       assert.equal(probe[0].payload.camera, 'vtest');
+      assert.ok(probe.some((m) => m.payload.people > 0));
     });
   });
 });
