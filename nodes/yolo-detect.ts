@@ -60,17 +60,24 @@ export = function register(RED: NodeAPI): void {
       return { fill: 'green', shape: 'dot', text: `${Math.round(lastMs)} ms · ${fps.toFixed(1)} fps · ${lastCount} found${dropped ? ` · dropped ${dropped}` : ''}` };
     });
 
-    const scheduler = new LatestOnlyScheduler<Job>(
-      async (job) => {
-        try {
-          if (!modelNode) throw new Error('no model configured: choose or add a yolo-model config node');
-          const detector = await modelNode.detector();
+    // Settings are checked once, when the model is ready; a problem is then reported on every message.
+    const ready = modelNode
+      ? modelNode.detector().then((detector) => {
           const options: DetectOptions = {
             confidence: unitInterval(config.confidence, 0.5, 'confidence'),
             iou: unitInterval(config.iou, 0.45, 'IoU threshold'),
             classes: parseClassList(config.classes ?? 'person', detector.model.classNames),
             maxDetections: 300,
           };
+          return { detector, options };
+        })
+      : Promise.reject(new Error('no model configured: choose or add a yolo-model config node'));
+    ready.catch(() => undefined);
+
+    const scheduler = new LatestOnlyScheduler<Job>(
+      async (job) => {
+        try {
+          const { detector, options } = await ready;
           const result = await detector.detect(job.image(), options);
           const out = job.msg as NodeMessage & { detections?: unknown };
           out.detections = result.detections;
