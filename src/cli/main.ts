@@ -5,6 +5,7 @@ import { Detector } from '../detection/detector';
 import { decodeImage } from '../detection/image';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
 import { parseClassList } from '../detection/classes';
+import { ZoneAnalytics } from '../analytics/zones';
 import { evaluateMot } from '../tracking/metrics';
 import { detectionsByFrame, formatMotRow, parseMot } from '../tracking/mot';
 import { SortTracker } from '../tracking/sort';
@@ -21,6 +22,10 @@ commands:
   eval --gt FILE --res FILE
       MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
       confidence < 1 ignored), as JSON: MOTA, MOTP, IDF1, IDP, IDR, FP, FN, IDs, Frag, MT, PT, ML, ...
+  zones --tracks FILE --config FILE [--fps 10] [--track-timeout 30]
+      counts zone entries, exits, dwell and occupancy and line crossings of MOT tracker output (frame f is at
+      (f - 1) / fps seconds) for a layout {"zones": [{"id", "polygon": [[x, y], ...], "minFrames"?}],
+      "lines": [{"id", "from": [x, y], "to": [x, y], "minFrames"?}]}; prints JSON
 `;
 
 class UsageError extends Error {}
@@ -99,6 +104,53 @@ async function evaluate(args: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(metrics, null, 2)}\n`);
 }
 
+async function zones(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { tracks: { type: 'string' }, config: { type: 'string' }, fps: { type: 'string' }, 'track-timeout': { type: 'string' } },
+  });
+  if (!values.tracks || !values.config) throw new UsageError('zones needs --tracks FILE and --config FILE');
+  const fps = numberOption(values.fps, 'fps', 10, Number.MIN_VALUE, 1000);
+  const timeout = numberOption(values['track-timeout'], 'track-timeout', 30, 0, Number.MAX_SAFE_INTEGER);
+  if (!Number.isInteger(timeout)) throw new UsageError(`--track-timeout must be a whole number, got "${values['track-timeout']}"`);
+  const [tracksText, configText] = await Promise.all([
+    readFile(values.tracks, 'utf8').catch((err: Error) => {
+      throw new Error(`cannot read tracks ${values.tracks}: ${err.message}`);
+    }),
+    readFile(values.config, 'utf8').catch((err: Error) => {
+      throw new Error(`cannot read zone layout ${values.config}: ${err.message}`);
+    }),
+  ]);
+  let layout: unknown;
+  try {
+    layout = JSON.parse(configText);
+  } catch (err) {
+    throw new Error(`${values.config} is not valid JSON: ${(err as Error).message}`);
+  }
+  const analytics = new ZoneAnalytics(layout as object, { trackTimeoutFrames: timeout });
+  const rows = parseMot(tracksText, values.tracks);
+  const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);
+  const byFrame = Array.from({ length: lastFrame + 1 }, () => [] as { id: number; bbox: [number, number, number, number] }[]);
+  for (const r of rows) byFrame[r.frame].push({ id: r.id, bbox: [r.x, r.y, r.x + r.w, r.y + r.h] });
+  const timeOf = (frame: number) => ((frame - 1) / fps) * 1000;
+  for (let frame = 1; frame <= lastFrame; frame++) analytics.update(byFrame[frame], timeOf(frame));
+  const atLastFrame = analytics.stats();
+  analytics.endAll();
+  const final = analytics.stats();
+  const report = {
+    zones: final.zones.map((z, i) => ({
+      id: z.id,
+      currentCount: atLastFrame.zones[i].currentCount,
+      totalEntries: z.totalEntries,
+      totalExits: z.totalExits,
+      avgDwellSeconds: z.avgDwellSeconds,
+      peakCount: z.peakCount,
+    })),
+    lines: final.lines.map((l) => ({ id: l.id, in: l.in, out: l.out })),
+  };
+  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -111,6 +163,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'eval':
         await evaluate(rest);
+        return 0;
+      case 'zones':
+        await zones(rest);
         return 0;
       case undefined:
       case '-h':

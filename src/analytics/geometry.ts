@@ -1,0 +1,34 @@
+export type Point = [x: number, y: number];
+
+/** Even-odd rule by ray casting: a horizontal ray from `p` crosses the outline an odd number of times. */
+export function insidePolygon(p: Point, polygon: readonly Point[]): boolean {
+  let inside = false;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const [xi, yi] = polygon[i];
+    const [xj, yj] = polygon[j];
+    if (yi > p[1] !== yj > p[1] && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
+  }
+  return inside;
+}
+
+/**
+ * Which side of the directed line A→B the point is on, in image coordinates (y down):
+ * (Bx − Ax)(Py − Ay) − (By − Ay)(Px − Ax); negative, zero on the line, positive.
+ */
+export function sideOfLine(p: Point, a: Point, b: Point): number {
+  return (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0]);
+}
+
+/** Whether segments PQ and AB share a point (touching counts). */
+export function segmentsIntersect(p: Point, q: Point, a: Point, b: Point): boolean {
+  const d1 = sideOfLine(p, a, b);
+  const d2 = sideOfLine(q, a, b);
+  const d3 = sideOfLine(a, p, q);
+  const d4 = sideOfLine(b, p, q);
+  if (((d1 > 0 && d2 < 0) || (d1 < 0 && d2 > 0)) && ((d3 > 0 && d4 < 0) || (d3 < 0 && d4 > 0))) return true;
+  const onSegment = (r: Point, s: Point, t: Point) =>
+    Math.min(s[0], t[0]) <= r[0] && r[0] <= Math.max(s[0], t[0]) && Math.min(s[1], t[1]) <= r[1] && r[1] <= Math.max(s[1], t[1]);
+  return (
+    (d1 === 0 && onSegment(p, a, b)) || (d2 === 0 && onSegment(q, a, b)) || (d3 === 0 && onSegment(a, p, q)) || (d4 === 0 && onSegment(b, p, q))
+  );
+}

@@ -1,0 +1,379 @@
+import type { Box } from '../types';
+import { insidePolygon, segmentsIntersect, sideOfLine, type Point } from './geometry';
+
+export interface ZoneConfig {
+  id: string;
+  name?: string;
+  /** Pixels of the camera frame, or normalised 0..1 when every coordinate is within 0..1. */
+  polygon: Point[];
+  /** Consecutive observations on the new side before a track's state changes (default 1). */
+  minFrames?: number;
+  /** Also report queue length and estimated waiting time. */
+  queue?: boolean;
+}
+
+export interface LineConfig {
+  id: string;
+  name?: string;
+  from: Point;
+  to: Point;
+  minFrames?: number;
+}
+
+export interface ZoneLayout {
+  zones?: ZoneConfig[];
+  lines?: LineConfig[];
+}
+
+export type Anchor = 'bottom-center' | 'center';
+
+export interface ZoneOptions {
+  /** Which point of a track's box is its position: the feet (default) or the centre. */
+  anchor: Anchor;
+  /** Frames a track may be absent before it counts as ended at the last time it was seen. */
+  trackTimeoutFrames: number;
+  /** Window of recent exits used for a queue's throughput. */
+  queueWindowSeconds: number;
+}
+
+export const DEFAULT_ZONE_OPTIONS: ZoneOptions = { anchor: 'bottom-center', trackTimeoutFrames: 30, queueWindowSeconds: 300 };
+
+export interface TrackObservation {
+  id: number;
+  bbox: Box;
+  label?: string | null;
+}
+
+export type ZoneEvent =
+  | { type: 'enter'; zoneId: string; trackId: number; at: number; label: string | null }
+  | { type: 'exit'; zoneId: string; trackId: number; at: number; enteredAt: number; dwellSeconds: number; trackEnded: boolean; label: string | null }
+  | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null };
+
+export interface ZoneStats {
+  id: string;
+  name: string;
+  currentCount: number;
+  totalEntries: number;
+  totalExits: number;
+  /** Mean dwell of completed visits; null before the first exit. */
+  avgDwellSeconds: number | null;
+  peakCount: number;
+  /** When the peak was first reached (ms since the epoch, or the input's clock); null before anyone entered. */
+  peakAt: number | null;
+  /** Per class label, when more than one class has been seen in the zone. */
+  byClass?: Record<string, { currentCount: number; totalEntries: number }>;
+  /** Queue zones: people waiting and Little's law estimate of the wait, W = L / λ, λ = exits per second over the window. */
+  queue?: { length: number; throughputPerMinute: number; estimatedWaitSeconds: number | null };
+}
+
+export interface LineStats {
+  id: string;
+  name: string;
+  in: number;
+  out: number;
+}
+
+/** A side or an inside/outside state that changes only after `minFrames` consecutive observations. */
+interface Debounced<T> {
+  state: T;
+  candidate: T;
+  run: number;
+  /** Time and position of the first observation of the current run. */
+  runStartedAt: number;
+  runStart: Point;
+}
+
+interface ZoneMembership extends Debounced<boolean> {
+  enteredAt: number;
+  /** Class counted at entry, so the exit decrements the same one. */
+  enteredAs: string;
+}
+
+interface LineSide extends Debounced<number> {
+  /** Last position observed on the confirmed side. */
+  lastOnSide: Point;
+}
+
+interface TrackState {
+  lastSeenAt: number;
+  lastSeenFrame: number;
+  label: string | null;
+  zones: ZoneMembership[];
+  lines: (LineSide | null)[];
+}
+
+interface ZoneCounter {
+  config: ZoneConfig;
+  normalised: boolean;
+  current: number;
+  entries: number;
+  exits: number;
+  dwellSum: number;
+  peak: number;
+  peakAt: number | null;
+  classes: Map<string, { current: number; entries: number }>;
+  recentExits: number[];
+}
+
+interface LineCounter {
+  config: LineConfig;
+  normalised: boolean;
+  in: number;
+  out: number;
+}
+
+const MAX_RECENT_EXITS = 10000;
+
+function isPoint(value: unknown): value is Point {
+  return Array.isArray(value) && value.length === 2 && Number.isFinite(value[0]) && Number.isFinite(value[1]);
+}
+
+const isNormalised = (points: readonly Point[]) => points.every(([x, y]) => x >= 0 && x <= 1 && y >= 0 && y <= 1);
+
+/** Checks a layout as users write it (JSON from the editor or a file) and says exactly what is wrong. */
+export function validateLayout(layout: unknown): Required<ZoneLayout> {
+  if (typeof layout !== 'object' || layout === null) throw new Error('the zone layout must be an object {zones: [...], lines: [...]}');
+  const { zones = [], lines = [] } = layout as ZoneLayout;
+  if (!Array.isArray(zones) || !Array.isArray(lines)) throw new Error('"zones" and "lines" must be arrays');
+  const ids = new Set<string>();
+  const checkCommon = (item: { id?: unknown; minFrames?: unknown }, what: string, index: number) => {
+    if (typeof item?.id !== 'string' || item.id.trim() === '') throw new Error(`${what} ${index + 1} needs an "id" (a non-empty string)`);
+    if (ids.has(item.id)) throw new Error(`the id "${item.id}" is used twice; zone and line ids must be unique`);
+    ids.add(item.id);
+    if (item.minFrames !== undefined && !(Number.isInteger(item.minFrames) && (item.minFrames as number) >= 1)) {
+      throw new Error(`${what} "${item.id}": minFrames must be a whole number from 1, got ${JSON.stringify(item.minFrames)}`);
+    }
+  };
+  zones.forEach((zone, i) => {
+    checkCommon(zone, 'zone', i);
+    if (!Array.isArray(zone.polygon) || zone.polygon.length < 3 || !zone.polygon.every(isPoint)) {
+      throw new Error(`zone "${zone.id}": "polygon" must be at least 3 points [x, y] with finite numbers`);
+    }
+  });
+  lines.forEach((line, i) => {
+    checkCommon(line, 'line', i);
+    if (!isPoint(line.from) || !isPoint(line.to)) throw new Error(`line "${line.id}": "from" and "to" must be points [x, y]`);
+    if (line.from[0] === line.to[0] && line.from[1] === line.to[1]) throw new Error(`line "${line.id}": "from" and "to" are the same point`);
+  });
+  return { zones, lines };
+}
+
+/**
+ * Counts entries, exits, dwell and occupancy of polygon zones and crossings of counting lines for the tracks
+ * of one camera. Feed it every frame's confirmed tracks with the frame's capture time.
+ */
+export class ZoneAnalytics {
+  readonly options: ZoneOptions;
+  private readonly zones: ZoneCounter[];
+  private readonly lines: LineCounter[];
+  private readonly tracks = new Map<number, TrackState>();
+  private frame = 0;
+
+  constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
+    const { zones, lines } = validateLayout(layout);
+    this.options = { ...DEFAULT_ZONE_OPTIONS, ...options };
+    this.zones = zones.map((config) => ({
+      config,
+      normalised: isNormalised(config.polygon),
+      current: 0,
+      entries: 0,
+      exits: 0,
+      dwellSum: 0,
+      peak: 0,
+      peakAt: null,
+      classes: new Map(),
+      recentExits: [],
+    }));
+    this.lines = lines.map((config) => ({ config, normalised: isNormalised([config.from, config.to]), in: 0, out: 0 }));
+  }
+
+  /** Tracks with per-zone state; bounded by the tracks alive within the timeout. */
+  get trackedCount(): number {
+    return this.tracks.size;
+  }
+
+  /**
+   * One frame: `tracks` are the tracker's confirmed tracks, `timestamp` the capture time in ms. `frameSize` is
+   * needed for normalised shapes. Returns the events of this frame, including exits of tracks that timed out.
+   */
+  update(tracks: readonly TrackObservation[], timestamp: number, frameSize?: { width: number; height: number }): ZoneEvent[] {
+    this.frame++;
+    const events: ZoneEvent[] = [];
+    for (const track of tracks) {
+      const position = this.position(track.bbox);
+      if (!position) continue;
+      let state = this.tracks.get(track.id);
+      if (!state) {
+        state = {
+          lastSeenAt: timestamp,
+          lastSeenFrame: this.frame,
+          label: track.label ?? null,
+          zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, enteredAs: '' })),
+          lines: this.lines.map(() => null),
+        };
+        this.tracks.set(track.id, state);
+      }
+      state.lastSeenAt = timestamp;
+      state.lastSeenFrame = this.frame;
+      state.label = track.label ?? state.label;
+      this.observeZones(track.id, state, position, timestamp, frameSize, events);
+      this.observeLines(track.id, state, position, timestamp, frameSize, events);
+    }
+    for (const [id, state] of this.tracks) {
+      if (this.frame - state.lastSeenFrame > this.options.trackTimeoutFrames) events.push(...this.endTrack(id));
+    }
+    return events;
+  }
+
+  /** A track ended (the tracker said so, or the input ended): exits at the last time it was seen. */
+  endTrack(trackId: number): ZoneEvent[] {
+    const state = this.tracks.get(trackId);
+    if (!state) return [];
+    this.tracks.delete(trackId);
+    const events: ZoneEvent[] = [];
+    state.zones.forEach((membership, z) => {
+      if (membership.state) events.push(this.exit(this.zones[z], trackId, state, membership, state.lastSeenAt, true));
+    });
+    return events;
+  }
+
+  /** Ends every track, as at the end of a recording. */
+  endAll(): ZoneEvent[] {
+    return [...this.tracks.keys()].flatMap((id) => this.endTrack(id));
+  }
+
+  stats(now?: number): { zones: ZoneStats[]; lines: LineStats[] } {
+    const zones = this.zones.map((zone): ZoneStats => {
+      const stats: ZoneStats = {
+        id: zone.config.id,
+        name: zone.config.name ?? zone.config.id,
+        currentCount: zone.current,
+        totalEntries: zone.entries,
+        totalExits: zone.exits,
+        avgDwellSeconds: zone.exits > 0 ? zone.dwellSum / zone.exits : null,
+        peakCount: zone.peak,
+        peakAt: zone.peakAt,
+      };
+      if (zone.classes.size > 1) {
+        stats.byClass = Object.fromEntries([...zone.classes].map(([label, c]) => [label, { currentCount: c.current, totalEntries: c.entries }]));
+      }
+      if (zone.config.queue) stats.queue = this.queueEstimate(zone, now);
+      return stats;
+    });
+    const lines = this.lines.map((line) => ({ id: line.config.id, name: line.config.name ?? line.config.id, in: line.in, out: line.out }));
+    return { zones, lines };
+  }
+
+  private position(box: Box): Point | null {
+    if (!Array.isArray(box) || !box.slice(0, 4).every(Number.isFinite)) return null;
+    const x = (box[0] + box[2]) / 2;
+    return this.options.anchor === 'center' ? [x, (box[1] + box[3]) / 2] : [x, box[3]];
+  }
+
+  private scaled(points: readonly Point[], normalised: boolean, frameSize: { width: number; height: number } | undefined, id: string): readonly Point[] {
+    if (!normalised) return points;
+    if (!frameSize) throw new Error(`"${id}" uses normalised coordinates (0..1), which need the frame size`);
+    return points.map(([x, y]) => [x * frameSize.width, y * frameSize.height]);
+  }
+
+  private observeZones(trackId: number, state: TrackState, p: Point, at: number, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]) {
+    this.zones.forEach((zone, z) => {
+      const inside = insidePolygon(p, this.scaled(zone.config.polygon, zone.normalised, frameSize, zone.config.id));
+      const membership = state.zones[z];
+      if (!debounce(membership, inside, zone.config.minFrames ?? 1, at, p)) return;
+      if (inside) {
+        membership.enteredAt = membership.runStartedAt;
+        membership.enteredAs = state.label ?? 'unknown';
+        zone.entries++;
+        zone.current++;
+        const label = membership.enteredAs;
+        const cls = zone.classes.get(label) ?? { current: 0, entries: 0 };
+        cls.current++;
+        cls.entries++;
+        zone.classes.set(label, cls);
+        if (zone.current > zone.peak) {
+          zone.peak = zone.current;
+          zone.peakAt = membership.runStartedAt;
+        }
+        events.push({ type: 'enter', zoneId: zone.config.id, trackId, at: membership.runStartedAt, label: state.label });
+      } else {
+        events.push(this.exit(zone, trackId, state, membership, membership.runStartedAt, false));
+      }
+    });
+  }
+
+  private observeLines(trackId: number, state: TrackState, p: Point, at: number, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]) {
+    this.lines.forEach((line, l) => {
+      const [a, b] = this.scaled([line.config.from, line.config.to], line.normalised, frameSize, line.config.id);
+      const side = Math.sign(sideOfLine(p, a, b));
+      // A point exactly on the line belongs to neither side: it neither confirms nor changes anything.
+      if (side === 0) return;
+      const known = state.lines[l];
+      if (!known) {
+        state.lines[l] = { state: side, candidate: side, run: 0, runStartedAt: at, runStart: p, lastOnSide: p };
+        return;
+      }
+      const from = known.lastOnSide;
+      if (!debounce(known, side, line.config.minFrames ?? 1, at, p)) {
+        if (side === known.state) known.lastOnSide = p;
+        return;
+      }
+      known.lastOnSide = p;
+      // The side changed; it is a crossing only if the step across went through the segment itself.
+      if (!segmentsIntersect(from, known.runStart, a, b)) return;
+      const direction = side > 0 ? 'in' : 'out';
+      if (direction === 'in') line.in++;
+      else line.out++;
+      events.push({ type: 'cross', lineId: line.config.id, trackId, at: known.runStartedAt, direction, label: state.label });
+    });
+  }
+
+  private exit(zone: ZoneCounter, trackId: number, state: TrackState, membership: ZoneMembership, at: number, trackEnded: boolean): ZoneEvent {
+    const { enteredAt } = membership;
+    const dwellSeconds = Math.max(0, (at - enteredAt) / 1000);
+    zone.exits++;
+    zone.current--;
+    zone.dwellSum += dwellSeconds;
+    const cls = zone.classes.get(membership.enteredAs);
+    if (cls) cls.current--;
+    if (zone.config.queue) {
+      zone.recentExits.push(at);
+      if (zone.recentExits.length > MAX_RECENT_EXITS) zone.recentExits.shift();
+    }
+    return { type: 'exit', zoneId: zone.config.id, trackId, at, enteredAt, dwellSeconds, trackEnded, label: state.label };
+  }
+
+  private queueEstimate(zone: ZoneCounter, now?: number): NonNullable<ZoneStats['queue']> {
+    const windowMs = this.options.queueWindowSeconds * 1000;
+    const end = now ?? zone.recentExits.at(-1) ?? 0;
+    while (zone.recentExits.length > 0 && zone.recentExits[0] < end - windowMs) zone.recentExits.shift();
+    const perSecond = zone.recentExits.length / this.options.queueWindowSeconds;
+    return {
+      length: zone.current,
+      throughputPerMinute: perSecond * 60,
+      estimatedWaitSeconds: perSecond > 0 ? zone.current / perSecond : null,
+    };
+  }
+}
+
+/**
+ * Feeds one observation to a debounced state; returns true when the state changes, which takes `minFrames`
+ * consecutive observations different from the current state.
+ */
+function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, at: number, p: Point): boolean {
+  if (observed === d.state) {
+    d.run = 0;
+    return false;
+  }
+  if (d.run === 0 || observed !== d.candidate) {
+    d.candidate = observed;
+    d.run = 0;
+    d.runStartedAt = at;
+    d.runStart = p;
+  }
+  d.run++;
+  if (d.run < minFrames) return false;
+  d.state = observed;
+  d.run = 0;
+  return true;
+}

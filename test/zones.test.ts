@@ -1,0 +1,218 @@
+import { strict as assert } from 'node:assert';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { insidePolygon, segmentsIntersect, sideOfLine, type Point } from '../src/analytics/geometry';
+import { ZoneAnalytics, validateLayout, type ZoneEvent, type ZoneLayout } from '../src/analytics/zones';
+import type { Box } from '../src/types';
+import { ROOT } from './support';
+
+/** A person whose feet (bottom-centre) stand at (x, y). */
+const at = (id: number, x: number, y: number, label = 'person') => ({ id, bbox: [x - 10, y - 50, x + 10, y] as Box, label });
+const square: Point[] = [[100, 100], [200, 100], [200, 200], [100, 200]];
+
+/** Runs a path of feet positions for one track, one frame per second; returns all events. */
+function walk(analytics: ZoneAnalytics, id: number, points: Point[], startSecond = 0): ZoneEvent[] {
+  return points.flatMap(([x, y], i) => analytics.update([at(id, x, y)], (startSecond + i) * 1000));
+}
+
+const summary = (events: ZoneEvent[]) =>
+  events.map((e) => (e.type === 'cross' ? `${e.type} ${e.lineId} ${e.direction} @${e.at / 1000}` : `${e.type} ${e.zoneId} @${e.at / 1000}`));
+
+describe('geometry', () => {
+  it('tests points against convex and concave polygons by the even-odd rule', () => {
+    assert.equal(insidePolygon([150, 150], square), true);
+    assert.equal(insidePolygon([250, 150], square), false);
+    // A U: the notch between the arms is outside.
+    const u: Point[] = [[0, 0], [30, 0], [30, 100], [70, 100], [70, 0], [100, 0], [100, 130], [0, 130]];
+    assert.equal(insidePolygon([15, 50], u), true);
+    assert.equal(insidePolygon([50, 50], u), false);
+    assert.equal(insidePolygon([50, 120], u), true);
+  });
+
+  it('gives the side of a line with y pointing down, and intersects segments', () => {
+    // Line from (0,0) to (10,0): below it (y > 0) is positive.
+    assert.ok(sideOfLine([5, 5], [0, 0], [10, 0]) > 0);
+    assert.ok(sideOfLine([5, -5], [0, 0], [10, 0]) < 0);
+    assert.equal(sideOfLine([20, 0], [0, 0], [10, 0]), 0);
+    assert.equal(segmentsIntersect([5, -5], [5, 5], [0, 0], [10, 0]), true);
+    assert.equal(segmentsIntersect([15, -5], [15, 5], [0, 0], [10, 0]), false);
+    assert.equal(segmentsIntersect([10, -5], [10, 0], [0, 0], [10, 0]), true, 'touching counts');
+  });
+});
+
+describe('ZoneAnalytics', () => {
+  const layout: ZoneLayout = { zones: [{ id: 'shelf', polygon: square }] };
+
+  it('counts an entry and an exit with the dwell between them', () => {
+    const analytics = new ZoneAnalytics(layout);
+    const events = walk(analytics, 1, [[50, 150], [120, 150], [150, 150], [180, 150], [250, 150]]);
+    assert.deepEqual(summary(events), ['enter shelf @1', 'exit shelf @4']);
+    const [zone] = analytics.stats().zones;
+    assert.deepEqual([zone.currentCount, zone.totalEntries, zone.totalExits, zone.avgDwellSeconds, zone.peakCount, zone.peakAt], [0, 1, 1, 3, 1, 1000]);
+  });
+
+  it('counts a track that first appears inside as entering, and one that vanishes inside as leaving when last seen', () => {
+    const analytics = new ZoneAnalytics(layout, { trackTimeoutFrames: 2 });
+    const events = [...walk(analytics, 1, [[150, 150], [160, 150]]), ...[2, 3, 4].flatMap((s) => analytics.update([], s * 1000))];
+    assert.deepEqual(summary(events), ['enter shelf @0', 'exit shelf @1']);
+    const exit = events[1] as Extract<ZoneEvent, { type: 'exit' }>;
+    assert.deepEqual([exit.trackEnded, exit.dwellSeconds], [true, 1]);
+    assert.equal(analytics.trackedCount, 0, 'the ended track is forgotten');
+  });
+
+  it('ends a track on request, as when the tracker reports it ended', () => {
+    const analytics = new ZoneAnalytics(layout);
+    walk(analytics, 7, [[150, 150], [150, 160], [150, 170]]);
+    assert.deepEqual(summary(analytics.endTrack(7)), ['exit shelf @2']);
+    assert.deepEqual(analytics.endTrack(7), []);
+  });
+
+  it('counts a walk through the notch of a concave zone as two visits', () => {
+    const u: Point[] = [[0, 0], [30, 0], [30, 100], [70, 100], [70, 0], [100, 0], [100, 130], [0, 130]];
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'u', polygon: u }] });
+    const events = walk(analytics, 1, [[-10, 50], [15, 50], [50, 50], [85, 50], [120, 50]]);
+    assert.deepEqual(summary(events), ['enter u @1', 'exit u @2', 'enter u @3', 'exit u @4']);
+  });
+
+  it('suppresses jitter on a zone border with minFrames 3, counts it with minFrames 1', () => {
+    const jitter: Point[] = [[90, 150], [101, 150], [99, 150], [101, 150], [99, 150], [101, 150], [99, 150]];
+    const eager = new ZoneAnalytics({ zones: [{ id: 'z', polygon: square }] });
+    assert.equal(walk(eager, 1, jitter).filter((e) => e.type === 'enter').length, 3);
+    const patient = new ZoneAnalytics({ zones: [{ id: 'z', polygon: square, minFrames: 3 }] });
+    assert.deepEqual(walk(patient, 1, jitter), []);
+    // Three frames inside in a row: one entry, dated at the first of them.
+    assert.deepEqual(summary(walk(patient, 1, [[120, 150], [130, 150], [140, 150], [150, 150]], 10)), ['enter z @10']);
+  });
+
+  it('does not count a fast mover that jumps over a thin zone, but counts its line crossing', () => {
+    const analytics = new ZoneAnalytics({
+      zones: [{ id: 'strip', polygon: [[100, 0], [110, 0], [110, 300], [100, 300]] }],
+      lines: [{ id: 'door', from: [105, 0], to: [105, 300] }],
+    });
+    const events = walk(analytics, 1, [[50, 150], [160, 150]]);
+    // Moving right across a line drawn downwards: from positive to negative side, which is "out".
+    assert.deepEqual(summary(events), ['cross door out @1']);
+    assert.equal(analytics.stats().zones[0].totalEntries, 0);
+  });
+
+  it('counts line crossings by direction and ignores passing around the end of the line', () => {
+    const layoutWithLine: ZoneLayout = { lines: [{ id: 'door', from: [0, 100], to: [100, 100] }] };
+    const analytics = new ZoneAnalytics(layoutWithLine);
+    // Line drawn left to right: below (y > 100) is the positive side; walking down is "in".
+    walk(analytics, 1, [[50, 80], [50, 120]]);
+    walk(analytics, 2, [[60, 130], [60, 90]]);
+    walk(analytics, 3, [[150, 80], [150, 120]]);
+    const [door] = analytics.stats().lines;
+    assert.deepEqual([door.in, door.out], [1, 1]);
+  });
+
+  it('counts a track sitting on a line once with minFrames 3, and each real crossing with minFrames 1', () => {
+    const jitter: Point[] = [[50, 90], [50, 101], [50, 99], [50, 101], [50, 99], [50, 101], [50, 99], [50, 120], [50, 130], [50, 140]];
+    const eager = new ZoneAnalytics({ lines: [{ id: 'l', from: [0, 100], to: [100, 100] }] });
+    walk(eager, 1, jitter);
+    assert.deepEqual([eager.stats().lines[0].in, eager.stats().lines[0].out], [4, 3]);
+    const patient = new ZoneAnalytics({ lines: [{ id: 'l', from: [0, 100], to: [100, 100], minFrames: 3 }] });
+    const events = walk(patient, 1, jitter);
+    assert.deepEqual(summary(events), ['cross l in @7']);
+  });
+
+  it('counts two people crossing together', () => {
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'z', polygon: square }], lines: [{ id: 'l', from: [100, 0], to: [100, 300] }] });
+    for (const [s, x] of [[0, 80], [1, 120], [2, 150]] as const) analytics.update([at(1, x, 140), at(2, x, 160)], s * 1000);
+    const stats = analytics.stats();
+    assert.deepEqual([stats.zones[0].currentCount, stats.zones[0].peakCount, stats.lines[0].out], [2, 2, 2]);
+  });
+
+  it('accepts normalised coordinates given the frame size', () => {
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'half', polygon: [[0, 0], [0.5, 0], [0.5, 1], [0, 1]] }] });
+    analytics.update([at(1, 100, 100)], 0, { width: 640, height: 480 });
+    assert.equal(analytics.stats().zones[0].currentCount, 1);
+    assert.throws(() => analytics.update([at(2, 100, 100)], 1000), /normalised coordinates/);
+  });
+
+  it('measures the centre instead of the feet when asked', () => {
+    const analytics = new ZoneAnalytics(layout, { anchor: 'center' });
+    // Feet at y 240 (outside), centre at y 190 (inside).
+    analytics.update([{ id: 1, bbox: [140, 140, 160, 240] }], 0);
+    assert.equal(analytics.stats().zones[0].currentCount, 1);
+  });
+
+  it('counts per class when several classes are tracked', () => {
+    const analytics = new ZoneAnalytics(layout);
+    analytics.update([at(1, 150, 150, 'person'), at(2, 160, 160, 'shopping cart')], 0);
+    assert.deepEqual(analytics.stats().zones[0].byClass, {
+      person: { currentCount: 1, totalEntries: 1 },
+      'shopping cart': { currentCount: 1, totalEntries: 1 },
+    });
+  });
+
+  it("estimates a queue's waiting time from its recent throughput (Little's law)", () => {
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'till', polygon: square, queue: true }] }, { queueWindowSeconds: 60, trackTimeoutFrames: 1000 });
+    // Six people leave the queue within the minute (one every 10 s) while three wait.
+    for (let i = 0; i < 6; i++) {
+      analytics.update([at(100 + i, 150, 150)], i * 10000);
+      analytics.update([at(100 + i, 250, 150)], i * 10000 + 5000);
+    }
+    for (const id of [1, 2, 3]) analytics.update([at(id, 150, 150)], 59000);
+    const queue = analytics.stats(60000).zones[0].queue!;
+    assert.deepEqual([queue.length, queue.throughputPerMinute], [3, 6]);
+    assert.equal(queue.estimatedWaitSeconds, 30, 'L / λ = 3 / (6 per 60 s)');
+  });
+
+  it('keeps memory bounded after 100,000 tracks have passed', () => {
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'z', polygon: square }], lines: [{ id: 'l', from: [100, 0], to: [100, 300] }] }, { trackTimeoutFrames: 5 });
+    let frame = 0;
+    for (let id = 1; id <= 100000; id += 10) {
+      for (const x of [80, 150, 250]) {
+        analytics.update(Array.from({ length: 10 }, (_, k) => at(id + k, x, 150)), frame++ * 100);
+      }
+      assert.ok(analytics.trackedCount <= 10 * 8);
+    }
+    for (let f = 0; f < 10; f++) analytics.update([], frame++ * 100);
+    assert.equal(analytics.trackedCount, 0);
+    const [zone] = analytics.stats().zones;
+    assert.deepEqual([zone.totalEntries, zone.totalExits, zone.currentCount], [100000, 100000, 0]);
+    assert.equal(analytics.stats().lines[0].out, 100000);
+  });
+
+  it('explains a malformed layout', () => {
+    assert.throws(() => validateLayout({ zones: [{ id: 'a', polygon: [[0, 0], [1, 1]] }] }), /zone "a": "polygon" must be at least 3 points/);
+    assert.throws(() => validateLayout({ zones: [{ polygon: square }] }), /zone 1 needs an "id"/);
+    assert.throws(() => validateLayout({ zones: [{ id: 'a', polygon: square }], lines: [{ id: 'a', from: [0, 0], to: [1, 0] }] }), /used twice/);
+    assert.throws(() => validateLayout({ lines: [{ id: 'l', from: [0, 0], to: [0, 0] }] }), /same point/);
+    assert.throws(() => validateLayout({ zones: [{ id: 'a', polygon: square, minFrames: 0 }] }), /minFrames must be a whole number/);
+    assert.throws(() => validateLayout(null), /must be an object/);
+  });
+});
+
+describe('retail-analytics zones', () => {
+  it('counts zones and lines of a MOT track file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'zones-'));
+    // Track 1 walks through the square (feet at y = 150) left to right over frames 1-5; track 2 stands inside
+    // from frame 3 to the end.
+    const rows: string[] = [];
+    [50, 120, 150, 180, 250].forEach((x, i) => rows.push(`${i + 1},1,${x - 10},100,20,50,1,-1,-1,-1`));
+    for (let f = 3; f <= 5; f++) rows.push(`${f},2,140,110,20,50,1,-1,-1,-1`);
+    writeFileSync(path.join(dir, 'tracks.txt'), rows.join('\n'));
+    writeFileSync(path.join(dir, 'layout.json'), JSON.stringify({ zones: [{ id: 'shelf', polygon: square }], lines: [{ id: 'aisle', from: [200, 0], to: [200, 300] }] }));
+    const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'zones', '--tracks', path.join(dir, 'tracks.txt'), '--config', path.join(dir, 'layout.json'), '--fps', '2'], { encoding: 'utf8' });
+    assert.equal(result.status, 0, result.stderr);
+    assert.deepEqual(JSON.parse(result.stdout), {
+      // Track 1: in at frame 2 (0.5 s), out at frame 5 (2 s): 1.5 s. Track 2: in at frame 3 (1 s), still inside
+      // at the last frame, ended at its last sighting (frame 5, 2 s): 1 s.
+      zones: [{ id: 'shelf', currentCount: 1, totalEntries: 2, totalExits: 2, avgDwellSeconds: 1.25, peakCount: 2 }],
+      lines: [{ id: 'aisle', in: 0, out: 1 }],
+    });
+  });
+
+  it('explains a bad layout file', () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'zones-'));
+    writeFileSync(path.join(dir, 'tracks.txt'), '1,1,0,0,10,10,1,-1,-1,-1');
+    writeFileSync(path.join(dir, 'layout.json'), '{"zones": [');
+    const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'zones', '--tracks', path.join(dir, 'tracks.txt'), '--config', path.join(dir, 'layout.json')], { encoding: 'utf8' });
+    assert.equal(result.status, 1);
+    assert.match(result.stderr, /layout.json is not valid JSON/);
+  });
+});
