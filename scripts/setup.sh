@@ -61,6 +61,16 @@ else
   opencv_loads || { echo "setup: the OpenCV binding was built but does not load" >&2; exit 1; }
 fi
 
+# better-sqlite3's own install script first tries to download a prebuilt binary from outside the npm
+# registry; package.json denies it, and we compile the SQLite it bundles instead.
+if node -e "new (require('better-sqlite3'))(':memory:').close()" >/dev/null 2>&1; then
+  step "SQLite binding present"
+else
+  step "building the SQLite binding (better-sqlite3)"
+  (cd node_modules/better-sqlite3 && ../.bin/node-gyp rebuild --release)
+  node -e "new (require('better-sqlite3'))(':memory:').close()" || { echo "setup: better-sqlite3 was built but does not load" >&2; exit 1; }
+fi
+
 step "model"
 node models/fetch-model.js
 

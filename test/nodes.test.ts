@@ -1,6 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { decodeImage } from '../src/detection/image';
 import helper from 'node-red-node-test-helper';
 import { frameStore } from '../src/camera/frame-store';
 import { DARKNET_DATA, ROOT, requireFile, requireModel, requireVtest, waitFor } from './support';
@@ -11,6 +13,8 @@ const cameraSource = require('../nodes/camera-source');
 const yoloModel = require('../nodes/yolo-model');
 const yoloDetect = require('../nodes/yolo-detect');
 const sortTrack = require('../nodes/sort-track');
+const zoneAnalytics = require('../nodes/zone-analytics');
+const heatmapNode = require('../nodes/heatmap');
 const coreNode = (file: string) => require(require.resolve(`@node-red/nodes/core/common/${file}`));
 const catchNode = coreNode('25-catch.js');
 const statusNode = coreNode('25-status.js');
@@ -251,6 +255,117 @@ describe('Node-RED nodes', function () {
       helper.getNode('track').receive(frame('door', 1, [100]));
       await waitFor(() => errors.length === 1, 2000, 'an error');
       assert.match(errors[0].error.message, /sort-track cannot run: iouThreshold must be above 0/);
+    });
+  });
+
+  describe('zone-analytics', () => {
+    const square = [[100, 100], [200, 100], [200, 200], [100, 200]];
+    const layout = JSON.stringify({ zones: [{ id: 'shelf', polygon: square }], lines: [{ id: 'door', from: [0, 300], to: [400, 300] }] });
+    const flow = (database: string, extra: Msg = {}) => [
+      { id: 'tab', type: 'tab' },
+      { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeout: 5, timeZone: 'Europe/Paris', persist: true, database, wires: [['out'], ['events']], ...extra },
+      { id: 'out', type: 'helper', z: 'tab' },
+      { id: 'events', type: 'helper', z: 'tab' },
+      ...catcher(),
+    ];
+    const t0 = Date.parse('2026-11-28T10:00:00Z');
+    /** Frame `seq` of camera "aisle", with people whose feet stand at the given points. */
+    const frame = (seq: number, feet: [number, number][]) => ({
+      frame: { cameraId: 'aisle', seq, timestamp: t0 + seq * 1000, width: 400, height: 400, dropped: 0 },
+      tracks: feet.map(([x, y], i) => ({ id: i + 1, bbox: [x - 10, y - 60, x + 10, y], detection: { label: 'person' } })),
+    });
+    /** Person 1 walks into the shelf zone and out again, then down across the door line. */
+    const walk: [number, number][] = [[50, 150], [150, 150], [150, 160], [250, 150], [250, 280], [250, 320]];
+
+    it('counts zones and lines, sends enter/exit/cross events and keeps footfall by local hour', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'zones-')), 'metrics.db');
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow(database));
+      const out = collect('out');
+      const events = collect('events');
+      walk.forEach((p, i) => helper.getNode('zones').receive(frame(i + 1, [p])));
+      await waitFor(() => out.length === walk.length, 2000, 'all frames');
+      const last = out.at(-1)!;
+      assert.deepEqual(
+        last.zones.map((z: Msg) => [z.id, z.currentCount, z.totalEntries, z.totalExits, z.avgDwellSeconds, z.peakCount]),
+        [['shelf', 0, 1, 1, 2, 1]],
+      );
+      assert.deepEqual(last.lines.map((l: Msg) => [l.id, l.in, l.out]), [['door', 1, 0]]);
+      assert.equal(last.occupancy, 1);
+      assert.deepEqual(events.map((e) => e.topic), ['aisle/zones/shelf/enter', 'aisle/zones/shelf/exit', 'aisle/lines/door/in']);
+      assert.equal(events[1].payload.dwellSeconds, 2);
+    });
+
+    it('keeps every count across a restart of the node', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'zones-')), 'metrics.db');
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow(database));
+      let out = collect('out');
+      walk.forEach((p, i) => helper.getNode('zones').receive(frame(i + 1, [p])));
+      await waitFor(() => out.length === walk.length, 2000, 'all frames');
+      const before = out.at(-1)!;
+      await helper.unload();
+
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow(database));
+      out = collect('out');
+      helper.getNode('zones').receive(frame(100, []));
+      await waitFor(() => out.length === 1, 2000, 'a frame after the restart');
+      assert.deepEqual(out[0].zones, before.zones.map((z: Msg) => ({ ...z, currentCount: 0 })));
+      assert.deepEqual(out[0].lines, before.lines);
+      const { MetricsStore } = require('../src/metrics/store');
+      await helper.unload();
+      const store = new MetricsStore(database);
+      const hours = store.read().hours.filter((h: Msg) => h.series === 'aisle');
+      store.close();
+      assert.deepEqual(hours.map((h: Msg) => [h.bucket.key, h.bucket.footfall]), [['2026-11-28T11:00+01:00', 1]], 'one footfall (the door line) in the 11:00 hour, Paris time');
+    });
+
+    it('reports a broken layout and messages without tracks', async () => {
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow('', { layout: '{"zones": [{"id": "a", "polygon": [[0, 0]]}]}', persist: false }));
+      const errors = collect('errors');
+      helper.getNode('zones').receive(frame(1, []));
+      await waitFor(() => errors.length === 1, 2000, 'an error');
+      assert.match(errors[0].error.message, /zone-analytics cannot run: zone "a": "polygon" must be at least 3 points/);
+      await helper.unload();
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow('', { persist: false }));
+      const more = collect('errors');
+      helper.getNode('zones').receive({ payload: 1 });
+      await waitFor(() => more.length === 1, 2000, 'an error');
+      assert.match(more[0].error.message, /needs msg.tracks/);
+    });
+  });
+
+  describe('heatmap', () => {
+    const flow = (extra: Msg = {}) => [
+      { id: 'tab', type: 'tab' },
+      { id: 'heat', type: 'heatmap', z: 'tab', cellSize: 8, decay: 0.98, sigma: 16, every: 3, format: 'png', quality: 80, overlay: false, opacity: 0.6, longTerm: false, anchor: 'bottom-center', wires: [['out']], ...extra },
+      { id: 'out', type: 'helper', z: 'tab' },
+      ...catcher(),
+    ];
+    const frame = (seq: number) => ({
+      frame: { cameraId: 'hall', seq, timestamp: seq * 100, width: 320, height: 240, dropped: 0 },
+      tracks: [{ id: 1, bbox: [100 + seq, 100, 130 + seq, 200] }],
+    });
+
+    it('sends an image the size of the frame every N frames and on request', async () => {
+      await helper.load([heatmapNode, catchNode, statusNode], flow());
+      const out = collect('out');
+      for (let seq = 1; seq <= 6; seq++) helper.getNode('heat').receive(frame(seq));
+      await waitFor(() => out.length === 2, 2000, 'two images');
+      const image = decodeImage(out[0].payload);
+      assert.deepEqual([image.width, image.height], [320, 240]);
+      assert.deepEqual(out[1].heatmap, { cameraId: 'hall', kind: 'live', width: 320, height: 240, format: 'png', frames: 6 });
+      helper.getNode('heat').receive({ payload: 'render', cameraId: 'hall' });
+      await waitFor(() => out.length === 3, 2000, 'an image on request');
+      assert.ok(Buffer.isBuffer(out[2].payload));
+    });
+
+    it('reports a render request for an unknown camera and messages without tracks', async () => {
+      await helper.load([heatmapNode, catchNode, statusNode], flow());
+      const errors = collect('errors');
+      helper.getNode('heat').receive({ payload: 'render', cameraId: 'nowhere' });
+      helper.getNode('heat').receive({ payload: 42 });
+      await waitFor(() => errors.length === 2, 2000, 'two errors');
+      assert.match(errors[0].error.message, /no heatmap yet for camera "nowhere"/);
+      assert.match(errors[1].error.message, /heatmap needs msg.tracks/);
     });
   });
 

@@ -10,6 +10,8 @@ export interface ZoneConfig {
   minFrames?: number;
   /** Also report queue length and estimated waiting time. */
   queue?: boolean;
+  /** Entries here count as footfall (see footfallEvents). */
+  footfall?: boolean;
 }
 
 export interface LineConfig {
@@ -18,6 +20,8 @@ export interface LineConfig {
   from: Point;
   to: Point;
   minFrames?: number;
+  /** Crossings `in` count as footfall (see footfallEvents). */
+  footfall?: boolean;
 }
 
 export interface ZoneLayout {
@@ -64,6 +68,21 @@ export interface ZoneStats {
   byClass?: Record<string, { currentCount: number; totalEntries: number }>;
   /** Queue zones: people waiting and Little's law estimate of the wait, W = L / λ, λ = exits per second over the window. */
   queue?: { length: number; throughputPerMinute: number; estimatedWaitSeconds: number | null };
+}
+
+/** Zone and line counters that outlive tracks, for persistence. */
+export interface ZoneTotals {
+  entries: number;
+  exits: number;
+  dwellSum: number;
+  peak: number;
+  peakAt: number | null;
+  classEntries: Record<string, number>;
+}
+
+export interface LineTotals {
+  in: number;
+  out: number;
 }
 
 export interface LineStats {
@@ -167,6 +186,7 @@ export class ZoneAnalytics {
   private readonly zones: ZoneCounter[];
   private readonly lines: LineCounter[];
   private readonly tracks = new Map<number, TrackState>();
+  private readonly footfallIds: Set<string>;
   private frame = 0;
 
   constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
@@ -185,6 +205,7 @@ export class ZoneAnalytics {
       recentExits: [],
     }));
     this.lines = lines.map((config) => ({ config, normalised: isNormalised([config.from, config.to]), in: 0, out: 0 }));
+    this.footfallIds = new Set([...zones, ...lines].filter((x) => x.footfall).map((x) => x.id));
   }
 
   /** Tracks with per-zone state; bounded by the tracks alive within the timeout. */
@@ -262,6 +283,55 @@ export class ZoneAnalytics {
     });
     const lines = this.lines.map((line) => ({ id: line.config.id, name: line.config.name ?? line.config.id, in: line.in, out: line.out }));
     return { zones, lines };
+  }
+
+  /** The counters to persist, by `zone:<id>` and `line:<id>`. Current occupancy is not kept: its tracks end with the process. */
+  totals(): Record<string, ZoneTotals | LineTotals> {
+    const totals: Record<string, ZoneTotals | LineTotals> = {};
+    for (const zone of this.zones) {
+      totals[`zone:${zone.config.id}`] = {
+        entries: zone.entries,
+        exits: zone.exits,
+        dwellSum: zone.dwellSum,
+        peak: zone.peak,
+        peakAt: zone.peakAt,
+        classEntries: Object.fromEntries([...zone.classes].map(([label, c]) => [label, c.entries])),
+      };
+    }
+    for (const line of this.lines) totals[`line:${line.config.id}`] = { in: line.in, out: line.out };
+    return totals;
+  }
+
+  /** Restores persisted counters of zones and lines that still exist in the layout. */
+  restoreTotals(totals: Record<string, unknown>): void {
+    for (const zone of this.zones) {
+      const saved = totals[`zone:${zone.config.id}`] as ZoneTotals | undefined;
+      if (!saved) continue;
+      zone.entries = saved.entries;
+      zone.exits = saved.exits;
+      zone.dwellSum = saved.dwellSum;
+      zone.peak = saved.peak;
+      zone.peakAt = saved.peakAt;
+      for (const [label, entries] of Object.entries(saved.classEntries ?? {})) zone.classes.set(label, { current: 0, entries });
+    }
+    for (const line of this.lines) {
+      const saved = totals[`line:${line.config.id}`] as LineTotals | undefined;
+      if (saved) Object.assign(line, { in: saved.in, out: saved.out });
+    }
+  }
+
+  /**
+   * The events that are footfall: entries of zones and `in` crossings of lines marked `footfall: true`; when
+   * nothing is marked, every line's `in` crossings, or every zone's entries when there are no lines.
+   */
+  footfallEvents(events: readonly ZoneEvent[]): ZoneEvent[] {
+    const marked = this.footfallIds;
+    const counts = (e: ZoneEvent) => {
+      if (e.type === 'cross') return e.direction === 'in' && (marked.size > 0 ? marked.has(e.lineId) : true);
+      if (e.type === 'enter') return marked.size > 0 ? marked.has(e.zoneId) : this.lines.length === 0;
+      return false;
+    };
+    return events.filter(counts);
   }
 
   private position(box: Box): Point | null {

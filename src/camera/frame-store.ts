@@ -10,24 +10,24 @@ export interface StoredFrame extends BgrImage {
  * frame gets undefined and should treat the message as stale.
  */
 export class FrameStore {
-  private readonly cameras = new Map<string, StoredFrame[]>();
+  private readonly framesByCamera = new Map<string, StoredFrame[]>();
 
   constructor(readonly capacityPerCamera = 8) {
     if (!(capacityPerCamera >= 1)) throw new RangeError('frame store capacity must be at least 1');
   }
 
   put(frame: StoredFrame): void {
-    let frames = this.cameras.get(frame.ref.cameraId);
+    let frames = this.framesByCamera.get(frame.ref.cameraId);
     if (!frames) {
       frames = [];
-      this.cameras.set(frame.ref.cameraId, frames);
+      this.framesByCamera.set(frame.ref.cameraId, frames);
     }
     frames.push(frame);
     if (frames.length > this.capacityPerCamera) frames.shift();
   }
 
   get(ref: Pick<FrameRef, 'cameraId' | 'seq'>): StoredFrame | undefined {
-    const frames = this.cameras.get(ref.cameraId);
+    const frames = this.framesByCamera.get(ref.cameraId);
     if (!frames) return undefined;
     for (let i = frames.length - 1; i >= 0; i--) {
       if (frames[i].ref.seq === ref.seq) return frames[i];
@@ -36,15 +36,20 @@ export class FrameStore {
   }
 
   latest(cameraId: string): StoredFrame | undefined {
-    return this.cameras.get(cameraId)?.at(-1);
+    return this.framesByCamera.get(cameraId)?.at(-1);
+  }
+
+  /** Cameras that have frames, newest frame of each. */
+  latestFrames(): StoredFrame[] {
+    return [...this.framesByCamera.values()].flatMap((frames) => frames.slice(-1));
   }
 
   count(cameraId: string): number {
-    return this.cameras.get(cameraId)?.length ?? 0;
+    return this.framesByCamera.get(cameraId)?.length ?? 0;
   }
 
   delete(cameraId: string): void {
-    this.cameras.delete(cameraId);
+    this.framesByCamera.delete(cameraId);
   }
 }
 

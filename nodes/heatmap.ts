@@ -1,0 +1,104 @@
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { frameStore } from '../src/camera/frame-store';
+import { Heatmap } from '../src/analytics/heatmap';
+import { renderHeatmap } from '../src/analytics/heatmap-render';
+import type { Box, FrameRef } from '../src/types';
+import { errorStatus } from './status';
+
+interface HeatmapDef extends NodeDef {
+  cellSize: string | number;
+  decay: string | number;
+  sigma: string | number;
+  every: string | number;
+  format: 'png' | 'jpeg';
+  quality: string | number;
+  overlay: boolean;
+  opacity: string | number;
+  longTerm: boolean;
+  anchor: 'bottom-center' | 'center';
+}
+
+type HeatmapMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; tracks?: { bbox: Box }[] };
+
+const MAX_CAMERAS = 256;
+
+export = function register(RED: NodeAPI): void {
+  function HeatmapNode(this: Node, config: HeatmapDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    const maps = new Map<string, { heatmap: Heatmap; frames: number }>();
+    const number = (value: string | number, fallback: number) => (value === '' || value === undefined ? fallback : Number(value));
+    const every = Math.max(0, Math.floor(number(config.every, 50)));
+
+    const heatmapOf = (cameraId: string, width: number, height: number) => {
+      let entry = maps.get(cameraId);
+      if (entry && (entry.heatmap.options.width !== width || entry.heatmap.options.height !== height)) entry = undefined;
+      if (!entry) {
+        if (!maps.has(cameraId) && maps.size >= MAX_CAMERAS) throw new Error(`already mapping ${MAX_CAMERAS} cameras; camera "${cameraId}" is one too many`);
+        entry = {
+          heatmap: new Heatmap({
+            width,
+            height,
+            cellSize: number(config.cellSize, 8),
+            decay: number(config.decay, 0.98),
+            sigma: number(config.sigma, 24),
+            anchor: config.anchor || 'bottom-center',
+          }),
+          frames: 0,
+        };
+        maps.set(cameraId, entry);
+      }
+      return entry;
+    };
+
+    const render = (cameraId: string, msg: NodeMessage & Record<string, unknown>) => {
+      const entry = maps.get(cameraId);
+      if (!entry) throw new Error(`no heatmap yet for camera "${cameraId}": it starts with the first frame of tracks`);
+      const { width, height } = entry.heatmap.options;
+      const latest = config.overlay !== false ? frameStore.latest(cameraId) : undefined;
+      const background = latest && latest.width === width && latest.height === height ? latest : undefined;
+      const format = config.format === 'jpeg' ? 'jpeg' : 'png';
+      const grid = config.longTerm ? entry.heatmap.longTermGrid() : entry.heatmap.liveGrid();
+      msg.payload = renderHeatmap(grid, { width, height, background, opacity: number(config.opacity, 0.6), format, quality: number(config.quality, 80) });
+      msg.heatmap = { cameraId, kind: config.longTerm ? 'long-term' : 'live', width, height, format, frames: entry.frames };
+      return msg;
+    };
+
+    node.on('input', (incoming, send, done) => {
+      const msg = incoming as HeatmapMsg;
+      const cameraId = msg.frame?.cameraId ?? msg.cameraId ?? (typeof msg.topic === 'string' && msg.topic ? msg.topic : 'default');
+      try {
+        if (msg.payload === 'render') {
+          send(render(cameraId, msg as NodeMessage & Record<string, unknown>));
+          return done();
+        }
+        if (msg.payload === 'reset') {
+          maps.get(cameraId)?.heatmap.resetLongTerm();
+          return done();
+        }
+        if (!Array.isArray(msg.tracks) || !msg.frame || !(msg.frame.width > 0 && msg.frame.height > 0)) {
+          return done(new Error('heatmap needs msg.tracks (from sort-track) and msg.frame with the frame size, or msg.payload "render" / "reset"'));
+        }
+        const entry = heatmapOf(cameraId, msg.frame.width, msg.frame.height);
+        entry.heatmap.update(msg.tracks.filter((t) => Array.isArray(t?.bbox)).map((t) => t.bbox));
+        entry.frames++;
+        if (every > 0 && entry.frames % every === 0) {
+          const out = render(cameraId, { topic: cameraId, frame: msg.frame, cameraId });
+          node.status({ fill: 'green', shape: 'dot', text: `${cameraId}: ${entry.frames} frames` });
+          send(out);
+        }
+        done();
+      } catch (err) {
+        node.status(errorStatus(err as Error));
+        done(err as Error);
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      maps.clear();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('heatmap', HeatmapNode);
+};

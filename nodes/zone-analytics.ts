@@ -1,0 +1,125 @@
+import * as path from 'node:path';
+import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { ZoneService } from '../src/analytics/zone-service';
+import type { Anchor, ZoneLayout } from '../src/analytics/zones';
+import { encodeImage } from '../src/camera/encode';
+import { frameStore } from '../src/camera/frame-store';
+import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
+import type { FrameRef } from '../src/types';
+import { errorStatus, startThrottledStatus } from './status';
+
+interface ZoneAnalyticsDef extends NodeDef {
+  layout: string;
+  anchor: Anchor;
+  trackTimeout: string | number;
+  timeZone: string;
+  persist: boolean;
+  database: string;
+}
+
+type ZoneMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; tracks?: unknown };
+
+const FLUSH_INTERVAL_MS = 1000;
+
+export = function register(RED: NodeAPI): void {
+  // The editor draws zones on each camera's latest frame.
+  const canRead = RED.auth.needsPermission('zone-analytics.read');
+  RED.httpAdmin.get('/retail-analytics/cameras', canRead, (_req, res) => {
+    res.json(frameStore.latestFrames().map((f) => ({ id: f.ref.cameraId, width: f.width, height: f.height, timestamp: f.ref.timestamp })));
+  });
+  RED.httpAdmin.get('/retail-analytics/cameras/:id/frame.jpg', canRead, (req, res) => {
+    const frame = frameStore.latest(String(req.params.id));
+    if (!frame) {
+      res.status(404).json({ error: `no frame from camera "${req.params.id}": is its camera-source running?` });
+      return;
+    }
+    try {
+      res.type('image/jpeg').set('Cache-Control', 'no-store').send(encodeImage(frame, 'jpeg', 85));
+    } catch (err) {
+      res.status(500).json({ error: (err as Error).message });
+    }
+  });
+
+  function ZoneAnalyticsNode(this: Node, config: ZoneAnalyticsDef) {
+    RED.nodes.createNode(this, config);
+    const node = this;
+    let metrics: SharedMetrics | undefined;
+    let service: ZoneService;
+    try {
+      let layout: ZoneLayout;
+      try {
+        layout = JSON.parse(config.layout || '{}');
+      } catch (err) {
+        throw new Error(`the zone layout is not valid JSON: ${(err as Error).message}`);
+      }
+      const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
+      const database = config.persist === false ? null : config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
+      metrics = acquireMetrics(database, config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone);
+      service = new ZoneService(layout, { anchor: config.anchor || 'bottom-center', trackTimeoutFrames: Number(config.trackTimeout) || 30 }, metrics, node.id);
+    } catch (err) {
+      metrics?.release();
+      node.status(errorStatus(err as Error));
+      node.error(err as Error);
+      node.on('input', (_msg, _send, done) => done(new Error(`zone-analytics cannot run: ${(err as Error).message}`)));
+      return;
+    }
+    const shared = metrics;
+    let occupancy = 0;
+    const status = startThrottledStatus(node, () => {
+      const today = shared.collector.footfallOn(shared.collector.dayOf(Date.now()));
+      return { fill: 'green', shape: 'dot', text: `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}` };
+    });
+    const flusher = setInterval(() => {
+      try {
+        service.flush();
+      } catch (err) {
+        node.error(err as Error);
+      }
+    }, FLUSH_INTERVAL_MS);
+    flusher.unref();
+
+    node.on('input', (incoming, send, done) => {
+      const msg = incoming as ZoneMsg;
+      if (!Array.isArray(msg.tracks)) {
+        return done(new Error('zone-analytics needs msg.tracks (from sort-track) and msg.frame (from camera-source)'));
+      }
+      try {
+        const frame = {
+          cameraId: msg.frame?.cameraId ?? msg.cameraId ?? (typeof msg.topic === 'string' && msg.topic ? msg.topic : 'default'),
+          timestamp: Number.isFinite(msg.frame?.timestamp) ? msg.frame!.timestamp : Date.now(),
+          width: msg.frame?.width,
+          height: msg.frame?.height,
+        };
+        const result = service.process(frame, msg.tracks);
+        occupancy = result.occupancy;
+        const out = msg as NodeMessage & Record<string, unknown>;
+        out.zones = result.zones;
+        out.lines = result.lines;
+        out.occupancy = result.occupancy;
+        const events = result.events.map((event) => ({
+          topic: `${frame.cameraId}/${event.type === 'cross' ? `lines/${event.lineId}` : `zones/${event.zoneId}`}/${event.type === 'cross' ? event.direction : event.type}`,
+          payload: event,
+        }));
+        send([out, events.length > 0 ? events : null]);
+        done();
+      } catch (err) {
+        node.status(errorStatus(err as Error));
+        done(err as Error);
+      }
+    });
+
+    node.on('close', (_removed: boolean, done: () => void) => {
+      status.stop();
+      clearInterval(flusher);
+      try {
+        service.flush();
+      } catch (err) {
+        node.error(err as Error);
+      }
+      shared.release();
+      done();
+    });
+  }
+
+  RED.nodes.registerType('zone-analytics', ZoneAnalyticsNode);
+};

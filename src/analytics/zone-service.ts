@@ -1,0 +1,77 @@
+import type { SharedMetrics } from '../metrics/shared';
+import type { Box } from '../types';
+import { validateLayout, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
+
+export interface CameraFrame {
+  cameraId: string;
+  timestamp: number;
+  width?: number;
+  height?: number;
+}
+
+export interface FrameResult {
+  zones: ZoneStats[];
+  lines: LineStats[];
+  events: (ZoneEvent & { cameraId: string })[];
+  /** Confirmed tracks visible in this frame. */
+  occupancy: number;
+}
+
+/**
+ * Zone analytics for every camera passing through one node: a ZoneAnalytics per camera on a shared layout,
+ * footfall and occupancy fed to the shared metrics, zone totals persisted under `scope`.
+ */
+export class ZoneService {
+  private readonly cameras = new Map<string, ZoneAnalytics>();
+
+  constructor(
+    private readonly layout: ZoneLayout,
+    private readonly options: Partial<ZoneOptions>,
+    private readonly metrics: SharedMetrics,
+    private readonly scope: string,
+    readonly maxCameras = 256,
+  ) {
+    validateLayout(layout);
+  }
+
+  process(frame: CameraFrame, tracks: readonly { id: number; bbox: Box; detection?: { label?: string | null } | null }[]): FrameResult {
+    const analytics = this.analyticsOf(frame.cameraId);
+    const size = frame.width && frame.height ? { width: frame.width, height: frame.height } : undefined;
+    const observations = tracks.map((t) => ({ id: t.id, bbox: t.bbox, label: t.detection?.label ?? null }));
+    const events = analytics.update(observations, frame.timestamp, size);
+    for (const event of analytics.footfallEvents(events)) this.metrics.collector.recordFootfall(frame.cameraId, event.at);
+    this.metrics.collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
+    const stats = analytics.stats(frame.timestamp);
+    return { ...stats, events: events.map((e) => ({ ...e, cameraId: frame.cameraId })), occupancy: tracks.length };
+  }
+
+  /** People inside zones now, over all cameras. */
+  insideZones(): number {
+    let total = 0;
+    for (const analytics of this.cameras.values()) for (const zone of analytics.stats().zones) total += zone.currentCount;
+    return total;
+  }
+
+  /** Writes zone totals and the metrics that changed. */
+  flush(): void {
+    const store = this.metrics.store;
+    if (store) {
+      const totals: Record<string, unknown> = {};
+      for (const [cameraId, analytics] of this.cameras) totals[cameraId] = analytics.totals();
+      store.saveCounters(this.scope, totals);
+    }
+    this.metrics.flush();
+  }
+
+  private analyticsOf(cameraId: string): ZoneAnalytics {
+    let analytics = this.cameras.get(cameraId);
+    if (!analytics) {
+      if (this.cameras.size >= this.maxCameras) throw new Error(`already counting ${this.maxCameras} cameras; camera "${cameraId}" is one too many`);
+      analytics = new ZoneAnalytics(this.layout, this.options);
+      const saved = this.metrics.store?.loadCounters(this.scope)[cameraId];
+      if (saved) analytics.restoreTotals(saved as Record<string, unknown>);
+      this.cameras.set(cameraId, analytics);
+    }
+    return analytics;
+  }
+}

@@ -1,0 +1,84 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import type { DayPeak, HourBucket, MetricsChanges, MinuteBucket } from './collector';
+
+/**
+ * The embedded store: one SQLite file (WAL mode) under Node-RED's user directory. Time series and counters
+ * survive restarts and redeploys; writes are batched into one transaction per flush.
+ */
+export class MetricsStore {
+  private readonly db: Database.Database;
+
+  constructor(readonly file: string) {
+    try {
+      if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec(`
+        CREATE TABLE IF NOT EXISTS minutes (series TEXT NOT NULL, start INTEGER NOT NULL, footfall INTEGER NOT NULL,
+          occupancy_max INTEGER NOT NULL, occupancy_sum REAL NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (series, start));
+        CREATE TABLE IF NOT EXISTS hours (series TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, start INTEGER NOT NULL,
+          footfall INTEGER NOT NULL, PRIMARY KEY (series, key));
+        CREATE TABLE IF NOT EXISTS days (series TEXT NOT NULL, day TEXT NOT NULL, peak INTEGER NOT NULL, peak_at INTEGER NOT NULL,
+          PRIMARY KEY (series, day));
+        CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (scope, id));
+      `);
+    } catch (err) {
+      throw new Error(`cannot open the metrics database ${file}: ${(err as Error).message}`);
+    }
+  }
+
+  write(changes: MetricsChanges): void {
+    const minute = this.db.prepare(
+      'INSERT OR REPLACE INTO minutes (series, start, footfall, occupancy_max, occupancy_sum, samples) VALUES (?, ?, ?, ?, ?, ?)',
+    );
+    const hour = this.db.prepare('INSERT OR REPLACE INTO hours (series, key, day, start, footfall) VALUES (?, ?, ?, ?, ?)');
+    const day = this.db.prepare('INSERT OR REPLACE INTO days (series, day, peak, peak_at) VALUES (?, ?, ?, ?)');
+    this.db.transaction(() => {
+      for (const { series, bucket: b } of changes.minutes) minute.run(series, b.start, b.footfall, b.occupancyMax, b.occupancySum, b.samples);
+      for (const { series, bucket: b } of changes.hours) hour.run(series, b.key, b.day, b.start, b.footfall);
+      for (const { series, peak: p } of changes.days) day.run(series, p.day, p.peak, p.peakAt);
+      if (Number.isFinite(changes.removedBefore.minutes)) this.db.prepare('DELETE FROM minutes WHERE start < ?').run(changes.removedBefore.minutes);
+      if (Number.isFinite(changes.removedBefore.hours)) {
+        this.db.prepare('DELETE FROM hours WHERE start < ?').run(changes.removedBefore.hours);
+        this.db.prepare('DELETE FROM days WHERE peak_at < ?').run(changes.removedBefore.hours);
+      }
+    })();
+  }
+
+  read(): { minutes: { series: string; bucket: MinuteBucket }[]; hours: { series: string; bucket: HourBucket }[]; days: { series: string; peak: DayPeak }[] } {
+    type MinuteRow = { series: string; start: number; footfall: number; occupancy_max: number; occupancy_sum: number; samples: number };
+    type HourRow = { series: string; key: string; day: string; start: number; footfall: number };
+    type DayRow = { series: string; day: string; peak: number; peak_at: number };
+    return {
+      minutes: (this.db.prepare('SELECT * FROM minutes').all() as MinuteRow[]).map((r) => ({
+        series: r.series,
+        bucket: { start: r.start, footfall: r.footfall, occupancyMax: r.occupancy_max, occupancySum: r.occupancy_sum, samples: r.samples },
+      })),
+      hours: (this.db.prepare('SELECT * FROM hours').all() as HourRow[]).map((r) => ({
+        series: r.series,
+        bucket: { key: r.key, day: r.day, start: r.start, footfall: r.footfall },
+      })),
+      days: (this.db.prepare('SELECT * FROM days').all() as DayRow[]).map((r) => ({ series: r.series, peak: { day: r.day, peak: r.peak, peakAt: r.peak_at } })),
+    };
+  }
+
+  /** JSON counters (zone totals, line counts) under a scope such as a node id. */
+  saveCounters(scope: string, entries: Record<string, unknown>): void {
+    const put = this.db.prepare('INSERT OR REPLACE INTO counters (scope, id, data) VALUES (?, ?, ?)');
+    this.db.transaction(() => {
+      for (const [id, data] of Object.entries(entries)) put.run(scope, id, JSON.stringify(data));
+    })();
+  }
+
+  loadCounters(scope: string): Record<string, unknown> {
+    const rows = this.db.prepare('SELECT id, data FROM counters WHERE scope = ?').all(scope) as { id: string; data: string }[];
+    return Object.fromEntries(rows.map((r) => [r.id, JSON.parse(r.data)]));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
