@@ -370,20 +370,28 @@ describe('Node-RED nodes', function () {
   });
 
   describe('the demo flow in examples/', () => {
-    it('deploys and reports people and tracks in vtest.avi', async function () {
+    it('deploys and reports people, tracks, zone counts and a heatmap of vtest.avi', async function () {
       requireModel(this);
       requireVtest(this);
       const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'detect-demo.json'), 'utf8')) as Msg[];
       const summary = flow.find((n) => n.id === 'demo.summary')!;
       summary.wires[0].push('probe');
+      flow.find((n) => n.id === 'demo.zones')!.database = path.join(mkdtempSync(path.join(tmpdir(), 'demo-')), 'metrics.db');
+      flow.find((n) => n.id === 'demo.heatmap')!.every = 10;
+      flow.find((n) => n.id === 'demo.heatmap')!.wires[0].push('heat-probe');
+      flow.push({ id: 'heat-probe', type: 'helper', z: 'demo.tab' });
       flow.push({ id: 'probe', type: 'helper', z: 'demo.tab' });
       const core = ['20-inject.js', '21-debug.js', '25-catch.js', '90-comment.js'].map(coreNode);
       const functionNode = require(require.resolve('@node-red/nodes/core/function/10-function.js'));
-      await helper.load([cameraSource, yoloModel, yoloDetect, sortTrack, functionNode, ...core], flow);
+      await helper.load([cameraSource, yoloModel, yoloDetect, sortTrack, zoneAnalytics, heatmapNode, functionNode, ...core], flow);
       const probe = collect('probe');
+      const heat = collect('heat-probe');
       await waitFor(() => probe.some((m) => m.payload.tracks.length >= 2), 30000, 'people tracked');
       assert.equal(probe[0].payload.camera, 'vtest');
       assert.ok(probe.some((m) => m.payload.people > 0));
+      await waitFor(() => probe.some((m) => m.payload.zones['path-left'].entries + m.payload.zones.road.entries > 0), 30000, 'people counted in zones');
+      await waitFor(() => heat.length > 0, 30000, 'a heatmap');
+      assert.deepEqual([heat[0].heatmap.width, heat[0].heatmap.height], [768, 576]);
     });
   });
 });
