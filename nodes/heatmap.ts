@@ -3,6 +3,7 @@ import { frameStore } from '../src/camera/frame-store';
 import { Heatmap } from '../src/analytics/heatmap';
 import { renderHeatmap } from '../src/analytics/heatmap-render';
 import type { Box, FrameRef } from '../src/types';
+import { cameraIdOf } from './messages';
 import { errorStatus } from './status';
 
 interface HeatmapDef extends NodeDef {
@@ -66,7 +67,7 @@ export = function register(RED: NodeAPI): void {
 
     node.on('input', (incoming, send, done) => {
       const msg = incoming as HeatmapMsg;
-      const cameraId = msg.frame?.cameraId ?? msg.cameraId ?? (typeof msg.topic === 'string' && msg.topic ? msg.topic : 'default');
+      const cameraId = cameraIdOf(msg);
       try {
         if (msg.payload === 'render') {
           send(render(cameraId, msg as NodeMessage & Record<string, unknown>));

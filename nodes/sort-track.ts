@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { CameraTrackers } from '../src/tracking/camera-trackers';
 import { describeTrack, type Track } from '../src/tracking/sort';
 import type { FrameRef } from '../src/types';
+import { cameraIdOf } from './messages';
 import { errorStatus, startThrottledStatus } from './status';
 
 interface SortTrackDef extends NodeDef {
@@ -12,10 +13,6 @@ interface SortTrackDef extends NodeDef {
 }
 
 type TrackMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; detections?: unknown; reset?: boolean };
-
-function cameraIdOf(msg: TrackMsg): string {
-  return msg.frame?.cameraId ?? msg.cameraId ?? (typeof msg.topic === 'string' && msg.topic !== '' ? msg.topic : 'default');
-}
 
 function lifecycleMessage(event: 'started' | 'ended', cameraId: string, track: Track, at: number, reason?: string): NodeMessage {
   return {

@@ -6,6 +6,7 @@ import { encodeImage } from '../src/camera/encode';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import type { FrameRef } from '../src/types';
+import { cameraIdOf } from './messages';
 import { errorStatus, startThrottledStatus } from './status';
 
 interface ZoneAnalyticsDef extends NodeDef {
@@ -85,7 +86,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const frame = {
-          cameraId: msg.frame?.cameraId ?? msg.cameraId ?? (typeof msg.topic === 'string' && msg.topic ? msg.topic : 'default'),
+          cameraId: cameraIdOf(msg),
           timestamp: Number.isFinite(msg.frame?.timestamp) ? msg.frame!.timestamp : Date.now(),
           width: msg.frame?.width,
           height: msg.frame?.height,
