@@ -97,10 +97,6 @@ export class Detector {
     await this.model.release();
   }
 
-  get pending(): number {
-    return this.queue.length;
-  }
-
   private async drain(): Promise<void> {
     while (this.queue.length > 0) {
       const batch = this.queue.splice(0, Math.min(this.maxBatch, this.model.maxBatch));

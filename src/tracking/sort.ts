@@ -146,10 +146,6 @@ export class SortTracker {
     return this.tracks;
   }
 
-  get frames(): number {
-    return this.frameCount;
-  }
-
   /** Forgets every track; ids continue, so they never repeat within this tracker. Returns the reported tracks that ended. */
   reset(): Track[] {
     const ended = this.tracks.filter((t) => t.reported);
