@@ -9,6 +9,8 @@ APT_PACKAGES=(
   libopencv-dev                        # OpenCV 4.x headers and libraries the binding links against
   opencv-doc                           # OpenCV's sample data: vtest.avi, the demo and test video
   darknet                              # sample photos in /usr/share/darknet/data used by the detector tests
+  gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly gstreamer1.0-libav   # a loopback RTSP camera for the reconnection tests
 )
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -1,11 +1,12 @@
 import { strict as assert } from 'node:assert';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Camera, type CameraState } from '../src/camera/camera';
 import { FrameStore } from '../src/camera/frame-store';
 import { opencv } from '../src/opencv';
-import { requireVtest, waitFor } from './support';
+import { ROOT, requireVtest, waitFor } from './support';
 
 /** An MJPEG-over-HTTP camera on loopback, like the many IP cameras that serve /video.mjpg. */
 class MjpegCamera {
@@ -130,5 +131,80 @@ describe('live streams', function () {
     assert.ok(after.own - warm.own < 40, `this process grew from ${warm.own.toFixed(0)} to ${after.own.toFixed(0)} MB`);
     assert.ok(after.children - warm.children < 40, `the capture process grew from ${warm.children.toFixed(0)} to ${after.children.toFixed(0)} MB`);
     assert.equal(store.count('soak'), 8);
+  });
+});
+
+/** An RTSP camera on loopback (GStreamer's RTSP server, Debian packages), serving vtest.avi as H.264. */
+class RtspCamera {
+  private process: ChildProcess | undefined;
+
+  constructor(readonly port: number, private readonly video: string) {}
+
+  static available(): boolean {
+    const probe = spawnSync('/usr/bin/python3', ['-c', "import gi; gi.require_version('GstRtspServer', '1.0'); from gi.repository import GstRtspServer"]);
+    return probe.status === 0;
+  }
+
+  get url(): string {
+    return `rtsp://127.0.0.1:${this.port}/cam`;
+  }
+
+  async start(): Promise<void> {
+    const child = spawn('/usr/bin/python3', [`${ROOT}/test/fixtures/rtsp-server.py`, String(this.port), '/cam', this.video], { stdio: ['ignore', 'pipe', 'inherit'] });
+    this.process = child;
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.on('data', (data: Buffer) => data.toString().includes('ready') && resolve());
+      child.once('exit', (code) => reject(new Error(`the RTSP server exited with code ${code}`)));
+    });
+  }
+
+  async stop(): Promise<void> {
+    const child = this.process;
+    this.process = undefined;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+describe('RTSP cameras', function () {
+  let server: RtspCamera;
+  let camera: Camera | undefined;
+
+  beforeEach(async function () {
+    const video = requireVtest(this);
+    if (!RtspCamera.available()) {
+      console.log("      skipped: GStreamer's RTSP server for Python is not installed (npm run setup installs it)");
+      this.skip();
+    }
+    server = new RtspCamera(18554 + Math.floor(Math.random() * 1000), video);
+    await server.start();
+  });
+
+  afterEach(async () => {
+    await camera?.close();
+    camera = undefined;
+    await server?.stop();
+  });
+
+  it('receives an RTSP stream and reconnects after the camera restarts', async () => {
+    const frames: number[] = [];
+    const states: CameraState[] = [];
+    camera = new Camera(
+      { id: 'rtsp-cam', source: server.url, reconnectInitialMs: 200, reconnectMaxMs: 1000 },
+      { frame: (f) => frames.push(f.ref.seq), state: (s) => states.push(s) },
+    );
+    camera.start();
+    await waitFor(() => frames.length >= 10, 30000, 'frames over RTSP');
+    assert.deepEqual([camera.stats().width, camera.stats().height], [384, 288]);
+
+    await server.stop();
+    await waitFor(() => states.includes('reconnecting'), 60000, 'the camera to notice the stream is gone');
+    const before = frames.length;
+    await server.start();
+    await waitFor(() => frames.length >= before + 10, 60000, 'frames after the camera came back');
+    assert.equal(camera.state, 'running');
+    assert.deepEqual(frames, frames.map((_, i) => i + 1), 'sequence numbers continue across reconnects');
   });
 });
