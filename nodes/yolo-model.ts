@@ -8,6 +8,7 @@ interface YoloModelDef extends NodeDef {
   threads: string | number;
   inputSize: string | number;
   maxBatch: string | number;
+  executionProvider: string;
 }
 
 
@@ -19,6 +20,7 @@ export = function register(RED: NodeAPI): void {
     const loading = YoloModel.load(node.modelPath, {
       threads: Number(config.threads) || 0,
       inputSize: Number(config.inputSize) || undefined,
+      executionProvider: config.executionProvider?.trim() || 'cpu',
     }).then((model) => new Detector(model, Math.max(1, Number(config.maxBatch) || 4)));
     // Detect nodes report a load failure on their own messages; this keeps it from being unhandled.
     loading.catch(() => undefined);

@@ -68,6 +68,10 @@ describe('YOLOv8n on real photos', function () {
     assert.ok((await detector.detect(image, LOW_CONFIDENCE)).detections.length > 0);
   });
 
+  it('explains an execution provider ONNX Runtime does not have', async () => {
+    await assert.rejects(YoloModel.load(DEFAULT_MODEL_PATH, { executionProvider: 'no-such-provider' }), /cannot load .* with the "no-such-provider" execution provider/);
+  });
+
   it('explains a missing or corrupt model file', async () => {
     await assert.rejects(YoloModel.load('/nonexistent/model.onnx'), /cannot read model file \/nonexistent\/model.onnx/);
     const corrupt = path.join(tmpdir(), `corrupt-${process.pid}.onnx`);

@@ -9,7 +9,8 @@ export const DEFAULT_MODEL_PATH = path.resolve(__dirname, '..', '..', '..', 'mod
 export interface ModelOptions {
   /** Used when the model's input has symbolic height/width and its metadata gives no `imgsz`. */
   inputSize?: number;
-  executionProvider?: 'cpu';
+  /** ONNX Runtime execution provider: `cpu` (in the npm package), or e.g. `cuda` where its binaries are installed. */
+  executionProvider?: string;
   /** Threads for one inference; 0 lets ONNX Runtime choose. */
   threads?: number;
 }
@@ -35,17 +36,22 @@ export class YoloModel {
     } catch (err) {
       throw new Error(`cannot read model file ${file}: ${(err as Error).message}`);
     }
-    let session: ort.InferenceSession;
     let metadata: Map<string, string>;
     try {
       metadata = readOnnxMetadata(bytes);
+    } catch (err) {
+      throw new Error(`${file} is not a loadable ONNX model: ${(err as Error).message}`);
+    }
+    const executionProvider = options.executionProvider ?? 'cpu';
+    let session: ort.InferenceSession;
+    try {
       session = await ort.InferenceSession.create(bytes, {
-        executionProviders: [options.executionProvider ?? 'cpu'],
+        executionProviders: [executionProvider],
         intraOpNumThreads: options.threads ?? 0,
         graphOptimizationLevel: 'all',
       });
     } catch (err) {
-      throw new Error(`${file} is not a loadable ONNX model: ${(err as Error).message}`);
+      throw new Error(`ONNX Runtime cannot load ${file} with the "${executionProvider}" execution provider: ${(err as Error).message}`);
     }
     const input = session.inputMetadata[0];
     const shape = input?.isTensor ? input.shape : [];
