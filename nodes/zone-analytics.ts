@@ -16,6 +16,8 @@ interface ZoneAnalyticsDef extends NodeDef {
   timeZone: string;
   persist: boolean;
   database: string;
+  minuteRetentionDays: string | number;
+  hourRetentionDays: string | number;
 }
 
 type ZoneMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; tracks?: unknown };
@@ -55,7 +57,12 @@ export = function register(RED: NodeAPI): void {
       }
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
       const database = config.persist === false ? null : config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
-      metrics = acquireMetrics(database, config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone);
+      const days = (value: string | number, fallback: number) => (value === '' || value === undefined ? fallback : Number(value));
+      metrics = acquireMetrics(database, {
+        timeZone: config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone,
+        minuteRetentionDays: days(config.minuteRetentionDays, 7),
+        hourRetentionDays: days(config.hourRetentionDays, 400),
+      });
       service = new ZoneService(layout, { anchor: config.anchor || 'bottom-center', trackTimeoutFrames: Number(config.trackTimeout) || 30 }, metrics, node.id);
     } catch (err) {
       metrics?.release();
@@ -97,6 +104,7 @@ export = function register(RED: NodeAPI): void {
         out.zones = result.zones;
         out.lines = result.lines;
         out.occupancy = result.occupancy;
+        out.today = result.today;
         const events = result.events.map((event) => ({
           topic: `${frame.cameraId}/${event.type === 'cross' ? `lines/${event.lineId}` : `zones/${event.zoneId}`}/${event.type === 'cross' ? event.direction : event.type}`,
           payload: event,

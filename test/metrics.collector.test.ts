@@ -68,6 +68,10 @@ describe('MetricsCollector', () => {
     assert.deepEqual(metrics.peakOn('2026-11-28'), { day: '2026-11-28', peak: 7, peakAt: t + 1000 });
   });
 
+  it('refuses a retention that is not a positive number of days', () => {
+    assert.throws(() => new MetricsCollector({ minuteRetentionDays: 0 }), /minuteRetentionDays must be a positive number of days/);
+  });
+
   it('drops minutes after 7 days and hours after 400 days', () => {
     const metrics = new MetricsCollector({ timeZone: 'UTC' });
     const start = utc('2026-01-01T12:00:00Z');
@@ -106,10 +110,13 @@ describe('MetricsStore', () => {
 
   it('shares one collector per file and refuses a second time zone for it', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'metrics-')), 'metrics.db');
-    const a = acquireMetrics(file, 'UTC');
-    const b = acquireMetrics(file, 'UTC');
+    const options = { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 };
+    const a = acquireMetrics(file, options);
+    const b = acquireMetrics(file, options);
     assert.equal(a.collector, b.collector);
-    assert.throws(() => acquireMetrics(file, 'Europe/Paris'), /same time zone/);
+    assert.throws(() => acquireMetrics(file, { ...options, timeZone: 'Europe/Paris' }), /already used with timeZone UTC; nodes sharing a database need the same time zone and retention/);
+    assert.throws(() => acquireMetrics(file, { ...options, hourRetentionDays: 30 }), /hourRetentionDays 400/);
+    assert.notEqual(acquireMetrics(null, options).collector, acquireMetrics(null, options).collector, 'in-memory metrics are never shared');
     a.release();
     b.release();
     const notAFolder = path.join(path.dirname(file), 'metrics.db');

@@ -291,6 +291,11 @@ describe('Node-RED nodes', function () {
       );
       assert.deepEqual(last.lines.map((l: Msg) => [l.id, l.in, l.out]), [['door', 1, 0]]);
       assert.equal(last.occupancy, 1);
+      assert.deepEqual(last.today, {
+        day: '2026-11-28',
+        camera: { footfall: 1, peakOccupancy: 1, peakAt: t0 + 1000 },
+        all: { footfall: 1, peakOccupancy: 1, peakAt: t0 + 1000 },
+      });
       assert.deepEqual(events.map((e) => e.topic), ['aisle/zones/shelf/enter', 'aisle/zones/shelf/exit', 'aisle/lines/door/in']);
       assert.equal(events[1].payload.dwellSeconds, 2);
     });

@@ -1,3 +1,4 @@
+import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
 import type { Box } from '../types';
 import { validateLayout, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
@@ -15,6 +16,12 @@ export interface FrameResult {
   events: (ZoneEvent & { cameraId: string })[];
   /** Confirmed tracks visible in this frame. */
   occupancy: number;
+  /** Today (the store's local day) for this camera and for all cameras sharing the metrics. */
+  today: {
+    day: string;
+    camera: { footfall: number; peakOccupancy: number; peakAt: number | null };
+    all: { footfall: number; peakOccupancy: number; peakAt: number | null };
+  };
 }
 
 /**
@@ -42,7 +49,18 @@ export class ZoneService {
     for (const event of analytics.footfallEvents(events)) this.metrics.collector.recordFootfall(frame.cameraId, event.at);
     this.metrics.collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
     const stats = analytics.stats(frame.timestamp);
-    return { ...stats, events: events.map((e) => ({ ...e, cameraId: frame.cameraId })), occupancy: tracks.length };
+    const collector = this.metrics.collector;
+    const day = collector.dayOf(frame.timestamp);
+    const summary = (id: string) => {
+      const peak = collector.peakOn(day, id);
+      return { footfall: collector.footfallOn(day, id), peakOccupancy: peak?.peak ?? 0, peakAt: peak?.peakAt ?? null };
+    };
+    return {
+      ...stats,
+      events: events.map((e) => ({ ...e, cameraId: frame.cameraId })),
+      occupancy: tracks.length,
+      today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
+    };
   }
 
   /** People inside zones now, over all cameras. */

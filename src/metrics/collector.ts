@@ -69,6 +69,9 @@ export class MetricsCollector {
 
   constructor(options: Partial<MetricsOptions> = {}) {
     this.options = { ...DEFAULT_METRICS_OPTIONS, ...options };
+    for (const key of ['minuteRetentionDays', 'hourRetentionDays'] as const) {
+      if (!(this.options[key] > 0)) throw new RangeError(`${key} must be a positive number of days, got ${this.options[key]}`);
+    }
     this.clock = new LocalClock(this.options.timeZone);
   }
 
@@ -118,7 +121,10 @@ export class MetricsCollector {
 
   /** The local day of an instant, as `YYYY-MM-DD`. */
   dayOf(at: number): string {
-    return this.clock.hourOf(at).day;
+    // The local day changes at most once a minute: look it up only when the minute changes.
+    const minute = Math.floor(at / MINUTE) * MINUTE;
+    if (this.dayOfMinute.minute !== minute) this.dayOfMinute = { minute, day: this.clock.hourOf(at).day };
+    return this.dayOfMinute.day;
   }
 
   footfallOn(day: string, cameraId = ALL_CAMERAS): number {
@@ -191,9 +197,7 @@ export class MetricsCollector {
     bucket.occupancySum += occupancy;
     bucket.samples++;
     if (occupancy > series.peak.count) series.peak = { count: occupancy, at };
-    // The local day changes at most once a minute: look it up only when the minute changes.
-    if (this.dayOfMinute.minute !== bucket.start) this.dayOfMinute = { minute: bucket.start, day: this.clock.hourOf(at).day };
-    const day = this.dayOfMinute.day;
+    const day = this.dayOf(at);
     const peak = series.days.get(day);
     if (!peak || occupancy > peak.peak) {
       series.days.set(day, { day, peak: occupancy, peakAt: at });

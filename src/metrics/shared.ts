@@ -1,4 +1,4 @@
-import { MetricsCollector } from './collector';
+import { MetricsCollector, type MetricsOptions } from './collector';
 import { MetricsStore } from './store';
 
 export interface SharedMetrics {
@@ -20,20 +20,23 @@ const open = new Map<string, Entry>();
 
 /**
  * One collector per database file in this process, so every zone-analytics node writing to the same file
- * adds to the same totals (and aggregates across cameras). `file` null keeps the metrics in memory only.
+ * adds to the same totals (and aggregates across cameras). `file` null keeps the metrics in memory only, for
+ * this user alone.
  */
-export function acquireMetrics(file: string | null, timeZone: string): SharedMetrics {
-  const key = file ?? `memory:${open.size}:${Date.now()}:${Math.random()}`;
-  let entry = open.get(key);
-  if (entry && entry.collector.options.timeZone !== timeZone) {
-    throw new Error(`${file} is already used with time zone ${entry.collector.options.timeZone}; nodes sharing a database need the same time zone`);
-  }
-  if (!entry) {
-    const collector = new MetricsCollector({ timeZone });
+export function acquireMetrics(file: string | null, options: MetricsOptions): SharedMetrics {
+  let entry = file ? open.get(file) : undefined;
+  if (entry) {
+    const current = entry.collector.options;
+    const differs = (Object.keys(options) as (keyof MetricsOptions)[]).find((key) => current[key] !== options[key]);
+    if (differs) {
+      throw new Error(`${file} is already used with ${differs} ${current[differs]}; nodes sharing a database need the same time zone and retention`);
+    }
+  } else {
+    const collector = new MetricsCollector(options);
     const store = file ? new MetricsStore(file) : null;
     if (store) collector.restore(store.read());
     entry = { collector, store, users: 0 };
-    open.set(key, entry);
+    if (file) open.set(file, entry);
   }
   entry.users++;
   const current = entry;
@@ -49,7 +52,7 @@ export function acquireMetrics(file: string | null, timeZone: string): SharedMet
       flush();
       if (--current.users === 0) {
         current.store?.close();
-        open.delete(key);
+        if (file) open.delete(file);
       }
     },
   };
