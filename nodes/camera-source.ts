@@ -1,5 +1,6 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { Camera, type CameraState } from '../src/camera/camera';
+import { cameraRegistry } from '../src/camera/registry';
 import { errorStatus, startThrottledStatus } from './status';
 
 interface CameraSourceDef extends NodeDef {
@@ -65,6 +66,7 @@ export = function register(RED: NodeAPI): void {
           error: (err) => node.error(`${cameraId}: ${err.message}`, { topic: cameraId, cameraId, payload: err.message }),
         },
       );
+      cameraRegistry.add(camera);
       if (config.autostart !== false) camera.start();
     } catch (err) {
       configError = err as Error;
@@ -90,6 +92,7 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       status.stop();
       if (claimedIds.get(cameraId) === node.id) claimedIds.delete(cameraId);
+      if (camera) cameraRegistry.remove(camera);
       const closing = camera ? camera.close() : Promise.resolve();
       closing.then(done, (err: Error) => {
         node.error(err);

@@ -105,6 +105,7 @@ export = function register(RED: NodeAPI): void {
         out.lines = result.lines;
         out.occupancy = result.occupancy;
         out.today = result.today;
+        out.zoneGeometry = result.geometry;
         const events = result.events.map((event) => ({
           topic: `${frame.cameraId}/${event.type === 'cross' ? `lines/${event.lineId}` : `zones/${event.zoneId}`}/${event.type === 'cross' ? event.direction : event.type}`,
           payload: event,

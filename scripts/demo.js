@@ -11,6 +11,7 @@ const pkg = require(path.join(root, 'package.json'));
 const userDir = process.env.DEMO_USER_DIR || path.join(root, '.node-red');
 const port = process.env.PORT || '1880';
 const flow = process.env.DEMO_FLOW || 'detect-demo';
+const settings = path.resolve(process.env.DEMO_SETTINGS || path.join(__dirname, 'demo-settings.js'));
 
 function fail(message) {
   console.error(`demo: ${message}`);
@@ -28,7 +29,7 @@ fs.copyFileSync(path.join(root, 'examples', `${flow}.json`), path.join(userDir, 
 
 const red = spawn(
   process.execPath,
-  [require.resolve('node-red/red.js'), '--settings', path.join(__dirname, 'demo-settings.js'), '--userDir', userDir, '--port', port],
+  [require.resolve('node-red/red.js'), '--settings', settings, '--userDir', userDir, '--port', port],
   { stdio: 'inherit' },
 );
 console.log(`demo: starting Node-RED with the "${flow}" flow — editor at http://localhost:${port}/`);

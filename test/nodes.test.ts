@@ -15,6 +15,7 @@ const yoloDetect = require('../nodes/yolo-detect');
 const sortTrack = require('../nodes/sort-track');
 const zoneAnalytics = require('../nodes/zone-analytics');
 const heatmapNode = require('../nodes/heatmap');
+const apiOut = require('../nodes/api-out');
 const coreNode = (file: string) => require(require.resolve(`@node-red/nodes/core/common/${file}`));
 const catchNode = coreNode('25-catch.js');
 const statusNode = coreNode('25-status.js');
@@ -388,7 +389,7 @@ describe('Node-RED nodes', function () {
       flow.push({ id: 'probe', type: 'helper', z: 'demo.tab' });
       const core = ['20-inject.js', '21-debug.js', '25-catch.js', '90-comment.js'].map(coreNode);
       const functionNode = require(require.resolve('@node-red/nodes/core/function/10-function.js'));
-      await helper.load([cameraSource, yoloModel, yoloDetect, sortTrack, zoneAnalytics, heatmapNode, functionNode, ...core], flow);
+      await helper.load([cameraSource, yoloModel, yoloDetect, sortTrack, zoneAnalytics, heatmapNode, apiOut, functionNode, ...core], flow);
       const probe = collect('probe');
       const heat = collect('heat-probe');
       await waitFor(() => probe.some((m) => m.payload.tracks.length >= 2), 30000, 'people tracked');

@@ -1,7 +1,7 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
 import type { Box } from '../types';
-import { validateLayout, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
+import { validateLayout, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
 export interface CameraFrame {
   cameraId: string;
@@ -16,6 +16,8 @@ export interface FrameResult {
   events: (ZoneEvent & { cameraId: string })[];
   /** Confirmed tracks visible in this frame. */
   occupancy: number;
+  /** The zones and lines in this frame's pixels, for drawing. */
+  geometry: ZoneGeometry;
   /** Today (the store's local day) for this camera and for all cameras sharing the metrics. */
   today: {
     day: string;
@@ -59,6 +61,7 @@ export class ZoneService {
       ...stats,
       events: events.map((e) => ({ ...e, cameraId: frame.cameraId })),
       occupancy: tracks.length,
+      geometry: analytics.geometry(size),
       today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
     };
   }

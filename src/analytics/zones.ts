@@ -70,6 +70,11 @@ export interface ZoneStats {
   queue?: { length: number; throughputPerMinute: number; estimatedWaitSeconds: number | null };
 }
 
+export interface ZoneGeometry {
+  zones: { id: string; name: string; polygon: Point[] }[];
+  lines: { id: string; name: string; from: Point; to: Point }[];
+}
+
 /** Zone and line counters that outlive tracks, for persistence. */
 export interface ZoneTotals {
   entries: number;
@@ -283,6 +288,17 @@ export class ZoneAnalytics {
     });
     const lines = this.lines.map((line) => ({ id: line.config.id, name: line.config.name ?? line.config.id, in: line.in, out: line.out }));
     return { zones, lines };
+  }
+
+  /** The zones and lines in frame pixels, for drawing; normalised shapes need the frame size. */
+  geometry(frameSize?: { width: number; height: number }): ZoneGeometry {
+    return {
+      zones: this.zones.map((z) => ({ id: z.config.id, name: z.config.name ?? z.config.id, polygon: [...this.scaled(z.config.polygon, z.normalised, frameSize, z.config.id)] })),
+      lines: this.lines.map((l) => {
+        const [from, to] = this.scaled([l.config.from, l.config.to], l.normalised, frameSize, l.config.id);
+        return { id: l.config.id, name: l.config.name ?? l.config.id, from, to };
+      }),
+    };
   }
 
   /** The counters to persist, by `zone:<id>` and `line:<id>`. Current occupancy is not kept: its tracks end with the process. */

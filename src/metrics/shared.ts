@@ -57,3 +57,8 @@ export function acquireMetrics(file: string | null, options: MetricsOptions): Sh
     },
   };
 }
+
+/** The collector already open for a database file, if a zone-analytics node opened it; for readers such as the API. */
+export function peekMetrics(file: string): MetricsCollector | null {
+  return open.get(file)?.collector ?? null;
+}

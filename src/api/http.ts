@@ -1,0 +1,160 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { frameStore } from '../camera/frame-store';
+import { cameraRegistry } from '../camera/registry';
+import { ALL_CAMERAS, type MetricsCollector } from '../metrics/collector';
+import { annotateFrame } from './annotate';
+import { openApiDocument } from './openapi';
+import type { ApiState, CameraView } from './state';
+
+export interface ApiOptions {
+  state: ApiState;
+  /** Where the API is mounted, for the OpenAPI document (e.g. `/api`). */
+  basePath: string;
+  /** The shared metrics, when a zone-analytics node keeps them. */
+  metrics: () => MetricsCollector | null;
+  quality: number;
+  privacy: boolean;
+  startedAt: number;
+}
+
+class HttpError extends Error {
+  constructor(readonly status: number, message: string) {
+    super(message);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('Content-Type', 'application/json; charset=utf-8');
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(text);
+}
+
+function sendImage(res: ServerResponse, type: string, image: Buffer): void {
+  res.statusCode = 200;
+  res.setHeader('Content-Type', type);
+  res.setHeader('Cache-Control', 'no-store');
+  res.end(image);
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, `badly encoded path segment "${segment}"`);
+  }
+}
+
+/**
+ * The REST API as one request handler, to mount under a base path on Node-RED's HTTP server (so its
+ * httpNodeAuth, TLS and CORS settings apply). Reads only what api-out nodes collected; never touches files.
+ */
+export function createApiHandler(options: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+  const { state } = options;
+  /** Annotated JPEGs by camera, reused while the frame and the drawing inputs do not change. */
+  const rendered = new Map<string, { key: string; jpeg: Buffer }>();
+
+  const cameraOf = (id: string): CameraView => {
+    const view = state.camera(id);
+    if (!view) throw new HttpError(404, `unknown camera "${id}"`);
+    return view;
+  };
+
+  const describe = (view: CameraView) => {
+    const camera = cameraRegistry.get(view.id)?.stats();
+    return {
+      id: view.id,
+      name: camera?.name ?? view.id,
+      source: camera?.source ?? null,
+      state: camera?.state ?? 'unknown',
+      width: view.frame?.width ?? camera?.width ?? null,
+      height: view.frame?.height ?? camera?.height ?? null,
+      fps: camera?.fps ?? 0,
+      activeTracks: view.tracks.length,
+      occupancy: view.occupancy,
+      zones: view.zones.map((z) => z.id),
+      lastFrameAt: view.frame?.timestamp ?? camera?.lastFrameAt ?? null,
+    };
+  };
+
+  const frameJpeg = (view: CameraView, quality: number): Buffer => {
+    const stored = (view.frame && frameStore.get(view.frame)) ?? frameStore.latest(view.id);
+    if (!stored) throw new HttpError(404, `no frame from camera "${view.id}" yet`);
+    const key = `${stored.ref.seq}:${quality}:${view.updatedAt}`;
+    const cached = rendered.get(view.id);
+    if (cached?.key === key) return cached.jpeg;
+    const zones = (view.geometry?.zones ?? []).map((z) => ({ ...z, currentCount: view.zones.find((s) => s.id === z.id)?.currentCount ?? 0 }));
+    const lines = (view.geometry?.lines ?? []).map((l) => {
+      const counts = view.lines.find((s) => s.id === l.id);
+      return { ...l, in: counts?.in ?? 0, out: counts?.out ?? 0 };
+    });
+    const jpeg = annotateFrame(stored, { tracks: view.tracks, detections: view.detections, zones, lines }, { quality, privacy: options.privacy });
+    rendered.set(view.id, { key, jpeg });
+    return jpeg;
+  };
+
+  const period = (collector: MetricsCollector | null, day: string | null, id: string, occupancy: number) => {
+    const peak = collector && day ? collector.peakOn(day, id) : null;
+    return {
+      occupancy,
+      footfallToday: collector && day ? collector.footfallOn(day, id) : 0,
+      peakToday: peak ? { count: peak.peak, at: peak.peakAt } : null,
+      footfallByHour: collector && day ? collector.hours(id, day).map((h) => ({ hour: h.key, footfall: h.footfall })) : [],
+    };
+  };
+
+  const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse) => void][] = [
+    [/^\/health$/, (_m, _u, res) => {
+      const cameras = state.list().map((view) => {
+        const described = describe(view);
+        return { id: view.id, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt };
+      });
+      sendJson(res, 200, { status: 'ok', uptimeSeconds: (Date.now() - options.startedAt) / 1000, cameras });
+    }],
+    [/^\/cameras$/, (_m, _u, res) => sendJson(res, 200, state.list().map(describe))],
+    [/^\/cameras\/([^/]+)$/, (m, _u, res) => {
+      const view = cameraOf(decodeSegment(m[1]));
+      sendJson(res, 200, { ...describe(view), zoneStats: view.zones, lines: view.lines });
+    }],
+    [/^\/cameras\/([^/]+)\/frame$/, (m, url, res) => {
+      const view = cameraOf(decodeSegment(m[1]));
+      const requested = url.searchParams.get('quality');
+      const quality = requested === null ? options.quality : Number(requested);
+      if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new HttpError(400, `quality must be a whole number from 1 to 100, got "${requested}"`);
+      sendImage(res, 'image/jpeg', frameJpeg(view, quality));
+    }],
+    [/^\/cameras\/([^/]+)\/heatmap$/, (m, _u, res) => {
+      const view = cameraOf(decodeSegment(m[1]));
+      if (!view.heatmap) throw new HttpError(404, `no heatmap for camera "${view.id}" yet: wire a heatmap node into this api-out node`);
+      sendImage(res, view.heatmap.format === 'jpeg' ? 'image/jpeg' : 'image/png', view.heatmap.image);
+    }],
+    [/^\/stats$/, (_m, _u, res) => {
+      const collector = options.metrics();
+      const day = collector ? collector.dayOf(Date.now()) : null;
+      const views = state.list();
+      const cameras = Object.fromEntries(views.map((v) => [v.id, period(collector, day, v.id, v.occupancy ?? v.tracks.length)]));
+      const total = period(collector, day, ALL_CAMERAS, views.reduce((sum, v) => sum + (v.occupancy ?? v.tracks.length), 0));
+      sendJson(res, 200, { day, total, cameras });
+    }],
+    [/^\/zones$/, (_m, _u, res) => sendJson(res, 200, state.list().map((v) => ({ cameraId: v.id, zones: v.zones, lines: v.lines })))],
+    [/^\/openapi\.json$/, (_m, _u, res) => sendJson(res, 200, openApiDocument(options.basePath))],
+  ];
+
+  return (req, res) => {
+    try {
+      const url = new URL(req.url ?? '/', 'http://api.local');
+      const route = routes.find(([pattern]) => pattern.test(url.pathname));
+      if (!route) throw new HttpError(404, `no such endpoint: ${url.pathname}; see ${options.basePath}/openapi.json`);
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        res.setHeader('Allow', 'GET, HEAD');
+        throw new HttpError(405, `${req.method} is not allowed here; the API is read-only`);
+      }
+      route[1](url.pathname.match(route[0])!, url, res);
+    } catch (err) {
+      const status = err instanceof HttpError ? err.status : 500;
+      if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
+      else res.end();
+    }
+  };
+}

@@ -1,0 +1,104 @@
+/** The OpenAPI 3 description of the REST endpoints, served at `<base>/openapi.json`. */
+export function openApiDocument(basePath: string): Record<string, unknown> {
+  const cameraId = { name: 'id', in: 'path', required: true, description: 'Camera id (camera-source "Camera id")', schema: { type: 'string' } };
+  const error = { description: 'JSON error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  const json = (schema: string) => ({ description: 'OK', content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } });
+  return {
+    openapi: '3.0.3',
+    info: { title: 'Retail analytics API', version: '1', description: 'People counts, zones, footfall and camera images from the Node-RED retail analytics nodes.' },
+    servers: [{ url: basePath }],
+    paths: {
+      '/health': { get: { summary: 'Service and camera health', responses: { 200: json('Health') } } },
+      '/cameras': { get: { summary: 'All cameras', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Camera' } } } } } } } },
+      '/cameras/{id}': { get: { summary: 'One camera with its zones and lines', parameters: [cameraId], responses: { 200: json('CameraDetail'), 400: error, 404: error } } },
+      '/cameras/{id}/frame': {
+        get: {
+          summary: 'Latest frame with boxes, track ids, trails, zones and lines drawn (JPEG)',
+          parameters: [cameraId, { name: 'quality', in: 'query', required: false, description: 'JPEG quality 1-100', schema: { type: 'integer', minimum: 1, maximum: 100 } }],
+          responses: { 200: { description: 'JPEG image', content: { 'image/jpeg': {} } }, 400: error, 404: error },
+        },
+      },
+      '/cameras/{id}/heatmap': {
+        get: { summary: 'Latest heatmap image from a heatmap node', parameters: [cameraId], responses: { 200: { description: 'PNG or JPEG image', content: { 'image/png': {}, 'image/jpeg': {} } }, 400: error, 404: error } },
+      },
+      '/stats': { get: { summary: 'Occupancy, footfall today and per hour, peak occupancy: per camera and in total', responses: { 200: json('Stats') } } },
+      '/zones': { get: { summary: 'Zone and line analytics of every camera', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/CameraZones' } } } } } } } },
+      '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
+    },
+    components: {
+      schemas: {
+        Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+        CameraHealth: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            state: { type: 'string', enum: ['running', 'starting', 'reconnecting', 'ended', 'failed', 'stopped', 'unknown'] },
+            fps: { type: 'number' },
+            lastFrameAt: { type: 'integer', nullable: true, description: 'ms since the epoch' },
+          },
+        },
+        Health: {
+          type: 'object',
+          properties: { status: { type: 'string', enum: ['ok'] }, uptimeSeconds: { type: 'number' }, cameras: { type: 'array', items: { $ref: '#/components/schemas/CameraHealth' } } },
+        },
+        Camera: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            name: { type: 'string' },
+            source: { type: 'string', nullable: true },
+            state: { type: 'string' },
+            width: { type: 'integer', nullable: true },
+            height: { type: 'integer', nullable: true },
+            fps: { type: 'number' },
+            activeTracks: { type: 'integer' },
+            occupancy: { type: 'integer', nullable: true },
+            zones: { type: 'array', items: { type: 'string' } },
+            lastFrameAt: { type: 'integer', nullable: true },
+          },
+        },
+        Zone: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            name: { type: 'string' },
+            currentCount: { type: 'integer' },
+            totalEntries: { type: 'integer' },
+            totalExits: { type: 'integer' },
+            avgDwellSeconds: { type: 'number', nullable: true },
+            peakCount: { type: 'integer' },
+            peakAt: { type: 'integer', nullable: true },
+          },
+        },
+        Line: { type: 'object', properties: { id: { type: 'string' }, name: { type: 'string' }, in: { type: 'integer' }, out: { type: 'integer' } } },
+        CameraDetail: {
+          allOf: [
+            { $ref: '#/components/schemas/Camera' },
+            { type: 'object', properties: { zoneStats: { type: 'array', items: { $ref: '#/components/schemas/Zone' } }, lines: { type: 'array', items: { $ref: '#/components/schemas/Line' } } } },
+          ],
+        },
+        CameraZones: {
+          type: 'object',
+          properties: { cameraId: { type: 'string' }, zones: { type: 'array', items: { $ref: '#/components/schemas/Zone' } }, lines: { type: 'array', items: { $ref: '#/components/schemas/Line' } } },
+        },
+        Period: {
+          type: 'object',
+          properties: {
+            occupancy: { type: 'integer' },
+            footfallToday: { type: 'integer' },
+            peakToday: { type: 'object', nullable: true, properties: { count: { type: 'integer' }, at: { type: 'integer' } } },
+            footfallByHour: { type: 'array', items: { type: 'object', properties: { hour: { type: 'string' }, footfall: { type: 'integer' } } } },
+          },
+        },
+        Stats: {
+          type: 'object',
+          properties: {
+            day: { type: 'string', nullable: true, description: "the store's local day, YYYY-MM-DD" },
+            total: { $ref: '#/components/schemas/Period' },
+            cameras: { type: 'object', additionalProperties: { $ref: '#/components/schemas/Period' } },
+          },
+        },
+      },
+    },
+  };
+}

@@ -1,0 +1,158 @@
+import { strict as assert } from 'node:assert';
+import { createServer, request, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { frameStore } from '../src/camera/frame-store';
+import { annotateFrame } from '../src/api/annotate';
+import { createApiHandler } from '../src/api/http';
+import { ApiState } from '../src/api/state';
+import { MetricsCollector } from '../src/metrics/collector';
+import { decodeImage } from '../src/detection/image';
+
+/** A raw GET, so paths reach the server exactly as written (no client-side normalisation). */
+function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path, method }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('annotateFrame', () => {
+  const grey = () => ({ pixels: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 });
+  const pixelAt = (jpeg: Buffer, x: number, y: number) => {
+    const image = decodeImage(jpeg);
+    return Array.from(image.pixels.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3));
+  };
+
+  it('draws boxes, zones and lines on the frame as a JPEG of its size', () => {
+    const jpeg = annotateFrame(grey(), {
+      tracks: [{ id: 3, bbox: [100, 50, 150, 200], trail: [[90, 210], [125, 200]] }],
+      zones: [{ id: 'z', polygon: [[10, 10], [60, 10], [60, 60], [10, 60]], currentCount: 2 }],
+      lines: [{ id: 'l', from: [200, 230], to: [300, 230], in: 1, out: 0 }],
+    }, { quality: 90, privacy: false });
+    assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8]);
+    const image = decodeImage(jpeg);
+    assert.deepEqual([image.width, image.height], [320, 240]);
+    const [b, g, r] = pixelAt(jpeg, 100, 120);
+    assert.ok(g > 180 && r < 140 && b < 140, `the box edge is green, got ${[b, g, r]}`);
+    assert.deepEqual(pixelAt(jpeg, 250, 120).map((v) => Math.abs(v - 128) < 6), [true, true, true], 'elsewhere the frame is untouched');
+  });
+
+  it('blurs people in privacy mode', () => {
+    const frame = grey();
+    // A sharp black-and-white stripe pattern where a person stands.
+    for (let y = 50; y < 200; y++) for (let x = 100; x < 150; x++) frame.pixels.fill(x % 2 ? 255 : 0, (y * 320 + x) * 3, (y * 320 + x) * 3 + 3);
+    const sharp = decodeImage(annotateFrame(frame, {}, { quality: 95, privacy: false }));
+    const blurred = decodeImage(annotateFrame(frame, { detections: [{ bbox: [100, 50, 150, 200] }] }, { quality: 95, privacy: true }));
+    const contrast = (image: { pixels: Uint8Array }) => Math.abs(image.pixels[(120 * 320 + 124) * 3] - image.pixels[(120 * 320 + 125) * 3]);
+    assert.ok(contrast(sharp) > 150, `stripes visible without privacy (${contrast(sharp)})`);
+    assert.ok(contrast(blurred) < 30, `stripes gone with privacy (${contrast(blurred)})`);
+  });
+});
+
+describe('REST API handler', () => {
+  let server: Server;
+  let port: number;
+  const state = new ApiState();
+  const metrics = new MetricsCollector({ timeZone: 'UTC' });
+  const now = Date.now();
+
+  before(async () => {
+    frameStore.put({ ref: { cameraId: 'api-test', seq: 1, timestamp: now, width: 64, height: 48, dropped: 0 }, pixels: new Uint8Array(64 * 48 * 3), width: 64, height: 48 });
+    state.ingest({
+      frame: { cameraId: 'api-test', seq: 1, timestamp: now, width: 64, height: 48, dropped: 0 },
+      tracks: [{ id: 1, bbox: [10, 10, 20, 30] }],
+      zones: [{ id: 'door', name: 'door', currentCount: 1, totalEntries: 5, totalExits: 4, avgDwellSeconds: 3, peakCount: 2, peakAt: now }],
+      lines: [{ id: 'in', name: 'in', in: 5, out: 4 }],
+      occupancy: 1,
+    });
+    metrics.recordFootfall('api-test', now);
+    metrics.recordOccupancy('api-test', now, 1);
+    const handler = createApiHandler({ state, basePath: '/api', metrics: () => metrics, quality: 80, privacy: false, startedAt: now - 5000 });
+    server = createServer((req, res) => {
+      if (req.url?.startsWith('/api/') || req.url === '/api') {
+        req.url = req.url.slice(4) || '/';
+        handler(req, res);
+      } else {
+        res.statusCode = 404;
+        res.end();
+      }
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  after(() => {
+    frameStore.delete('api-test');
+    server.close();
+  });
+
+  it('answers every endpoint with the documented shape', async () => {
+    const json = async (path: string) => {
+      const res = await get(port, path);
+      assert.equal(res.status, 200, `${path}: ${res.body}`);
+      assert.match(res.type, /application\/json/);
+      return JSON.parse(res.body.toString());
+    };
+    const health = await json('/api/health');
+    assert.equal(health.status, 'ok');
+    assert.ok(health.uptimeSeconds >= 5);
+    assert.deepEqual(health.cameras.map((c: { id: string }) => c.id), ['api-test']);
+    const cameras = await json('/api/cameras');
+    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'fps', 'height', 'id', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
+    assert.deepEqual([cameras[0].width, cameras[0].activeTracks, cameras[0].zones], [64, 1, ['door']]);
+    const camera = await json('/api/cameras/api-test');
+    assert.equal(camera.zoneStats[0].totalEntries, 5);
+    const stats = await json('/api/stats');
+    assert.deepEqual([stats.total.occupancy, stats.total.footfallToday, stats.cameras['api-test'].footfallToday, stats.total.peakToday.count], [1, 1, 1, 1]);
+    assert.equal(stats.total.footfallByHour.length, 1);
+    const zones = await json('/api/zones');
+    assert.deepEqual(zones[0].lines, [{ id: 'in', name: 'in', in: 5, out: 4 }]);
+    const openapi = await json('/api/openapi.json');
+    assert.equal(openapi.openapi, '3.0.3');
+    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/stats', '/zones']) assert.ok(openapi.paths[path], path);
+  });
+
+  it('serves the annotated frame as JPEG and explains what it cannot serve', async () => {
+    const frame = await get(port, '/api/cameras/api-test/frame?quality=50');
+    assert.equal(frame.status, 200);
+    assert.equal(frame.type, 'image/jpeg');
+    assert.deepEqual([decodeImage(frame.body).width, decodeImage(frame.body).height], [64, 48]);
+    const cases: [string, number, RegExp][] = [
+      ['/api/cameras/nowhere', 404, /unknown camera "nowhere"/],
+      ['/api/cameras/nowhere/frame', 404, /unknown camera/],
+      ['/api/cameras/api-test/heatmap', 404, /no heatmap for camera "api-test" yet/],
+      ['/api/cameras/api-test/frame?quality=0', 400, /quality must be a whole number from 1 to 100/],
+      ['/api/cameras/api-test/frame?quality=high', 400, /quality/],
+      ['/api/cameras/%E0%A4%A/frame', 400, /badly encoded/],
+      ['/api/nothing-here', 404, /no such endpoint/],
+      ['/api/../package.json', 404, /no such endpoint/],
+      ['/api/..%2fpackage.json', 404, /no such endpoint/],
+      ['/api/%2e%2e/%2e%2e/package.json', 404, /no such endpoint/],
+    ];
+    for (const [path, status, message] of cases) {
+      const res = await get(port, path);
+      assert.equal(res.status, status, path);
+      assert.match(JSON.parse(res.body.toString()).error, message, path);
+    }
+    const post = await get(port, '/api/stats', 'POST');
+    assert.equal(post.status, 405);
+  });
+
+  it('serves a heatmap once one arrives', async () => {
+    state.ingest({ payload: Buffer.from([0x89, 0x50, 0x4e, 0x47]), heatmap: { cameraId: 'api-test', format: 'png' } });
+    const res = await get(port, '/api/cameras/api-test/heatmap');
+    assert.deepEqual([res.status, res.type, res.body.length], [200, 'image/png', 4]);
+  });
+
+  it('keeps at most its maximum of cameras', () => {
+    const small = new ApiState(2);
+    small.ingest({ cameraId: 'a' });
+    small.ingest({ cameraId: 'b' });
+    assert.throws(() => small.ingest({ cameraId: 'c' }), /already serving 2 cameras/);
+  });
+});
