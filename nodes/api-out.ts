@@ -1,7 +1,11 @@
+import { ServerResponse, type IncomingMessage, type Server } from 'node:http';
 import * as path from 'node:path';
+import type { Duplex } from 'node:stream';
 import type { Node, NodeAPI, NodeDef, NodeMessageInFlow } from 'node-red';
-import { createApiHandler } from '../src/api/http';
+import { createApi, type UpgradeTarget } from '../src/api/http';
+import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
+import { createStaticHandler } from '../src/api/static';
 import { peekMetrics } from '../src/metrics/shared';
 import { errorStatus, startThrottledStatus } from './status';
 
@@ -14,48 +18,106 @@ interface ApiOutDef extends NodeDef {
 
 type Layer = { handle: unknown };
 type RouterHost = { _router?: { stack: Layer[] }; router?: { stack: Layer[] } };
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Base paths served in this runtime, so two api-out nodes do not answer the same URLs. */
+/** Paths served in this runtime, so two api-out nodes do not answer the same URLs. */
 const servedPaths = new Set<string>();
+/** Handshakes travelling through Node-RED's HTTP stack (and its httpNodeAuth) to a /ws/ route. */
+const pendingUpgrades = new WeakMap<IncomingMessage, { socket: Duplex; head: Buffer }>();
+
+const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const EVENT_TYPES = new Set(['enter', 'exit', 'cross', 'started', 'ended']);
 
 export = function register(RED: NodeAPI): void {
   function ApiOutNode(this: Node, config: ApiOutDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const basePath = `/${(config.basePath || '/api').trim().replace(/^\/+|\/+$/g, '')}`;
-    if (!/^\/[A-Za-z0-9._~\-/]+$/.test(basePath) || basePath.includes('..')) {
-      const err = new Error(`"${config.basePath}" is not a usable base path: use letters, digits and /, e.g. /api`);
-      node.status(errorStatus(err));
-      node.error(err);
-      return;
-    }
-    if (servedPaths.has(basePath)) {
-      const err = new Error(`another api-out node already serves ${basePath}; give this one another base path`);
+    const fail = (err: Error) => {
       node.status(errorStatus(err));
       node.error(err);
       node.on('input', (_msg, _send, done) => done(err));
-      return;
+    };
+    if (!/^\/[A-Za-z0-9._~\-/]+$/.test(basePath) || basePath.includes('..')) {
+      return fail(new Error(`"${config.basePath}" is not a usable base path: use letters, digits and /, e.g. /api`));
     }
-    servedPaths.add(basePath);
-    const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
-    const database = config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
+    // The first API at /api also serves /dashboard and /docs; others serve them below their base path.
+    const pagesRoot = basePath === '/api' ? '' : basePath;
+    const paths = [basePath, `${pagesRoot}/dashboard`, `${pagesRoot}/docs`];
+    const taken = paths.find((p) => servedPaths.has(p));
+    if (taken) return fail(new Error(`another api-out node already serves ${taken}; give this one another base path`));
+    for (const p of paths) servedPaths.add(p);
+
+    const settings = RED.settings as { userDir?: string; httpNodeRoot?: string | false };
+    const nodeRoot = typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot.replace(/\/$/, '') : '';
+    const database = config.database?.trim() || path.join(settings.userDir ?? process.cwd(), 'retail-analytics', 'metrics.db');
     const state = new ApiState();
-    const quality = Number(config.quality) || 80;
-    const handler = createApiHandler({
+    let hub: LiveHub | undefined;
+    const api = createApi({
       state,
-      basePath: `${(RED.settings as { httpNodeRoot?: string }).httpNodeRoot?.replace(/\/$/, '') ?? ''}${basePath}`,
+      basePath: `${nodeRoot}${basePath}`,
       metrics: () => peekMetrics(database),
-      quality: Math.min(100, Math.max(1, quality)),
+      quality: Math.min(100, Math.max(1, Number(config.quality) || 80)),
       privacy: config.privacy === true,
       startedAt: Date.now(),
+      upgrade: (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => {
+        const pending = pendingUpgrades.get(req);
+        if (!pending || !hub) return false;
+        pendingUpgrades.delete(req);
+        res.detachSocket(pending.socket as never);
+        hub.accept(req, pending.socket, pending.head, target);
+        return true;
+      },
     });
-    RED.httpNode.use(basePath, handler);
-    const status = startThrottledStatus(node, () => ({ fill: 'green', shape: 'dot', text: `${basePath} · ${state.list().length} cameras` }));
+    hub = new LiveHub({ render: (id) => api.renderFrame(id), tick: () => api.snapshot() });
+
+    const dashboard = createStaticHandler({
+      root: path.join(PACKAGE_ROOT, 'dashboard'),
+      files: { '/vendor/chart.umd.js': path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js') },
+      generated: { '/config.json': () => ({ type: 'application/json; charset=utf-8', body: JSON.stringify({ apiBase: `${nodeRoot}${basePath}` }) }) },
+    });
+    const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
+    const docs = createStaticHandler({
+      root: path.join(PACKAGE_ROOT, 'dashboard', 'docs'),
+      files: {
+        '/swagger-ui.css': path.join(swaggerDir, 'swagger-ui.css'),
+        '/swagger-ui-bundle.js': path.join(swaggerDir, 'swagger-ui-bundle.js'),
+      },
+      generated: { '/config.json': () => ({ type: 'application/json; charset=utf-8', body: JSON.stringify({ openapi: `${nodeRoot}${basePath}/openapi.json` }) }) },
+    });
+    const mounted: [string, Handler][] = [[basePath, api.handle], [`${pagesRoot}/dashboard`, dashboard], [`${pagesRoot}/docs`, docs]];
+    for (const [at, handler] of mounted) RED.httpNode.use(at, handler);
+
+    // WebSocket handshakes go through Node-RED's own request handling, so httpNodeAuth and any middleware
+    // apply to them as to any request; the /ws/ route then takes the socket over.
+    const server = (RED as unknown as { server?: Server }).server;
+    const wsPrefix = `${nodeRoot}${basePath}/ws/`;
+    const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      if (!(req.url ?? '').startsWith(wsPrefix)) return;
+      const app = server?.listeners('request')[0] as Handler | undefined;
+      if (!app) {
+        socket.destroy();
+        return;
+      }
+      const res = new ServerResponse(req);
+      res.assignSocket(socket as never);
+      pendingUpgrades.set(req, { socket, head });
+      app(req, res);
+    };
+    server?.on('upgrade', onUpgrade);
+
+    const status = startThrottledStatus(node, () => ({ fill: 'green', shape: 'dot', text: `${basePath} · ${state.list().length} cameras · ${hub!.clients} live` }));
     status.now();
 
     node.on('input', (msg: NodeMessageInFlow, _send, done) => {
       try {
-        state.ingest(msg as ApiInput);
+        const payload = msg.payload as { type?: string } | undefined;
+        if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload) && EVENT_TYPES.has(String(payload.type ?? (payload as { event?: string }).event))) {
+          hub!.event(payload);
+          return done();
+        }
+        const cameraId = state.ingest(msg as ApiInput);
+        if ((msg as ApiInput).frame && !(msg as ApiInput).heatmap) hub!.frame(cameraId);
         done();
       } catch (err) {
         done(err as Error);
@@ -64,11 +126,15 @@ export = function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       status.stop();
+      server?.off('upgrade', onUpgrade);
+      hub!.close();
       const host = RED.httpNode as unknown as RouterHost;
       const stack = (host._router ?? host.router)?.stack ?? [];
-      const index = stack.findIndex((layer) => layer.handle === handler);
-      if (index >= 0) stack.splice(index, 1);
-      servedPaths.delete(basePath);
+      for (const [, handler] of mounted) {
+        const index = stack.findIndex((layer) => layer.handle === handler);
+        if (index >= 0) stack.splice(index, 1);
+      }
+      for (const p of paths) servedPaths.delete(p);
       state.clear();
       done();
     });

@@ -3,7 +3,7 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { frameStore } from '../src/camera/frame-store';
 import { annotateFrame } from '../src/api/annotate';
-import { createApiHandler } from '../src/api/http';
+import { createApi } from '../src/api/http';
 import { ApiState } from '../src/api/state';
 import { MetricsCollector } from '../src/metrics/collector';
 import { decodeImage } from '../src/detection/image';
@@ -72,11 +72,11 @@ describe('REST API handler', () => {
     });
     metrics.recordFootfall('api-test', now);
     metrics.recordOccupancy('api-test', now, 1);
-    const handler = createApiHandler({ state, basePath: '/api', metrics: () => metrics, quality: 80, privacy: false, startedAt: now - 5000 });
+    const api = createApi({ state, basePath: '/api', metrics: () => metrics, quality: 80, privacy: false, startedAt: now - 5000 });
     server = createServer((req, res) => {
       if (req.url?.startsWith('/api/') || req.url === '/api') {
         req.url = req.url.slice(4) || '/';
-        handler(req, res);
+        api.handle(req, res);
       } else {
         res.statusCode = 404;
         res.end();
@@ -114,7 +114,9 @@ describe('REST API handler', () => {
     assert.deepEqual(zones[0].lines, [{ id: 'in', name: 'in', in: 5, out: 4 }]);
     const openapi = await json('/api/openapi.json');
     assert.equal(openapi.openapi, '3.0.3');
-    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/stats', '/zones']) assert.ok(openapi.paths[path], path);
+    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/stats', '/zones', '/ws/stream/{id}', '/ws/analytics']) {
+      assert.ok(openapi.paths[path], path);
+    }
   });
 
   it('serves the annotated frame as JPEG and explains what it cannot serve', async () => {
@@ -133,6 +135,8 @@ describe('REST API handler', () => {
       ['/api/../package.json', 404, /no such endpoint/],
       ['/api/..%2fpackage.json', 404, /no such endpoint/],
       ['/api/%2e%2e/%2e%2e/package.json', 404, /no such endpoint/],
+      ['/api/ws/analytics', 426, /WebSocket/],
+      ['/api/ws/stream/nowhere', 404, /unknown camera/],
     ];
     for (const [path, status, message] of cases) {
       const res = await get(port, path);
@@ -154,5 +158,30 @@ describe('REST API handler', () => {
     small.ingest({ cameraId: 'a' });
     small.ingest({ cameraId: 'b' });
     assert.throws(() => small.ingest({ cameraId: 'c' }), /already serving 2 cameras/);
+  });
+});
+
+describe('LiveHub', () => {
+  it('drops frames for a client that does not read, instead of queueing them', async () => {
+    const { LiveHub } = await import('../src/api/live');
+    const { default: WebSocket } = await import('ws');
+    const big = Buffer.alloc(256 * 1024, 1);
+    const hub = new LiveHub({ render: () => big, tick: () => ({}), maxBufferedBytes: 512 * 1024 });
+    const server = createServer();
+    server.on('upgrade', (req, socket, head) => hub.accept(req, socket, head, { kind: 'stream', cameraId: 'cam' }));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    await new Promise((resolve) => client.once('message', resolve));
+    // The client stops reading: frames pile up in the kernel buffers, then in the server's send buffer.
+    (client as unknown as { _socket: { pause(): void } })._socket.pause();
+    for (let i = 0; i < 200; i++) {
+      hub.frame('cam');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.ok(hub.dropped > 0, 'frames were dropped for the slow client');
+    assert.ok(hub.dropped > 100, `most frames dropped (${hub.dropped})`);
+    client.terminate();
+    hub.close();
+    server.close();
   });
 });

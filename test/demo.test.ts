@@ -1,11 +1,61 @@
 import { strict as assert } from 'node:assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { decodeImage } from '../src/detection/image';
 import { ROOT, requireModel, requireVtest, waitFor } from './support';
+
+async function waitForAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const started = Date.now();
+  while (!(await predicate())) {
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+/** A raw GET: the path reaches the server exactly as written, as an attacker would send it. */
+function rawGet(port: number, target: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: target }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => (body += c.toString()));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+/** Collects messages of a WebSocket until `enough` says so. */
+function listen(url: string, enough: (messages: WebSocket.RawData[]) => boolean, headers: Record<string, string> = {}): Promise<WebSocket.RawData[]> {
+  return new Promise((resolve, reject) => {
+    const socket = new WebSocket(url, { headers });
+    const messages: WebSocket.RawData[] = [];
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`${url}: only ${messages.length} messages`));
+    }, 30000);
+    socket.on('message', (data) => {
+      messages.push(data);
+      if (enough(messages)) {
+        clearTimeout(timer);
+        socket.close();
+        resolve(messages);
+      }
+    });
+    socket.on('unexpected-response', (_req, res) => {
+      clearTimeout(timer);
+      reject(new Error(`HTTP ${res.statusCode}`));
+    });
+    socket.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+  });
+}
 
 /** `npm start` as a user runs it: Node-RED in its own process, the demo flow deployed, debug output live. */
 describe('npm start (the demo)', function () {
@@ -91,6 +141,75 @@ describe('npm start (the demo)', function () {
     assert.equal(heatmap!.headers.get('content-type'), 'image/png');
     assert.equal(decodeImage(Buffer.from(await heatmap!.arrayBuffer())).width, 768);
     assert.equal((await api('/cameras/elsewhere')).status, 404);
+
+    const ticks = await listen(`ws://127.0.0.1:${port}/api/ws/analytics`, (m) => m.length >= 2);
+    const tick = JSON.parse(ticks[1].toString());
+    assert.equal(tick.type, 'tick');
+    assert.deepEqual(tick.cameras.map((c: { id: string }) => c.id), ['vtest']);
+    assert.ok(Number.isInteger(tick.total.occupancy));
+    const frames = await listen(`ws://127.0.0.1:${port}/api/ws/stream/vtest`, (m) => m.length >= 5);
+    assert.deepEqual(decodeImage(frames[4] as Buffer).width, 768);
+    await assert.rejects(listen(`ws://127.0.0.1:${port}/api/ws/stream/elsewhere`, () => true), /HTTP 404/);
+  });
+
+  it('serves the dashboard and the API docs, and nothing outside their folders', async function () {
+    const port = await startDemo(this);
+    const redirect = await rawGet(port, '/dashboard');
+    assert.equal(redirect.status, 301);
+    const page = await rawGet(port, '/dashboard/');
+    assert.equal(page.status, 200);
+    assert.match(page.body, /<title>Store analytics<\/title>/);
+    assert.equal((await rawGet(port, '/dashboard/vendor/chart.umd.js')).status, 200);
+    assert.deepEqual(JSON.parse((await rawGet(port, '/dashboard/config.json')).body), { apiBase: '/api' });
+    assert.match((await rawGet(port, '/docs/')).body, /swagger-ui-bundle.js/);
+    assert.equal((await rawGet(port, '/docs/swagger-ui-bundle.js')).status, 200);
+    for (const attempt of [
+      '/dashboard/../package.json',
+      '/dashboard/%2e%2e/package.json',
+      '/dashboard/..%2fpackage.json',
+      '/dashboard/%2e%2e%2f%2e%2e%2fpackage.json',
+      '/dashboard/%252e%252e%252fpackage.json',
+      '/dashboard/..%5c..%5cpackage.json',
+      '/dashboard/%00/etc/passwd',
+      '/docs/../../../../etc/passwd',
+      '/dashboard/vendor/../../package.json',
+    ]) {
+      const res = await rawGet(port, attempt);
+      assert.notEqual(res.status, 200, attempt);
+      assert.ok(!/"name":|root:/.test(res.body), `${attempt} leaked a file`);
+    }
+  });
+
+  it('shows live video and occupancy in the dashboard in a real browser', async function () {
+    if (!existsSync('/usr/bin/chromium')) {
+      console.log('      skipped: Chromium not found at /usr/bin/chromium (npm run setup installs it)');
+      this.skip();
+    }
+    const port = await startDemo(this);
+    const { chromium } = await import('playwright-core');
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on('pageerror', (err) => errors.push(err.message));
+      await page.goto(`http://127.0.0.1:${port}/dashboard/`);
+      const framesShown = () => page.evaluate(() => Number(document.querySelector('.camera canvas')?.getAttribute('data-frames') ?? 0));
+      await waitForAsync(async () => (await framesShown()) >= 5, 30000, 'video frames on the canvas');
+      const occupancies = new Set<string>();
+      await waitForAsync(async () => {
+        occupancies.add(await page.locator('#occupancy').innerText());
+        return [...occupancies].filter((v) => /^\d+$/.test(v)).length >= 2;
+      }, 45000, 'the occupancy number to change');
+      assert.equal(await page.locator('#connection').innerText(), 'live');
+      mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+    }
   });
 
   it('puts the API behind Node-RED\'s httpNodeAuth when it is set', async function () {
@@ -99,7 +218,12 @@ describe('npm start (the demo)', function () {
     assert.equal(anonymous.status, 401);
     const wrong = await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { Authorization: `Basic ${Buffer.from('store:guess').toString('base64')}` } });
     assert.equal(wrong.status, 401);
-    const allowed = await fetch(`http://127.0.0.1:${port}/api/health`, { headers: { Authorization: `Basic ${Buffer.from('store:shopfloor').toString('base64')}` } });
+    const credentials = { Authorization: `Basic ${Buffer.from('store:shopfloor').toString('base64')}` };
+    const allowed = await fetch(`http://127.0.0.1:${port}/api/health`, { headers: credentials });
     assert.equal(allowed.status, 200);
+    await assert.rejects(listen(`ws://127.0.0.1:${port}/api/ws/analytics`, () => true), /HTTP 401/);
+    const ticks = await listen(`ws://127.0.0.1:${port}/api/ws/analytics`, (m) => m.length >= 1, credentials);
+    assert.equal(JSON.parse(ticks[0].toString()).type, 'tick');
+    assert.equal((await rawGet(port, '/dashboard/')).status, 401);
   });
 });

@@ -6,6 +6,8 @@ import { annotateFrame } from './annotate';
 import { openApiDocument } from './openapi';
 import type { ApiState, CameraView } from './state';
 
+export type UpgradeTarget = { kind: 'stream'; cameraId: string } | { kind: 'analytics' };
+
 export interface ApiOptions {
   state: ApiState;
   /** Where the API is mounted, for the OpenAPI document (e.g. `/api`). */
@@ -15,6 +17,16 @@ export interface ApiOptions {
   quality: number;
   privacy: boolean;
   startedAt: number;
+  /** Takes over a WebSocket handshake that reached a /ws/ route; false when the request is not one. */
+  upgrade?: (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => boolean;
+}
+
+export interface Api {
+  handle(req: IncomingMessage, res: ServerResponse): void;
+  /** The annotated JPEG of a camera's latest frame, or null when it has none. */
+  renderFrame(cameraId: string): Buffer | null;
+  /** What the analytics WebSocket sends about once a second. */
+  snapshot(): unknown;
 }
 
 class HttpError extends Error {
@@ -50,7 +62,7 @@ function decodeSegment(segment: string): string {
  * The REST API as one request handler, to mount under a base path on Node-RED's HTTP server (so its
  * httpNodeAuth, TLS and CORS settings apply). Reads only what api-out nodes collected; never touches files.
  */
-export function createApiHandler(options: ApiOptions): (req: IncomingMessage, res: ServerResponse) => void {
+export function createApi(options: ApiOptions): Api {
   const { state } = options;
   /** Annotated JPEGs by camera, reused while the frame and the drawing inputs do not change. */
   const rendered = new Map<string, { key: string; jpeg: Buffer }>();
@@ -104,7 +116,20 @@ export function createApiHandler(options: ApiOptions): (req: IncomingMessage, re
     };
   };
 
-  const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse) => void][] = [
+  const statsNow = () => {
+    const collector = options.metrics();
+    const day = collector ? collector.dayOf(Date.now()) : null;
+    const views = state.list();
+    const cameras = Object.fromEntries(views.map((v) => [v.id, period(collector, day, v.id, v.occupancy ?? v.tracks.length)]));
+    const total = period(collector, day, ALL_CAMERAS, views.reduce((sum, v) => sum + (v.occupancy ?? v.tracks.length), 0));
+    return { day, total, cameras };
+  };
+
+  const upgrade = (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => {
+    if (!options.upgrade?.(req, res, target)) throw new HttpError(426, 'this endpoint is a WebSocket: connect with ws:// or wss://');
+  };
+
+  const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void][] = [
     [/^\/health$/, (_m, _u, res) => {
       const cameras = state.list().map((view) => {
         const described = describe(view);
@@ -129,19 +154,14 @@ export function createApiHandler(options: ApiOptions): (req: IncomingMessage, re
       if (!view.heatmap) throw new HttpError(404, `no heatmap for camera "${view.id}" yet: wire a heatmap node into this api-out node`);
       sendImage(res, view.heatmap.format === 'jpeg' ? 'image/jpeg' : 'image/png', view.heatmap.image);
     }],
-    [/^\/stats$/, (_m, _u, res) => {
-      const collector = options.metrics();
-      const day = collector ? collector.dayOf(Date.now()) : null;
-      const views = state.list();
-      const cameras = Object.fromEntries(views.map((v) => [v.id, period(collector, day, v.id, v.occupancy ?? v.tracks.length)]));
-      const total = period(collector, day, ALL_CAMERAS, views.reduce((sum, v) => sum + (v.occupancy ?? v.tracks.length), 0));
-      sendJson(res, 200, { day, total, cameras });
-    }],
+    [/^\/stats$/, (_m, _u, res) => sendJson(res, 200, statsNow())],
     [/^\/zones$/, (_m, _u, res) => sendJson(res, 200, state.list().map((v) => ({ cameraId: v.id, zones: v.zones, lines: v.lines })))],
     [/^\/openapi\.json$/, (_m, _u, res) => sendJson(res, 200, openApiDocument(options.basePath))],
+    [/^\/ws\/stream\/([^/]+)$/, (m, _u, res, req) => upgrade(req, res, { kind: 'stream', cameraId: cameraOf(decodeSegment(m[1])).id })],
+    [/^\/ws\/analytics$/, (_m, _u, res, req) => upgrade(req, res, { kind: 'analytics' })],
   ];
 
-  return (req, res) => {
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://api.local');
       const route = routes.find(([pattern]) => pattern.test(url.pathname));
@@ -150,11 +170,40 @@ export function createApiHandler(options: ApiOptions): (req: IncomingMessage, re
         res.setHeader('Allow', 'GET, HEAD');
         throw new HttpError(405, `${req.method} is not allowed here; the API is read-only`);
       }
-      route[1](url.pathname.match(route[0])!, url, res);
+      route[1](url.pathname.match(route[0])!, url, res, req);
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500;
       if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
       else res.end();
     }
+  };
+
+  return {
+    handle,
+    renderFrame(cameraId) {
+      const view = state.camera(cameraId);
+      if (!view) return null;
+      try {
+        return frameJpeg(view, options.quality);
+      } catch {
+        return null;
+      }
+    },
+    snapshot() {
+      const stats = statsNow();
+      return {
+        at: Date.now(),
+        day: stats.day,
+        total: { occupancy: stats.total.occupancy, footfallToday: stats.total.footfallToday, peakToday: stats.total.peakToday },
+        cameras: state.list().map((v) => ({
+          id: v.id,
+          occupancy: v.occupancy ?? v.tracks.length,
+          activeTracks: v.tracks.length,
+          footfallToday: stats.cameras[v.id]?.footfallToday ?? 0,
+          zones: v.zones,
+          lines: v.lines,
+        })),
+      };
+    },
   };
 }

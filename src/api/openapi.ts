@@ -24,6 +24,21 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       '/stats': { get: { summary: 'Occupancy, footfall today and per hour, peak occupancy: per camera and in total', responses: { 200: json('Stats') } } },
       '/zones': { get: { summary: 'Zone and line analytics of every camera', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/CameraZones' } } } } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
+      '/ws/stream/{id}': {
+        get: {
+          summary: 'WebSocket: live annotated video',
+          description: 'Each binary message is one JPEG frame, drawn as /cameras/{id}/frame. A client that falls behind skips frames.',
+          parameters: [cameraId],
+          responses: { 101: { description: 'Switching to the WebSocket protocol' }, 404: error, 426: error },
+        },
+      },
+      '/ws/analytics': {
+        get: {
+          summary: 'WebSocket: live analytics',
+          description: 'Text messages: {"type": "tick", at, day, total: {occupancy, footfallToday, peakToday}, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
+          responses: { 101: { description: 'Switching to the WebSocket protocol' }, 426: error },
+        },
+      },
     },
     components: {
       schemas: {
