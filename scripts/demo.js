@@ -10,7 +10,8 @@ const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 const userDir = process.env.DEMO_USER_DIR || path.join(root, '.node-red');
 const port = process.env.PORT || '1880';
-const flow = process.env.DEMO_FLOW || 'detect-demo';
+const flow = process.env.DEMO_FLOW || 'full-pipeline';
+const flowFile = process.env.DEMO_FLOW_FILE || path.join(root, 'examples', `${flow}.json`);
 const settings = path.resolve(process.env.DEMO_SETTINGS || path.join(__dirname, 'demo-settings.js'));
 
 function fail(message) {
@@ -25,13 +26,16 @@ if (!fs.existsSync(path.join(root, 'models', 'yolov8n.onnx'))) fail('the model i
 const link = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
 fs.mkdirSync(path.dirname(link), { recursive: true });
 if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
-fs.copyFileSync(path.join(root, 'examples', `${flow}.json`), path.join(userDir, 'flows.json'));
+fs.copyFileSync(flowFile, path.join(userDir, 'flows.json'));
 
 const red = spawn(
   process.execPath,
   [require.resolve('node-red/red.js'), '--settings', settings, '--userDir', userDir, '--port', port],
   { stdio: 'inherit' },
 );
-console.log(`demo: starting Node-RED with the "${flow}" flow — editor at http://localhost:${port}/`);
+console.log(`demo: starting Node-RED with ${path.relative(root, flowFile)}`);
+console.log(`demo: dashboard  http://localhost:${port}/dashboard/`);
+console.log(`demo: editor     http://localhost:${port}/`);
+console.log(`demo: API docs   http://localhost:${port}/docs/`);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => red.kill(signal));
 red.on('exit', (code) => process.exit(code ?? 0));

@@ -103,7 +103,7 @@ describe('REST API handler', () => {
     assert.ok(health.uptimeSeconds >= 5);
     assert.deepEqual(health.cameras.map((c: { id: string }) => c.id), ['api-test']);
     const cameras = await json('/api/cameras');
-    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'fps', 'height', 'id', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
+    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'fps', 'framesProcessed', 'height', 'id', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
     assert.deepEqual([cameras[0].width, cameras[0].activeTracks, cameras[0].zones], [64, 1, ['door']]);
     const camera = await json('/api/cameras/api-test');
     assert.equal(camera.zoneStats[0].totalEntries, 5);

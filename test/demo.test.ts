@@ -89,7 +89,7 @@ describe('npm start (the demo)', function () {
 
   it('serves the editor with our nodes and streams people, tracks and zone counts to the debug sidebar', async function () {
     const port = await startDemo(this);
-    assert.match(output, new RegExp(`http://localhost:${port}/`), 'the URL is printed');
+    assert.match(output, new RegExp(`dashboard +http://localhost:${port}/dashboard/`), 'the dashboard URL is printed');
 
     const nodes = await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { Accept: 'application/json' } })).json();
     const ours = (nodes as { module: string; types: string[] }[]).filter((set) => set.module === '@retail-vision/node-red-retail-analytics');

@@ -379,7 +379,7 @@ describe('Node-RED nodes', function () {
     it('deploys and reports people, tracks, zone counts and a heatmap of vtest.avi', async function () {
       requireModel(this);
       requireVtest(this);
-      const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'detect-demo.json'), 'utf8')) as Msg[];
+      const flow = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'full-pipeline.json'), 'utf8')) as Msg[];
       const summary = flow.find((n) => n.id === 'demo.summary')!;
       summary.wires[0].push('probe');
       flow.find((n) => n.id === 'demo.zones')!.database = path.join(mkdtempSync(path.join(tmpdir(), 'demo-')), 'metrics.db');

@@ -83,6 +83,7 @@ export function createApi(options: ApiOptions): Api {
       width: view.frame?.width ?? camera?.width ?? null,
       height: view.frame?.height ?? camera?.height ?? null,
       fps: camera?.fps ?? 0,
+      framesProcessed: view.framesProcessed,
       activeTracks: view.tracks.length,
       occupancy: view.occupancy,
       zones: view.zones.map((z) => z.id),

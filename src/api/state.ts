@@ -5,6 +5,8 @@ import type { Box, FrameRef } from '../types';
 export interface CameraView {
   id: string;
   frame: FrameRef | null;
+  /** Frames that reached the API through the pipeline. */
+  framesProcessed: number;
   /** When the last message of this camera arrived (ms since the epoch). */
   updatedAt: number;
   detections: { bbox: Box }[];
@@ -45,7 +47,7 @@ export class ApiState {
     let view = this.cameras.get(id);
     if (!view) {
       if (this.cameras.size >= this.maxCameras) throw new Error(`already serving ${this.maxCameras} cameras; camera "${id}" is one too many`);
-      view = { id, frame: null, updatedAt: now, detections: [], tracks: [], zones: [], lines: [], geometry: null, occupancy: null, heatmap: null };
+      view = { id, frame: null, framesProcessed: 0, updatedAt: now, detections: [], tracks: [], zones: [], lines: [], geometry: null, occupancy: null, heatmap: null };
       this.cameras.set(id, view);
     }
     view.updatedAt = now;
@@ -53,7 +55,10 @@ export class ApiState {
       view.heatmap = { image: msg.payload, format: msg.heatmap.format === 'jpeg' ? 'jpeg' : 'png', at: now };
       return id;
     }
-    if (msg.frame && typeof msg.frame.seq === 'number') view.frame = { ...msg.frame };
+    if (msg.frame && typeof msg.frame.seq === 'number') {
+      if (msg.frame.seq !== view.frame?.seq) view.framesProcessed++;
+      view.frame = { ...msg.frame };
+    }
     view.detections = array(msg.detections) ?? view.detections;
     view.tracks = array(msg.tracks) ?? view.tracks;
     view.zones = array(msg.zones) ?? view.zones;
