@@ -25,7 +25,7 @@ const servedPaths = new Set<string>();
 /** Handshakes travelling through Node-RED's HTTP stack (and its httpNodeAuth) to a /ws/ route. */
 const pendingUpgrades = new WeakMap<IncomingMessage, { socket: Duplex; head: Buffer }>();
 
-const PACKAGE_ROOT = path.resolve(__dirname, '..', '..');
+const DASHBOARD = path.resolve(__dirname, '..', 'src', 'api', 'dashboard');
 const EVENT_TYPES = new Set(['enter', 'exit', 'cross', 'started', 'ended']);
 
 export = function register(RED: NodeAPI): void {
@@ -72,13 +72,13 @@ export = function register(RED: NodeAPI): void {
     hub = new LiveHub({ render: (id) => api.renderFrame(id), tick: () => api.snapshot() });
 
     const dashboard = createStaticHandler({
-      root: path.join(PACKAGE_ROOT, 'dashboard'),
+      root: DASHBOARD,
       files: { '/vendor/chart.umd.js': path.join(path.dirname(require.resolve('chart.js')), 'chart.umd.js') },
       generated: { '/config.json': () => ({ type: 'application/json; charset=utf-8', body: JSON.stringify({ apiBase: `${nodeRoot}${basePath}` }) }) },
     });
     const swaggerDir = path.dirname(require.resolve('swagger-ui-dist/package.json'));
     const docs = createStaticHandler({
-      root: path.join(PACKAGE_ROOT, 'dashboard', 'docs'),
+      root: path.join(DASHBOARD, 'docs'),
       files: {
         '/swagger-ui.css': path.join(swaggerDir, 'swagger-ui.css'),
         '/swagger-ui-bundle.js': path.join(swaggerDir, 'swagger-ui-bundle.js'),

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 'use strict';
 // Compiles the TypeScript and puts each node's editor files where Node-RED looks for them: next to the
-// compiled .js (the .html), in locales/ beside it, and icons/ beside it.
+// compiled .js (the .html), in locales/ beside it, and icons/ beside it; copies the dashboard's static files.
 const { execFileSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
@@ -16,4 +16,6 @@ for (const file of fs.readdirSync(path.join(root, 'nodes'))) {
 }
 fs.cpSync(path.join(root, 'nodes', 'locales'), path.join(out, 'locales'), { recursive: true });
 fs.cpSync(path.join(root, 'icons'), path.join(out, 'icons'), { recursive: true });
+// The dashboard and API docs pages are static files of the API module.
+fs.cpSync(path.join(root, 'src', 'api', 'dashboard'), path.join(root, 'dist', 'src', 'api', 'dashboard'), { recursive: true });
 fs.chmodSync(path.join(root, 'dist', 'src', 'cli', 'main.js'), 0o755);
