@@ -14,6 +14,7 @@ interface HeatmapDef extends NodeDef {
   format: 'png' | 'jpeg';
   quality: string | number;
   overlay: boolean;
+  privacy: boolean;
   opacity: string | number;
   longTerm: boolean;
   anchor: 'bottom-center' | 'center';
@@ -27,7 +28,7 @@ export = function register(RED: NodeAPI): void {
   function HeatmapNode(this: Node, config: HeatmapDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const maps = new Map<string, { heatmap: Heatmap; frames: number }>();
+    const maps = new Map<string, { heatmap: Heatmap; frames: number; people: Box[] }>();
     const number = (value: string | number, fallback: number) => (value === '' || value === undefined ? fallback : Number(value));
     const every = Math.max(0, Math.floor(number(config.every, 50)));
 
@@ -46,6 +47,7 @@ export = function register(RED: NodeAPI): void {
             anchor: config.anchor || 'bottom-center',
           }),
           frames: 0,
+          people: [],
         };
         maps.set(cameraId, entry);
       }
@@ -60,8 +62,19 @@ export = function register(RED: NodeAPI): void {
       const background = latest && latest.width === width && latest.height === height ? latest : undefined;
       const format = config.format === 'jpeg' ? 'jpeg' : 'png';
       const grid = config.longTerm ? entry.heatmap.longTermGrid() : entry.heatmap.liveGrid();
-      msg.payload = renderHeatmap(grid, { width, height, background, opacity: number(config.opacity, 0.6), format, quality: number(config.quality, 80) });
-      msg.heatmap = { cameraId, kind: config.longTerm ? 'long-term' : 'live', width, height, format, frames: entry.frames };
+      const privacy = config.privacy === true;
+      msg.payload = renderHeatmap(grid, {
+        width,
+        height,
+        background,
+        blur: privacy ? entry.people : undefined,
+        opacity: number(config.opacity, 0.6),
+        format,
+        quality: number(config.quality, 80),
+      });
+      // Tells the API whether people can be seen in the image.
+      const showsPeople = Boolean(background) && !privacy;
+      msg.heatmap = { cameraId, kind: config.longTerm ? 'long-term' : 'live', width, height, format, frames: entry.frames, showsPeople };
       return msg;
     };
 
@@ -81,7 +94,8 @@ export = function register(RED: NodeAPI): void {
           return done(new Error('heatmap needs msg.tracks (from sort-track) and msg.frame with the frame size, or msg.payload "render" / "reset"'));
         }
         const entry = heatmapOf(cameraId, msg.frame.width, msg.frame.height);
-        entry.heatmap.update(msg.tracks.filter((t) => Array.isArray(t?.bbox)).map((t) => t.bbox));
+        entry.people = msg.tracks.filter((t) => Array.isArray(t?.bbox)).map((t) => t.bbox);
+        entry.heatmap.update(entry.people);
         entry.frames++;
         if (every > 0 && entry.frames % every === 0) {
           const out = render(cameraId, { topic: cameraId, frame: msg.frame, cameraId });

@@ -148,9 +148,24 @@ describe('REST API handler', () => {
   });
 
   it('serves a heatmap once one arrives', async () => {
-    state.ingest({ payload: Buffer.from([0x89, 0x50, 0x4e, 0x47]), heatmap: { cameraId: 'api-test', format: 'png' } });
+    state.ingest({ payload: Buffer.from([0x89, 0x50, 0x4e, 0x47]), heatmap: { cameraId: 'api-test', format: 'png', showsPeople: true } });
     const res = await get(port, '/api/cameras/api-test/heatmap');
     assert.deepEqual([res.status, res.type, res.body.length], [200, 'image/png', 4]);
+  });
+
+  it('in privacy mode, refuses heatmaps in which people can be seen', async () => {
+    const privateState = new ApiState();
+    privateState.ingest({ payload: Buffer.from([1]), heatmap: { cameraId: 'c', format: 'png', showsPeople: true } });
+    const api = createApi({ state: privateState, basePath: '/api', metrics: () => null, quality: 80, privacy: true, startedAt: now });
+    const privateServer = createServer((req, res) => api.handle(req, res));
+    await new Promise<void>((resolve) => privateServer.listen(0, '127.0.0.1', resolve));
+    const privatePort = (privateServer.address() as AddressInfo).port;
+    const refused = await get(privatePort, '/cameras/c/heatmap');
+    assert.equal(refused.status, 403);
+    assert.match(JSON.parse(refused.body.toString()).error, /turn on Privacy in the heatmap node/);
+    privateState.ingest({ payload: Buffer.from([2]), heatmap: { cameraId: 'c', format: 'png', showsPeople: false } });
+    assert.equal((await get(privatePort, '/cameras/c/heatmap')).status, 200);
+    privateServer.close();
   });
 
   it('keeps at most its maximum of cameras', () => {

@@ -152,6 +152,25 @@ describe('npm start (the demo)', function () {
     await assert.rejects(listen(`ws://127.0.0.1:${port}/api/ws/stream/elsewhere`, () => true), /HTTP 404/);
   });
 
+  it('removes the routes and closes the sockets of an api-out node that a redeploy removes', async function () {
+    const port = await startDemo(this);
+    const live = new WebSocket(`ws://127.0.0.1:${port}/api/ws/analytics`);
+    await new Promise((resolve) => live.once('message', resolve));
+    const closed = new Promise((resolve) => live.once('close', resolve));
+    const flows = (await (await fetch(`http://127.0.0.1:${port}/flows`)).json()) as { id: string; type: string; wires?: string[][] }[];
+    const withoutApi = flows
+      .filter((n) => n.type !== 'api-out')
+      .map((n) => (n.wires ? { ...n, wires: n.wires.map((port) => port.filter((id) => id !== 'demo.api')) } : n));
+    const deployed = await fetch(`http://127.0.0.1:${port}/flows`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' },
+      body: JSON.stringify(withoutApi),
+    });
+    assert.equal(deployed.status, 204);
+    await closed;
+    for (const target of ['/api/health', '/dashboard/', '/docs/']) assert.equal((await rawGet(port, target)).status, 404, target);
+  });
+
   it('serves the dashboard and the API docs, and nothing outside their folders', async function () {
     const port = await startDemo(this);
     const redirect = await rawGet(port, '/dashboard');

@@ -64,6 +64,17 @@ describe('Heatmap', () => {
     assert.equal(jpeg[1], 0xd8);
   });
 
+  it('blurs the people of the frame beneath when asked', () => {
+    const heatmap = new Heatmap({ width: 160, height: 120, cellSize: 8, sigma: 8, decay: 1 });
+    const background = { pixels: new Uint8Array(160 * 120 * 3).fill(90), width: 160, height: 120 };
+    for (let y = 20; y < 100; y++) for (let x = 100; x < 140; x++) background.pixels.fill(x % 2 ? 255 : 0, (y * 160 + x) * 3, (y * 160 + x) * 3 + 3);
+    const render = (blur?: Box[]) => decodeImage(renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, background, blur, opacity: 0.6, format: 'png', quality: 80 }));
+    const contrast = (image: { pixels: Uint8Array }) => Math.abs(image.pixels[(60 * 160 + 120) * 3] - image.pixels[(60 * 160 + 121) * 3]);
+    assert.ok(contrast(render()) > 150);
+    assert.ok(contrast(render([[100, 20, 140, 100]])) < 30);
+    assert.equal(background.pixels[(60 * 160 + 121) * 3], 255, 'the frame itself is left as it was');
+  });
+
   it('scales levels by the hottest cell', () => {
     assert.deepEqual([...normalise({ columns: 3, rows: 1, values: Float32Array.from([0, 1, 2]) })], [0, 128, 255]);
     assert.deepEqual([...normalise({ columns: 2, rows: 1, values: new Float32Array(2) })], [0, 0]);

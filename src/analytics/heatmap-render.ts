@@ -1,6 +1,7 @@
 import { encodeImage, type ImageFormat } from '../camera/encode';
 import { opencv, withMat } from '../opencv';
-import type { BgrImage } from '../types';
+import { blurRegions } from '../privacy';
+import type { BgrImage, Box } from '../types';
 import type { HeatmapGrid } from './heatmap';
 
 export interface RenderOptions {
@@ -9,6 +10,8 @@ export interface RenderOptions {
   height: number;
   /** Drawn under the heat, seen where it is cold. */
   background?: BgrImage;
+  /** Boxes of the background to blur first (people, in privacy mode). */
+  blur?: Box[];
   /** Opacity of the hottest spots over the background (0..1). */
   opacity: number;
   format: ImageFormat;
@@ -53,9 +56,17 @@ export function normalise(grid: HeatmapGrid): Uint8Array {
 /** Renders a grid as a colour-mapped image, optionally over a frame, encoded as PNG or JPEG. */
 export function renderHeatmap(grid: HeatmapGrid, options: RenderOptions): Buffer {
   const cv = opencv();
-  const { width, height, background, opacity } = options;
+  const { width, height, opacity } = options;
+  let background = options.background;
   if (background && (background.width !== width || background.height !== height)) {
     throw new RangeError(`background is ${background.width}x${background.height}, the heatmap ${width}x${height}`);
+  }
+  if (background && options.blur?.length) {
+    const copy = new cv.Mat(Buffer.from(background.pixels), height, width, cv.CV_8UC3);
+    background = withMat(copy, (m) => {
+      blurRegions(m, options.blur!);
+      return { pixels: m.getData(), width, height };
+    });
   }
   const intensity = normalise(grid);
   const small = new cv.Mat(Buffer.from(intensity.buffer), grid.rows, grid.columns, cv.CV_8UC1);

@@ -1,5 +1,6 @@
 import type { Point } from '../analytics/geometry';
-import { opencv, withMat, type Mat } from '../opencv';
+import { opencv, withMat } from '../opencv';
+import { blurRegions, clampBox } from '../privacy';
 import type { BgrImage, Box } from '../types';
 
 export interface Overlay {
@@ -21,29 +22,6 @@ type Bgr = [number, number, number];
 const ZONE_COLOURS: Bgr[] = [[222, 134, 46], [132, 172, 16], [83, 82, 238], [67, 159, 255], [208, 84, 136]];
 const LINE_COLOUR: Bgr = [87, 202, 254];
 const TRACK_COLOUR: Bgr = [80, 220, 80];
-
-function clampBox(box: Box, width: number, height: number): [number, number, number, number] | null {
-  if (!Array.isArray(box) || !box.slice(0, 4).every(Number.isFinite)) return null;
-  const x1 = Math.max(0, Math.floor(box[0]));
-  const y1 = Math.max(0, Math.floor(box[1]));
-  const x2 = Math.min(width, Math.ceil(box[2]));
-  const y2 = Math.min(height, Math.ceil(box[3]));
-  return x2 - x1 >= 2 && y2 - y1 >= 2 ? [x1, y1, x2, y2] : null;
-}
-
-/** Blurs the given boxes of a Mat in place, strongly enough that faces cannot be recognised. */
-export function blurRegions(mat: Mat, boxes: readonly Box[]): void {
-  const cv = opencv();
-  for (const box of boxes) {
-    const rect = clampBox(box, mat.cols, mat.rows);
-    if (!rect) continue;
-    const [x1, y1, x2, y2] = rect;
-    const region = mat.getRegion(new cv.Rect(x1, y1, x2 - x1, y2 - y1));
-    const kernel = Math.max(9, Math.floor(Math.min(x2 - x1, y2 - y1) / 3) | 1);
-    withMat(region.blur(new cv.Size(kernel, kernel)), (blurred) => blurred.copyTo(region));
-    region.release();
-  }
-}
 
 /** The frame with zones (and their counts), lines (in/out), boxes, ids and trails drawn, as JPEG. */
 export function annotateFrame(frame: BgrImage, overlay: Overlay, options: AnnotateOptions): Buffer {

@@ -153,6 +153,9 @@ export function createApi(options: ApiOptions): Api {
     [/^\/cameras\/([^/]+)\/heatmap$/, (m, _u, res) => {
       const view = cameraOf(decodeSegment(m[1]));
       if (!view.heatmap) throw new HttpError(404, `no heatmap for camera "${view.id}" yet: wire a heatmap node into this api-out node`);
+      if (options.privacy && view.heatmap.showsPeople) {
+        throw new HttpError(403, 'privacy mode: this heatmap is drawn over the frame with people visible; turn on Privacy in the heatmap node');
+      }
       sendImage(res, view.heatmap.format === 'jpeg' ? 'image/jpeg' : 'image/png', view.heatmap.image);
     }],
     [/^\/stats$/, (_m, _u, res) => sendJson(res, 200, statsNow())],

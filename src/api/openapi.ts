@@ -19,7 +19,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
         },
       },
       '/cameras/{id}/heatmap': {
-        get: { summary: 'Latest heatmap image from a heatmap node', parameters: [cameraId], responses: { 200: { description: 'PNG or JPEG image', content: { 'image/png': {}, 'image/jpeg': {} } }, 400: error, 404: error } },
+        get: { summary: 'Latest heatmap image from a heatmap node', parameters: [cameraId], responses: { 200: { description: 'PNG or JPEG image', content: { 'image/png': {}, 'image/jpeg': {} } }, 400: error, 403: error, 404: error } },
       },
       '/stats': { get: { summary: 'Occupancy, footfall today and per hour, peak occupancy: per camera and in total', responses: { 200: json('Stats') } } },
       '/zones': { get: { summary: 'Zone and line analytics of every camera', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/CameraZones' } } } } } } } },

@@ -15,7 +15,7 @@ export interface CameraView {
   lines: LineStats[];
   geometry: ZoneGeometry | null;
   occupancy: number | null;
-  heatmap: { image: Buffer; format: 'png' | 'jpeg'; at: number } | null;
+  heatmap: { image: Buffer; format: 'png' | 'jpeg'; at: number; showsPeople: boolean } | null;
 }
 
 /** The message fields the API reads; each is optional, so any stage of the pipeline can feed it. */
@@ -30,7 +30,7 @@ export interface ApiInput {
   lines?: unknown;
   zoneGeometry?: unknown;
   occupancy?: unknown;
-  heatmap?: { cameraId?: string; format?: string };
+  heatmap?: { cameraId?: string; format?: string; showsPeople?: boolean };
 }
 
 const array = <T>(value: unknown): T[] | undefined => (Array.isArray(value) ? (value as T[]) : undefined);
@@ -52,7 +52,7 @@ export class ApiState {
     }
     view.updatedAt = now;
     if (msg.heatmap && Buffer.isBuffer(msg.payload)) {
-      view.heatmap = { image: msg.payload, format: msg.heatmap.format === 'jpeg' ? 'jpeg' : 'png', at: now };
+      view.heatmap = { image: msg.payload, format: msg.heatmap.format === 'jpeg' ? 'jpeg' : 'png', at: now, showsPeople: msg.heatmap.showsPeople !== false };
       return id;
     }
     if (msg.frame && typeof msg.frame.seq === 'number') {

@@ -91,7 +91,12 @@
     return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   }
 
+  let lastFootfall = null;
+
   function onTick(tick) {
+    // New entries change the per-hour chart: fetch it now rather than at the next periodic refresh.
+    if (lastFootfall !== null && tick.total.footfallToday !== lastFootfall) refreshStats();
+    lastFootfall = tick.total.footfallToday;
     setText('occupancy', tick.total.occupancy);
     setText('footfall', tick.total.footfallToday);
     setText('peak', tick.total.peakToday ? tick.total.peakToday.count : '–');
