@@ -358,7 +358,7 @@ describe('Node-RED nodes', function () {
       await waitFor(() => out.length === 2, 2000, 'two images');
       const image = decodeImage(out[0].payload);
       assert.deepEqual([image.width, image.height], [320, 240]);
-      assert.deepEqual(out[1].heatmap, { cameraId: 'hall', kind: 'live', width: 320, height: 240, format: 'png', frames: 6 });
+      assert.deepEqual(out[1].heatmap, { cameraId: 'hall', kind: 'live', width: 320, height: 240, format: 'png', frames: 6, showsPeople: false });
       helper.getNode('heat').receive({ payload: 'render', cameraId: 'hall' });
       await waitFor(() => out.length === 3, 2000, 'an image on request');
       assert.ok(Buffer.isBuffer(out[2].payload));
