@@ -3,7 +3,7 @@ import { frameStore } from '../src/camera/frame-store';
 import { Heatmap } from '../src/analytics/heatmap';
 import { renderHeatmap } from '../src/analytics/heatmap-render';
 import type { Box, FrameRef } from '../src/types';
-import { cameraIdOf } from './messages';
+import { cameraIdOf } from '../src/messages';
 import { errorStatus } from './status';
 
 interface HeatmapDef extends NodeDef {

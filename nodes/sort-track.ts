@@ -2,7 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { CameraTrackers } from '../src/tracking/camera-trackers';
 import { describeTrack, type Track } from '../src/tracking/sort';
 import type { FrameRef } from '../src/types';
-import { cameraIdOf } from './messages';
+import { cameraIdOf } from '../src/messages';
 import { errorStatus, startThrottledStatus } from './status';
 
 interface SortTrackDef extends NodeDef {

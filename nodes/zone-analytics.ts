@@ -6,7 +6,7 @@ import { encodeImage } from '../src/camera/encode';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import type { FrameRef } from '../src/types';
-import { cameraIdOf } from './messages';
+import { cameraIdOf } from '../src/messages';
 import { errorStatus, startThrottledStatus } from './status';
 
 interface ZoneAnalyticsDef extends NodeDef {

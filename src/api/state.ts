@@ -1,4 +1,5 @@
 import type { ZoneGeometry, ZoneStats, LineStats } from '../analytics/zones';
+import { cameraIdOf } from '../messages';
 import type { Box, FrameRef } from '../types';
 
 /** What an api-out node keeps of the messages of one camera. */
@@ -43,7 +44,7 @@ export class ApiState {
 
   /** Takes what a message carries; returns its camera id. */
   ingest(msg: ApiInput, now = Date.now()): string {
-    const id = msg.heatmap?.cameraId ?? msg.frame?.cameraId ?? msg.cameraId ?? (typeof msg.topic === 'string' && msg.topic ? msg.topic : 'default');
+    const id = msg.heatmap?.cameraId ?? cameraIdOf(msg);
     let view = this.cameras.get(id);
     if (!view) {
       if (this.cameras.size >= this.maxCameras) throw new Error(`already serving ${this.maxCameras} cameras; camera "${id}" is one too many`);

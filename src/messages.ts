@@ -1,4 +1,4 @@
-import type { FrameRef } from '../src/types';
+import type { FrameRef } from './types';
 
 /** The parts of a message our nodes read to know which camera it belongs to. */
 export interface CameraMessage {
