@@ -142,8 +142,11 @@ describe('npm start (the demo)', function () {
     assert.equal(decodeImage(Buffer.from(await heatmap!.arrayBuffer())).width, 768);
     assert.equal((await api('/cameras/elsewhere')).status, 404);
 
-    const ticks = await listen(`ws://127.0.0.1:${port}/api/ws/analytics`, (m) => m.length >= 2);
-    const tick = JSON.parse(ticks[1].toString());
+    const analytics = await listen(`ws://127.0.0.1:${port}/api/ws/analytics`, (m) => {
+      const types = m.map((d) => JSON.parse(d.toString()).type);
+      return types.filter((t) => t === 'tick').length >= 2 && types.includes('event');
+    });
+    const tick = analytics.map((d) => JSON.parse(d.toString())).filter((d) => d.type === 'tick')[1];
     assert.equal(tick.type, 'tick');
     assert.deepEqual(tick.cameras.map((c: { id: string }) => c.id), ['vtest']);
     assert.ok(Number.isInteger(tick.total.occupancy));
