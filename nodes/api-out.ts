@@ -7,7 +7,7 @@ import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
 import { createStaticHandler } from '../src/api/static';
 import { peekMetrics } from '../src/metrics/shared';
-import { errorStatus, startThrottledStatus } from './status';
+import { refuseToRun, startThrottledStatus } from './status';
 
 interface ApiOutDef extends NodeDef {
   basePath: string;
@@ -33,11 +33,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const basePath = `/${(config.basePath || '/api').trim().replace(/^\/+|\/+$/g, '')}`;
-    const fail = (err: Error) => {
-      node.status(errorStatus(err));
-      node.error(err);
-      node.on('input', (_msg, _send, done) => done(err));
-    };
+    const fail = (err: Error) => refuseToRun(node, 'api-out', err);
     if (!/^\/[A-Za-z0-9._~\-/]+$/.test(basePath) || basePath.includes('..')) {
       return fail(new Error(`"${config.basePath}" is not a usable base path: use letters, digits and /, e.g. /api`));
     }

@@ -4,7 +4,7 @@ import { Heatmap } from '../src/analytics/heatmap';
 import { renderHeatmap } from '../src/analytics/heatmap-render';
 import type { Box, FrameRef } from '../src/types';
 import { cameraIdOf } from '../src/messages';
-import { errorStatus } from './status';
+import { errorStatus, settingNumber } from './status';
 
 interface HeatmapDef extends NodeDef {
   cellSize: string | number;
@@ -29,8 +29,7 @@ export = function register(RED: NodeAPI): void {
     RED.nodes.createNode(this, config);
     const node = this;
     const maps = new Map<string, { heatmap: Heatmap; frames: number; people: Box[] }>();
-    const number = (value: string | number, fallback: number) => (value === '' || value === undefined ? fallback : Number(value));
-    const every = Math.max(0, Math.floor(number(config.every, 50)));
+    const every = Math.max(0, Math.floor(settingNumber(config.every, 50)));
 
     const heatmapOf = (cameraId: string, width: number, height: number) => {
       let entry = maps.get(cameraId);
@@ -41,9 +40,9 @@ export = function register(RED: NodeAPI): void {
           heatmap: new Heatmap({
             width,
             height,
-            cellSize: number(config.cellSize, 8),
-            decay: number(config.decay, 0.98),
-            sigma: number(config.sigma, 24),
+            cellSize: settingNumber(config.cellSize, 8),
+            decay: settingNumber(config.decay, 0.98),
+            sigma: settingNumber(config.sigma, 24),
             anchor: config.anchor || 'bottom-center',
           }),
           frames: 0,
@@ -68,9 +67,9 @@ export = function register(RED: NodeAPI): void {
         height,
         background,
         blur: privacy ? entry.people : undefined,
-        opacity: number(config.opacity, 0.6),
+        opacity: settingNumber(config.opacity, 0.6),
         format,
-        quality: number(config.quality, 80),
+        quality: settingNumber(config.quality, 80),
       });
       // Tells the API whether people can be seen in the image.
       const showsPeople = Boolean(background) && !privacy;

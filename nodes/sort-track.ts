@@ -3,7 +3,7 @@ import { CameraTrackers } from '../src/tracking/camera-trackers';
 import { describeTrack, type Track } from '../src/tracking/sort';
 import type { FrameRef } from '../src/types';
 import { cameraIdOf } from '../src/messages';
-import { errorStatus, startThrottledStatus } from './status';
+import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
 interface SortTrackDef extends NodeDef {
   maxAge: string | number;
@@ -28,17 +28,14 @@ export = function register(RED: NodeAPI): void {
     const visible = new Map<string, number>();
     let trackers: CameraTrackers;
     try {
-      const number = (value: string | number, fallback: number) => (value === '' || value === undefined ? fallback : Number(value));
       trackers = new CameraTrackers({
-        maxAge: number(config.maxAge, 30),
-        minHits: number(config.minHits, 3),
-        iouThreshold: number(config.iouThreshold, 0.3),
-        trailLength: number(config.trailLength, 30),
+        maxAge: settingNumber(config.maxAge, 30),
+        minHits: settingNumber(config.minHits, 3),
+        iouThreshold: settingNumber(config.iouThreshold, 0.3),
+        trailLength: settingNumber(config.trailLength, 30),
       });
     } catch (err) {
-      node.status(errorStatus(err as Error));
-      node.error(err as Error);
-      node.on('input', (_msg, _send, done) => done(new Error(`sort-track cannot run: ${(err as Error).message}`)));
+      refuseToRun(node, 'sort-track', err as Error);
       return;
     }
     const status = startThrottledStatus(node, () => {

@@ -31,3 +31,18 @@ export function errorStatus(err: Error): NodeStatus {
   const text = err.message.length > 60 ? `${err.message.slice(0, 57)}…` : err.message;
   return { fill: 'red', shape: 'ring', text };
 }
+
+/**
+ * A node whose settings cannot work: red status and an error now, and an error on every message so Catch
+ * nodes see why nothing comes out.
+ */
+export function refuseToRun(node: Node, type: string, err: Error): void {
+  node.status(errorStatus(err));
+  node.error(err);
+  node.on('input', (_msg, _send, done) => done(new Error(`${type} cannot run: ${err.message}`)));
+}
+
+/** A numeric setting from the editor: empty means the default. */
+export function settingNumber(value: string | number | undefined, fallback: number): number {
+  return value === '' || value === undefined ? fallback : Number(value);
+}

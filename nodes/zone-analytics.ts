@@ -7,7 +7,7 @@ import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import type { FrameRef } from '../src/types';
 import { cameraIdOf } from '../src/messages';
-import { errorStatus, startThrottledStatus } from './status';
+import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
 interface ZoneAnalyticsDef extends NodeDef {
   layout: string;
@@ -57,18 +57,15 @@ export = function register(RED: NodeAPI): void {
       }
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
       const database = config.persist === false ? null : config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
-      const days = (value: string | number, fallback: number) => (value === '' || value === undefined ? fallback : Number(value));
       metrics = acquireMetrics(database, {
         timeZone: config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone,
-        minuteRetentionDays: days(config.minuteRetentionDays, 7),
-        hourRetentionDays: days(config.hourRetentionDays, 400),
+        minuteRetentionDays: settingNumber(config.minuteRetentionDays, 7),
+        hourRetentionDays: settingNumber(config.hourRetentionDays, 400),
       });
       service = new ZoneService(layout, { anchor: config.anchor || 'bottom-center', trackTimeoutFrames: Number(config.trackTimeout) || 30 }, metrics, node.id);
     } catch (err) {
       metrics?.release();
-      node.status(errorStatus(err as Error));
-      node.error(err as Error);
-      node.on('input', (_msg, _send, done) => done(new Error(`zone-analytics cannot run: ${(err as Error).message}`)));
+      refuseToRun(node, 'zone-analytics', err as Error);
       return;
     }
     const shared = metrics;
