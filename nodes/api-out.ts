@@ -7,6 +7,7 @@ import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
 import { createStaticHandler } from '../src/api/static';
 import { peekMetrics } from '../src/metrics/shared';
+import { peekSales } from '../src/sales/ledger';
 import { refuseToRun, startThrottledStatus } from './status';
 
 interface ApiOutDef extends NodeDef {
@@ -53,6 +54,7 @@ export = function register(RED: NodeAPI): void {
       state,
       basePath: `${nodeRoot}${basePath}`,
       metrics: () => peekMetrics(database),
+      sales: () => peekSales(database),
       quality: Math.min(100, Math.max(1, Number(config.quality) || 80)),
       privacy: config.privacy === true,
       startedAt: Date.now(),

@@ -6,6 +6,7 @@ import { annotateFrame } from '../src/api/annotate';
 import { createApi } from '../src/api/http';
 import { ApiState } from '../src/api/state';
 import { MetricsCollector } from '../src/metrics/collector';
+import { SalesLedger } from '../src/sales/ledger';
 import { decodeImage } from '../src/detection/image';
 
 /** A raw GET, so paths reach the server exactly as written (no client-side normalisation). */
@@ -59,6 +60,7 @@ describe('REST API handler', () => {
   let port: number;
   const state = new ApiState();
   const metrics = new MetricsCollector({ timeZone: 'UTC' });
+  const sales = new SalesLedger(':memory:', { timeZone: 'UTC', retentionDays: 400, footfallCamera: '' });
   const now = Date.now();
 
   before(async () => {
@@ -72,7 +74,8 @@ describe('REST API handler', () => {
     });
     metrics.recordFootfall('api-test', now);
     metrics.recordOccupancy('api-test', now, 1);
-    const api = createApi({ state, basePath: '/api', metrics: () => metrics, quality: 80, privacy: false, startedAt: now - 5000 });
+    sales.record([{ id: 'R1', at: now, amount: 12 }, { id: 'R2', at: now, amount: null }], now);
+    const api = createApi({ state, basePath: '/api', metrics: () => metrics, sales: () => sales, quality: 80, privacy: false, startedAt: now - 5000 });
     server = createServer((req, res) => {
       if (req.url?.startsWith('/api/') || req.url === '/api') {
         req.url = req.url.slice(4) || '/';
@@ -110,11 +113,15 @@ describe('REST API handler', () => {
     const stats = await json('/api/stats');
     assert.deepEqual([stats.total.occupancy, stats.total.footfallToday, stats.cameras['api-test'].footfallToday, stats.total.peakToday.count], [1, 1, 1, 1]);
     assert.equal(stats.total.footfallByHour.length, 1);
+    assert.deepEqual(stats.conversionToday, { footfall: 1, transactions: 2, conversionRate: 2, revenue: 12, averageBasket: 12, basketPerVisitor: 12 });
+    const conversion = await json('/api/conversion');
+    assert.deepEqual([conversion.day, conversion.footfallCamera, conversion.footfallCounted, conversion.hours.length, conversion.days.length], [metrics.dayOf(now), '*', true, 1, 7]);
+    assert.deepEqual(conversion.total, stats.conversionToday);
     const zones = await json('/api/zones');
     assert.deepEqual(zones[0].lines, [{ id: 'in', name: 'in', in: 5, out: 4 }]);
     const openapi = await json('/api/openapi.json');
     assert.equal(openapi.openapi, '3.0.3');
-    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/stats', '/zones', '/ws/stream/{id}', '/ws/analytics']) {
+    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/stats', '/conversion', '/zones', '/ws/stream/{id}', '/ws/analytics']) {
       assert.ok(openapi.paths[path], path);
     }
   });
@@ -136,6 +143,7 @@ describe('REST API handler', () => {
       ['/api/..%2fpackage.json', 404, /no such endpoint/],
       ['/api/%2e%2e/%2e%2e/package.json', 404, /no such endpoint/],
       ['/api/ws/analytics', 426, /WebSocket/],
+      ['/api/conversion?day=yesterday', 400, /day must be a date/],
       ['/api/ws/stream/nowhere', 404, /unknown camera/],
     ];
     for (const [path, status, message] of cases) {
@@ -156,10 +164,13 @@ describe('REST API handler', () => {
   it('in privacy mode, refuses heatmaps in which people can be seen', async () => {
     const privateState = new ApiState();
     privateState.ingest({ payload: Buffer.from([1]), heatmap: { cameraId: 'c', format: 'png', showsPeople: true } });
-    const api = createApi({ state: privateState, basePath: '/api', metrics: () => null, quality: 80, privacy: true, startedAt: now });
+    const api = createApi({ state: privateState, basePath: '/api', metrics: () => null, sales: () => null, quality: 80, privacy: true, startedAt: now });
     const privateServer = createServer((req, res) => api.handle(req, res));
     await new Promise<void>((resolve) => privateServer.listen(0, '127.0.0.1', resolve));
     const privatePort = (privateServer.address() as AddressInfo).port;
+    const noSales = await get(privatePort, '/conversion');
+    assert.equal(noSales.status, 404);
+    assert.match(JSON.parse(noSales.body.toString()).error, /wire a pos-conversion node/);
     const refused = await get(privatePort, '/cameras/c/heatmap');
     assert.equal(refused.status, 403);
     assert.match(JSON.parse(refused.body.toString()).error, /turn on Privacy in the heatmap node/);

@@ -2,6 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { frameStore } from '../camera/frame-store';
 import { cameraRegistry } from '../camera/registry';
 import { ALL_CAMERAS, type MetricsCollector } from '../metrics/collector';
+import { conversionReport } from '../sales/conversion';
+import type { SalesLedger } from '../sales/ledger';
 import { annotateFrame } from './annotate';
 import { openApiDocument } from './openapi';
 import type { ApiState, CameraView } from './state';
@@ -14,6 +16,8 @@ export interface ApiOptions {
   basePath: string;
   /** The shared metrics, when a zone-analytics node keeps them. */
   metrics: () => MetricsCollector | null;
+  /** The sales ledger, when a pos-conversion node records sales into the same database. */
+  sales: () => SalesLedger | null;
   quality: number;
   privacy: boolean;
   startedAt: number;
@@ -117,13 +121,24 @@ export function createApi(options: ApiOptions): Api {
     };
   };
 
+  /** Today's sales figures, or null when no pos-conversion node records sales (or its settings clash with the footfall's). */
+  const conversionToday = (collector: MetricsCollector | null) => {
+    const sales = options.sales();
+    if (!sales) return null;
+    try {
+      return conversionReport(sales, collector, sales.dayOf(Date.now())).total;
+    } catch {
+      return null;
+    }
+  };
+
   const statsNow = () => {
     const collector = options.metrics();
     const day = collector ? collector.dayOf(Date.now()) : null;
     const views = state.list();
     const cameras = Object.fromEntries(views.map((v) => [v.id, period(collector, day, v.id, v.occupancy ?? v.tracks.length)]));
     const total = period(collector, day, ALL_CAMERAS, views.reduce((sum, v) => sum + (v.occupancy ?? v.tracks.length), 0));
-    return { day, total, cameras };
+    return { day, total, cameras, conversionToday: conversionToday(collector) };
   };
 
   const upgrade = (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => {
@@ -159,6 +174,16 @@ export function createApi(options: ApiOptions): Api {
       sendImage(res, view.heatmap.format === 'jpeg' ? 'image/jpeg' : 'image/png', view.heatmap.image);
     }],
     [/^\/stats$/, (_m, _u, res) => sendJson(res, 200, statsNow())],
+    [/^\/conversion$/, (_m, url, res) => {
+      const sales = options.sales();
+      if (!sales) throw new HttpError(404, 'no sales recorded here: wire a pos-conversion node using the same database as this api-out node');
+      const day = url.searchParams.get('day') ?? sales.dayOf(Date.now());
+      try {
+        sendJson(res, 200, conversionReport(sales, options.metrics(), day));
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+    }],
     [/^\/zones$/, (_m, _u, res) => sendJson(res, 200, state.list().map((v) => ({ cameraId: v.id, zones: v.zones, lines: v.lines })))],
     [/^\/openapi\.json$/, (_m, _u, res) => sendJson(res, 200, openApiDocument(options.basePath))],
     [/^\/ws\/stream\/([^/]+)$/, (m, _u, res, req) => upgrade(req, res, { kind: 'stream', cameraId: cameraOf(decodeSegment(m[1])).id })],
@@ -199,6 +224,7 @@ export function createApi(options: ApiOptions): Api {
         at: Date.now(),
         day: stats.day,
         total: { occupancy: stats.total.occupancy, footfallToday: stats.total.footfallToday, peakToday: stats.total.peakToday },
+        conversionToday: stats.conversionToday,
         cameras: state.list().map((v) => ({
           id: v.id,
           occupancy: v.occupancy ?? v.tracks.length,

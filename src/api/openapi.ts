@@ -22,6 +22,13 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
         get: { summary: 'Latest heatmap image from a heatmap node', parameters: [cameraId], responses: { 200: { description: 'PNG or JPEG image', content: { 'image/png': {}, 'image/jpeg': {} } }, 400: error, 403: error, 404: error } },
       },
       '/stats': { get: { summary: 'Occupancy, footfall today and per hour, peak occupancy: per camera and in total', responses: { 200: json('Stats') } } },
+      '/conversion': {
+        get: {
+          summary: 'Sales joined with footfall: conversion rate, average basket and spend per visitor for a day, its hours and the week up to it',
+          parameters: [{ name: 'day', in: 'query', required: false, description: 'Local day YYYY-MM-DD; today by default', schema: { type: 'string', format: 'date' } }],
+          responses: { 200: json('ConversionReport'), 400: error, 404: error },
+        },
+      },
       '/zones': { get: { summary: 'Zone and line analytics of every camera', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/CameraZones' } } } } } } } },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
       '/ws/stream/{id}': {
@@ -35,7 +42,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       '/ws/analytics': {
         get: {
           summary: 'WebSocket: live analytics',
-          description: 'Text messages: {"type": "tick", at, day, total: {occupancy, footfallToday, peakToday}, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
+          description: 'Text messages: {"type": "tick", at, day, total: {occupancy, footfallToday, peakToday}, conversionToday, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
           responses: { 101: { description: 'Switching to the WebSocket protocol' }, 426: error },
         },
       },
@@ -112,6 +119,30 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             day: { type: 'string', nullable: true, description: "the store's local day, YYYY-MM-DD" },
             total: { $ref: '#/components/schemas/Period' },
             cameras: { type: 'object', additionalProperties: { $ref: '#/components/schemas/Period' } },
+            conversionToday: { allOf: [{ $ref: '#/components/schemas/Conversion' }], nullable: true, description: 'null unless a pos-conversion node records sales' },
+          },
+        },
+        Conversion: {
+          type: 'object',
+          properties: {
+            footfall: { type: 'integer', description: 'visitors (entries counted as footfall)' },
+            transactions: { type: 'integer' },
+            conversionRate: { type: 'number', nullable: true, description: 'transactions / footfall' },
+            revenue: { type: 'number', nullable: true, description: 'sum of the amounts given' },
+            averageBasket: { type: 'number', nullable: true, description: 'revenue / transactions with an amount' },
+            basketPerVisitor: { type: 'number', nullable: true, description: 'revenue / footfall' },
+          },
+        },
+        ConversionReport: {
+          type: 'object',
+          properties: {
+            day: { type: 'string' },
+            timeZone: { type: 'string' },
+            footfallCamera: { type: 'string', description: 'camera whose footfall counts visitors; * for all cameras' },
+            footfallCounted: { type: 'boolean', description: 'false when no zone-analytics node counts footfall into this database' },
+            total: { $ref: '#/components/schemas/Conversion' },
+            hours: { type: 'array', items: { allOf: [{ $ref: '#/components/schemas/Conversion' }, { type: 'object', properties: { hour: { type: 'string' }, start: { type: 'integer' } } }] } },
+            days: { type: 'array', items: { allOf: [{ $ref: '#/components/schemas/Conversion' }, { type: 'object', properties: { day: { type: 'string' } } }] } },
           },
         },
       },

@@ -1,0 +1,144 @@
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
+import { LocalClock } from '../metrics/local-time';
+import type { Transaction } from './transactions';
+
+const HOUR = 3_600_000;
+const DAY = 86_400_000;
+
+export interface SalesHour {
+  /** Local hour, keyed like the footfall hours (`2026-11-28T14:00+01:00`). */
+  key: string;
+  day: string;
+  start: number;
+  transactions: number;
+  /** Transactions that gave an amount, and their sum. */
+  withAmount: number;
+  revenue: number;
+}
+
+export interface SalesOptions {
+  timeZone: string;
+  retentionDays: number;
+  /** The camera whose footfall counts the store's visitors; empty for all cameras together. */
+  footfallCamera: string;
+}
+
+/**
+ * Every sale in one SQLite table (the metrics database by default), deduplicated by the till's id, with
+ * per-local-hour totals kept in memory for reports. Sales past retention are deleted.
+ */
+export class SalesLedger {
+  private readonly db: Database.Database;
+  private readonly clock: LocalClock;
+  private readonly hours = new Map<string, SalesHour>();
+  private prunedAt = -Infinity;
+
+  constructor(readonly file: string, readonly options: SalesOptions) {
+    if (!(options.retentionDays > 0)) throw new RangeError(`retentionDays must be a positive number of days, got ${options.retentionDays}`);
+    this.clock = new LocalClock(options.timeZone);
+    try {
+      if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+      this.db = new Database(file);
+      this.db.pragma('journal_mode = WAL');
+      this.db.pragma('synchronous = NORMAL');
+      this.db.exec('CREATE TABLE IF NOT EXISTS sales (id TEXT PRIMARY KEY, at INTEGER NOT NULL, amount REAL)');
+    } catch (err) {
+      throw new Error(`cannot open the sales database ${file}: ${(err as Error).message}`);
+    }
+    for (const row of this.db.prepare('SELECT at, amount FROM sales').iterate() as IterableIterator<{ at: number; amount: number | null }>) {
+      this.count(row.at, row.amount);
+    }
+  }
+
+  get timeZone(): string {
+    return this.options.timeZone;
+  }
+
+  /** Records sales not seen before; all or nothing. */
+  record(transactions: readonly Transaction[], now = Date.now()): { accepted: number; duplicates: number } {
+    const insert = this.db.prepare('INSERT OR IGNORE INTO sales (id, at, amount) VALUES (?, ?, ?)');
+    const fresh = this.db.transaction(() => transactions.filter((t) => insert.run(t.id, Math.round(t.at), t.amount).changes === 1))();
+    for (const t of fresh) this.count(t.at, t.amount);
+    this.prune(now);
+    return { accepted: fresh.length, duplicates: transactions.length - fresh.length };
+  }
+
+  /** Hour totals, oldest first; of one local day when given. */
+  hoursOf(day?: string): SalesHour[] {
+    return [...this.hours.values()].filter((h) => day === undefined || h.day === day).sort((a, b) => a.start - b.start).map((h) => ({ ...h }));
+  }
+
+  dayOf(at: number): string {
+    return this.clock.hourOf(at).day;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private count(at: number, amount: number | null): void {
+    const hour = this.clock.hourOf(at);
+    let bucket = this.hours.get(hour.key);
+    if (!bucket) {
+      bucket = { key: hour.key, day: hour.day, start: hour.start, transactions: 0, withAmount: 0, revenue: 0 };
+      this.hours.set(hour.key, bucket);
+    }
+    bucket.transactions++;
+    if (amount !== null) {
+      bucket.withAmount++;
+      bucket.revenue += amount;
+    }
+  }
+
+  /** Deletes sales past retention, at most once an hour. */
+  private prune(now: number): void {
+    if (now - this.prunedAt < HOUR) return;
+    this.prunedAt = now;
+    const limit = now - this.options.retentionDays * DAY;
+    this.db.prepare('DELETE FROM sales WHERE at < ?').run(limit);
+    for (const [key, bucket] of this.hours) if (bucket.start + HOUR <= limit) this.hours.delete(key);
+  }
+}
+
+const open = new Map<string, { ledger: SalesLedger; users: number }>();
+
+export interface SharedSales {
+  ledger: SalesLedger;
+  release(): void;
+}
+
+/** One ledger per database file in this process, shared by the nodes that record sales and the API that reports them. */
+export function acquireSales(file: string, options: SalesOptions): SharedSales {
+  let entry = open.get(file);
+  if (entry) {
+    const current = entry.ledger.options;
+    const differs = (Object.keys(options) as (keyof SalesOptions)[]).find((key) => current[key] !== options[key]);
+    if (differs) {
+      throw new Error(`${file} already records sales with ${differs} "${current[differs]}"; nodes sharing a database need the same settings`);
+    }
+  } else {
+    entry = { ledger: new SalesLedger(file, options), users: 0 };
+    open.set(file, entry);
+  }
+  entry.users++;
+  const current = entry;
+  let released = false;
+  return {
+    ledger: current.ledger,
+    release() {
+      if (released) return;
+      released = true;
+      if (--current.users === 0) {
+        current.ledger.close();
+        open.delete(file);
+      }
+    },
+  };
+}
+
+/** The ledger already open for a database file, if a node records sales there; for readers such as the API. */
+export function peekSales(file: string): SalesLedger | null {
+  return open.get(file)?.ledger ?? null;
+}
