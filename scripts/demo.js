@@ -10,7 +10,7 @@ const root = path.resolve(__dirname, '..');
 const pkg = require(path.join(root, 'package.json'));
 const userDir = process.env.DEMO_USER_DIR || path.join(root, '.node-red');
 const port = process.env.PORT || '1880';
-const flow = process.env.DEMO_FLOW || 'full-pipeline';
+const flow = process.env.DEMO_FLOW || 'dashboard';
 const flowFile = process.env.DEMO_FLOW_FILE || path.join(root, 'examples', `${flow}.json`);
 const settings = path.resolve(process.env.DEMO_SETTINGS || path.join(__dirname, 'demo-settings.js'));
 

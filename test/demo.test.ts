@@ -1,12 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { request } from 'node:http';
-import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { decodeImage } from '../src/detection/image';
-import { ROOT, requireModel, requireVtest, waitFor } from './support';
+import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
+import { ROOT, waitFor } from './support';
 
 async function waitForAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
   const started = Date.now();
@@ -59,41 +58,23 @@ function listen(url: string, enough: (messages: WebSocket.RawData[]) => boolean,
 
 /** `npm start` as a user runs it: Node-RED in its own process, the demo flow deployed, debug output live. */
 describe('npm start (the demo)', function () {
-  let demo: ChildProcess | undefined;
-  let output = '';
+  let red: RunningNodeRed;
 
-  afterEach(async () => {
-    if (demo && demo.exitCode === null) {
-      const exited = new Promise((resolve) => demo!.once('exit', resolve));
-      demo.kill('SIGINT');
-      await exited;
-    }
-  });
+  afterEach(stopAllNodeRed);
 
   /** Starts the demo on a free port with a fresh user directory; returns the port. */
-  async function startDemo(context: Mocha.Context, extraEnv: Record<string, string> = {}): Promise<number> {
-    requireModel(context);
-    requireVtest(context);
-    output = '';
-    const port = 19000 + Math.floor(Math.random() * 1000);
-    const userDir = mkdtempSync(path.join(tmpdir(), 'demo-'));
-    demo = spawn(process.execPath, [path.join(ROOT, 'scripts', 'demo.js')], {
-      env: { ...process.env, PORT: String(port), DEMO_USER_DIR: userDir, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    demo.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    demo.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor(() => /Started flows/.test(output), 30000, `Node-RED to start:\n${output}`);
-    return port;
+  async function startDemo(context: Mocha.Context, env: Record<string, string> = {}): Promise<number> {
+    red = await startNodeRed(context, { env });
+    return red.port;
   }
 
   it('serves the editor with our nodes and streams people, tracks and zone counts to the debug sidebar', async function () {
     const port = await startDemo(this);
-    assert.match(output, new RegExp(`dashboard +http://localhost:${port}/dashboard/`), 'the dashboard URL is printed');
+    assert.match(red.output(), new RegExp(`dashboard +http://localhost:${port}/dashboard/`), 'the dashboard URL is printed');
 
     const nodes = await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { Accept: 'application/json' } })).json();
     const ours = (nodes as { module: string; types: string[] }[]).filter((set) => set.module === '@retail-vision/node-red-retail-analytics');
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['api-out', 'camera-source', 'heatmap', 'sort-track', 'yolo-detect', 'yolo-model', 'zone-analytics']);
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['api-out', 'camera-source', 'heatmap', 'pos-conversion', 'sort-track', 'yolo-detect', 'yolo-model', 'zone-analytics']);
 
     const summaries: { people: number; tracks: number[]; zones: Record<string, { entries: number }> }[] = [];
     const comms = new WebSocket(`ws://127.0.0.1:${port}/comms`);
@@ -108,7 +89,7 @@ describe('npm start (the demo)', function () {
     } finally {
       comms.close();
     }
-    assert.ok(!/\[error\]/.test(output), `no errors in the log:\n${output}`);
+    assert.deepEqual(red.problems(), [], 'no warnings or errors in the log');
   });
 
   it('serves the REST API of the running pipeline: annotated frames, heatmaps, stats', async function () {

@@ -11,7 +11,7 @@
 
   const footfallChart = new Chart($('footfall-chart'), {
     type: 'bar',
-    data: { labels: [], datasets: [{ label: 'Entries', data: [], backgroundColor: '#2e86de' }] },
+    data: { labels: [], datasets: [{ label: 'Entries', data: [], backgroundColor: '#2e86de' }, { label: 'Sales', data: [], backgroundColor: '#f39c12' }] },
     options: { responsive: true, animation: false, plugins: { legend: { display: false } }, scales: { y: { beginAtZero: true, ticks: { precision: 0 } } } },
   });
   const occupancyChart = new Chart($('occupancy-chart'), {
@@ -91,12 +91,26 @@
     return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   }
 
-  let lastFootfall = null;
+  let lastCounts = null;
+  let salesRecorded = false;
+
+  function showConversion(today) {
+    salesRecorded = today !== null;
+    $('conversion-kpi').hidden = !salesRecorded;
+    $('sales-legend').hidden = !salesRecorded;
+    footfallChart.options.plugins.legend.display = salesRecorded;
+    if (!salesRecorded) return;
+    setText('conversion', today.conversionRate === null ? '–' : `${(today.conversionRate * 100).toFixed(1)} %`);
+    const perVisitor = today.basketPerVisitor === null ? '' : ` · ${today.basketPerVisitor.toFixed(2)} per visitor`;
+    setText('sales', `${today.transactions} sales${perVisitor}`);
+  }
 
   function onTick(tick) {
-    // New entries change the per-hour chart: fetch it now rather than at the next periodic refresh.
-    if (lastFootfall !== null && tick.total.footfallToday !== lastFootfall) refreshStats();
-    lastFootfall = tick.total.footfallToday;
+    // New entries or sales change the per-hour chart: fetch it now rather than at the next periodic refresh.
+    const counts = `${tick.total.footfallToday}/${tick.conversionToday ? tick.conversionToday.transactions : '-'}`;
+    if (lastCounts !== null && counts !== lastCounts) refreshStats();
+    lastCounts = counts;
+    showConversion(tick.conversionToday);
     setText('occupancy', tick.total.occupancy);
     setText('footfall', tick.total.footfallToday);
     setText('peak', tick.total.peakToday ? tick.total.peakToday.count : '–');
@@ -116,8 +130,18 @@
   async function refreshStats() {
     try {
       const stats = await (await fetch(`${api}/stats`)).json();
-      footfallChart.data.labels = stats.total.footfallByHour.map((h) => h.hour.slice(11, 16));
-      footfallChart.data.datasets[0].data = stats.total.footfallByHour.map((h) => h.footfall);
+      showConversion(stats.conversionToday);
+      if (salesRecorded) {
+        // Hours with sales but no footfall show too; the conversion report joins both.
+        const conversion = await (await fetch(`${api}/conversion`)).json();
+        footfallChart.data.labels = conversion.hours.map((h) => h.hour.slice(11, 16));
+        footfallChart.data.datasets[0].data = conversion.hours.map((h) => h.footfall);
+        footfallChart.data.datasets[1].data = conversion.hours.map((h) => h.transactions);
+      } else {
+        footfallChart.data.labels = stats.total.footfallByHour.map((h) => h.hour.slice(11, 16));
+        footfallChart.data.datasets[0].data = stats.total.footfallByHour.map((h) => h.footfall);
+        footfallChart.data.datasets[1].data = [];
+      }
       footfallChart.update();
       const health = await (await fetch(`${api}/health`)).json();
       for (const camera of health.cameras) {

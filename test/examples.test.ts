@@ -1,0 +1,254 @@
+import { strict as assert } from 'node:assert';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import mqtt from 'mqtt';
+import WebSocket from 'ws';
+import { decodeImage } from '../src/detection/image';
+import { startMosquitto, type Broker } from './mosquitto';
+import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
+import { ROOT } from './support';
+
+type FlowNode = { id: string; type: string; z?: string; wires?: string[][]; d?: boolean; [key: string]: unknown };
+
+const EXAMPLES = path.join(ROOT, 'examples');
+const exampleNames = () => readdirSync(EXAMPLES).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)).sort();
+const example = (name: string): FlowNode[] => JSON.parse(readFileSync(path.join(EXAMPLES, `${name}.json`), 'utf8'));
+
+/** The example as a user deploys it against their own broker: the MQTT broker nodes pointed at `broker`. */
+function withBroker(flows: FlowNode[], broker: Broker): FlowNode[] {
+  return flows.map((n) => (n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(broker.port) } : n));
+}
+
+async function waitUntil<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const started = Date.now();
+  let last: T | undefined;
+  for (;;) {
+    try {
+      last = await read();
+      if (ok(last)) return last;
+    } catch {
+      // Not there yet: keep asking until the deadline.
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+const getJson = async (red: RunningNodeRed, url: string) => {
+  const res = await fetch(`http://127.0.0.1:${red.port}${url}`);
+  if (res.status !== 200) throw new Error(`${url}: HTTP ${res.status}`);
+  return res.json();
+};
+
+/** Keeps the log free of warnings and errors a few seconds after the deploy, as a user's first look at the debug log would. */
+async function assertCleanDeploy(red: RunningNodeRed): Promise<void> {
+  await new Promise((resolve) => setTimeout(resolve, 3000));
+  assert.deepEqual(red.problems(), [], `warnings or errors in the log:\n${red.output()}`);
+}
+
+describe('example flows (examples/)', function () {
+  let broker: Broker | undefined;
+
+  afterEach(async () => {
+    await stopAllNodeRed();
+    await broker?.stop();
+    broker = undefined;
+  });
+
+  describe('as files', () => {
+    it('are the five documented examples, each a valid flow whose wires and config references resolve', () => {
+      assert.deepEqual(exampleNames(), ['dashboard', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration']);
+      for (const name of exampleNames()) {
+        const flow = example(name);
+        assert.ok(Array.isArray(flow), name);
+        const ids = new Set(flow.map((n) => n.id));
+        assert.equal(ids.size, flow.length, `${name}: node ids are unique`);
+        for (const node of flow) {
+          assert.ok(typeof node.id === 'string' && typeof node.type === 'string', `${name}: ${JSON.stringify(node).slice(0, 80)}`);
+          if (node.z) assert.ok(ids.has(node.z), `${name}: ${node.id} is on a tab of this flow`);
+          for (const target of (node.wires ?? []).flat()) assert.ok(ids.has(target), `${name}: ${node.id} is wired to ${target}, which is in the flow`);
+          for (const key of ['model', 'broker', 'group', 'tab'] as const) {
+            const ref = node[key];
+            if (typeof ref === 'string' && ref.includes('.')) assert.ok(ids.has(ref), `${name}: ${node.id}.${key} → ${ref}`);
+          }
+        }
+        assert.ok(flow.some((n) => n.type === 'comment' && typeof n.info === 'string' && n.info.length > 100), `${name} explains itself in a comment node`);
+      }
+    });
+
+    it('dashboard is the full pipeline unchanged, with the /ui widgets wired from it', () => {
+      const dashboard = new Map(example('dashboard').map((n) => [n.id, n]));
+      for (const node of example('full-pipeline')) {
+        const copy = dashboard.get(node.id);
+        assert.ok(copy, `${node.id} is in the dashboard example`);
+        const strip = ({ wires: _wires, info: _info, ...rest }: FlowNode) => rest;
+        assert.deepEqual(strip(copy), strip(node), node.id);
+        node.wires?.forEach((targets, port) => assert.ok(targets.every((t) => copy.wires![port].includes(t)), `${node.id} keeps its wires`));
+      }
+    });
+  });
+
+  describe('deployed in Node-RED', () => {
+    it('full-pipeline: people detected and tracked, zone counts and line crossings, every endpoint answering', async function () {
+      const red = await startNodeRed(this, { flows: example('full-pipeline') });
+      const zones = await waitUntil(
+        () => getJson(red, '/api/zones'),
+        (z: { cameraId: string; zones: { totalEntries: number }[]; lines: { in: number; out: number }[] }[]) =>
+          z.length === 1 && z[0].zones.some((zone) => zone.totalEntries > 0) && z[0].lines.some((line) => line.in + line.out > 0),
+        90000,
+        'zone entries and line crossings',
+      );
+      assert.equal(zones[0].cameraId, 'vtest');
+      const camera = await getJson(red, '/api/cameras/vtest');
+      assert.equal(camera.state, 'running');
+      assert.ok(camera.activeTracks > 0 && camera.framesProcessed > 0, JSON.stringify(camera));
+      for (const endpoint of ['/api/health', '/api/cameras', '/api/stats', '/api/openapi.json', '/dashboard/', '/docs/']) {
+        assert.equal((await fetch(`http://127.0.0.1:${red.port}${endpoint}`)).status, 200, endpoint);
+      }
+      const frame = await fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/frame`);
+      assert.equal(decodeImage(Buffer.from(await frame.arrayBuffer())).width, 768);
+      const heatmap = await waitUntil(() => fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/heatmap`), (res) => res.status === 200, 30000, 'a heatmap');
+      assert.equal(heatmap.headers.get('content-type'), 'image/png');
+      const conversion = await fetch(`http://127.0.0.1:${red.port}/api/conversion`);
+      assert.equal(conversion.status, 404, 'no sales without a pos-conversion node, and the API says so');
+      const tick = await new Promise<{ type: string }>((resolve, reject) => {
+        const socket = new WebSocket(`ws://127.0.0.1:${red.port}/api/ws/analytics`);
+        socket.once('message', (data) => {
+          socket.close();
+          resolve(JSON.parse(data.toString()));
+        });
+        socket.once('error', reject);
+      });
+      assert.equal(tick.type, 'tick');
+      await assertCleanDeploy(red);
+    });
+
+    it('multi-camera: the file cameras run through one model and tracker, with zones per camera and store totals', async function () {
+      const flow = example('multi-camera');
+      const cameras = flow.filter((n) => n.type === 'camera-source');
+      assert.ok(cameras.length >= 3 && cameras.some((c) => /^rtsp:\/\//.test(String(c.source)) && c.d === true), 'three cameras, the RTSP placeholder disabled');
+      assert.equal(new Set(flow.filter((n) => n.type === 'yolo-detect').map((n) => n.model)).size, 1, 'one shared model config node');
+      const red = await startNodeRed(this, { flows: flow });
+      type Stats = { total: { occupancy: number; footfallToday: number }; cameras: Record<string, { occupancy: number; footfallToday: number }> };
+      const stats = await waitUntil(
+        () => getJson(red, '/api/stats') as Promise<Stats>,
+        (s) => Object.keys(s.cameras).length === 2 && s.total.footfallToday > 0,
+        90000,
+        'both file cameras counted',
+      );
+      assert.deepEqual(Object.keys(stats.cameras).sort(), ['entrance', 'promo-screen']);
+      const zones = (await getJson(red, '/api/zones')) as { cameraId: string; zones: { id: string }[] }[];
+      const zoneIds = Object.fromEntries(zones.map((z) => [z.cameraId, z.zones.map((zone) => zone.id)]));
+      assert.deepEqual(zoneIds, { entrance: ['path-left', 'road'], 'promo-screen': ['screen'] });
+      // The store total is the cameras added together (read in one response, so from one moment).
+      const sum = (key: 'footfallToday') => Object.values(stats.cameras).reduce((total, c) => total + c[key], 0);
+      assert.equal(stats.total.footfallToday, sum('footfallToday'));
+      await assertCleanDeploy(red);
+    });
+
+    it('mqtt: counts (retained) and events reach a separate MQTT client through a real Mosquitto', async function () {
+      broker = await startMosquitto(this);
+      const red = await startNodeRed(this, { flows: withBroker(example('mqtt'), broker) });
+      const seen = new Map<string, string>();
+      const events: { type: string; cameraId: string }[] = [];
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+      try {
+        client.on('message', (topic, payload) => {
+          seen.set(topic, payload.toString());
+          if (topic === 'retail/vtest/events') events.push(JSON.parse(payload.toString()));
+        });
+        await client.subscribeAsync('retail/#', { qos: 1 });
+        await waitUntil(async () => seen, () => events.length > 0 && seen.has('retail/vtest/zones/path-left/count') && seen.has('retail/vtest/lines/middle/in'), 90000, 'counts and events over MQTT');
+      } finally {
+        await client.endAsync();
+      }
+      assert.ok(Number.isInteger(Number(seen.get('retail/vtest/occupancy'))), 'occupancy is a plain number');
+      assert.ok(['enter', 'exit', 'cross'].includes(events[0].type) && events[0].cameraId === 'vtest', JSON.stringify(events[0]));
+
+      // A client that connects later gets the current counts at once, from the broker's retained messages.
+      const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+      const retained = new Map<string, string>();
+      try {
+        late.on('message', (topic, payload, packet) => {
+          if (packet.retain) retained.set(topic, payload.toString());
+        });
+        await late.subscribeAsync('retail/vtest/#', { qos: 1 });
+        await waitUntil(async () => retained, (r) => r.has('retail/vtest/occupancy') && r.has('retail/vtest/footfall/today') && r.has('retail/vtest/zones/road/count'), 5000, 'retained counts');
+      } finally {
+        await late.endAsync();
+      }
+      assert.ok(!retained.has('retail/vtest/events'), 'events are not retained');
+      await assertCleanDeploy(red);
+    });
+
+    it('pos-integration: sales by webhook and by MQTT give the expected conversion rate for a known footfall', async function () {
+      broker = await startMosquitto(this);
+      const footfall = JSON.parse(readFileSync(path.join(ROOT, 'test', 'fixtures', 'known-footfall-flow.json'), 'utf8')) as FlowNode[];
+      const red = await startNodeRed(this, { flows: [...withBroker(example('pos-integration'), broker), ...footfall] });
+      await waitUntil(() => getJson(red, '/api/stats'), (s: { total: { footfallToday: number } }) => s.total.footfallToday === 8, 30000, 'the fixture\'s 8 visitors');
+
+      const post = (body: unknown) =>
+        fetch(`http://127.0.0.1:${red.port}/pos/transactions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+      const first = await post([{ id: 'W1', amount: 10 }, { id: 'W2', amount: 30 }]);
+      assert.equal(first.status, 200);
+      const answer = await first.json();
+      assert.deepEqual([answer.accepted, answer.duplicates, answer.today.transactions, answer.today.footfall], [2, 0, 2, 8]);
+
+      const refused = await post([{ id: 'W3', amount: 5 }, { id: 'W4', amount: -3 }]);
+      assert.equal(refused.status, 400);
+      assert.match((await refused.json()).error, /transaction 2: amount -3/);
+
+      const till = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+      try {
+        await till.publishAsync('pos/till-1/transactions', JSON.stringify({ id: 'M1', amount: 20 }), { qos: 1 });
+        await till.publishAsync('pos/till-2/transactions', JSON.stringify({ id: 'W2', amount: 30 }), { qos: 1 });
+      } finally {
+        await till.endAsync();
+      }
+      const report = await waitUntil(() => getJson(red, '/api/conversion'), (r: { total: { transactions: number }; hours: { transactions: number }[] }) => r.total.transactions === 3, 15000, 'the MQTT sale');
+      assert.deepEqual(report.total, { footfall: 8, transactions: 3, conversionRate: 0.375, revenue: 60, averageBasket: 20, basketPerVisitor: 7.5 });
+      assert.equal(report.hours.reduce((sum, h) => sum + h.transactions, 0), 3);
+      const stats = await getJson(red, '/api/stats');
+      assert.deepEqual(stats.conversionToday, report.total);
+      const again = await (await post({ id: 'W1', amount: 10 })).json();
+      assert.deepEqual([again.accepted, again.duplicates, again.today.transactions], [0, 1, 3], 'a retried webhook counts once');
+      await assertCleanDeploy(red);
+    });
+
+    it('dashboard: /ui shows live video, gauges, the chart, the zone table and the heatmap from the pipeline', async function () {
+      if (!existsSync('/usr/bin/chromium')) {
+        console.log('      skipped: Chromium not found at /usr/bin/chromium (npm run setup installs it)');
+        this.skip();
+      }
+      const red = await startNodeRed(this, { flows: example('dashboard') });
+      const { chromium } = await import('playwright-core');
+      const browser = await chromium.launch({
+        executablePath: '/usr/bin/chromium',
+        args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
+      });
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        const errors: string[] = [];
+        page.on('pageerror', (err) => errors.push(err.message));
+        await page.goto(`http://127.0.0.1:${red.port}/ui/`);
+        const read = () =>
+          page.evaluate(() => ({
+            frames: Number(document.querySelector('canvas.retail-video')?.getAttribute('data-frames') ?? 0),
+            gauge: document.querySelector('.retail-people-now')?.textContent ?? '',
+            footfall: document.querySelector('.retail-footfall')?.textContent ?? '',
+            zoneRows: document.querySelectorAll('table.retail-zones tr').length,
+            chartCanvas: !!document.querySelector('.retail-chart canvas'),
+            heatmap: document.querySelector('img.retail-heatmap')?.getAttribute('src') ?? '',
+          }));
+        const shown = await waitUntil(read, (s) => s.frames >= 5 && /\d/.test(s.gauge) && /\d+ today/.test(s.footfall) && s.zoneRows === 3 && s.chartCanvas && s.heatmap.startsWith('data:image/png;base64,'), 60000, 'every widget filled');
+        assert.ok(shown.frames >= 5);
+        mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+        await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'ui.png'), fullPage: true });
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+      }
+      await assertCleanDeploy(red);
+    });
+  });
+});

@@ -1,0 +1,64 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { ROOT, requireModel, requireVtest, waitFor } from './support';
+
+export interface RunningNodeRed {
+  port: number;
+  userDir: string;
+  /** Everything Node-RED printed so far. */
+  output(): string;
+  /** Warnings and errors Node-RED logged from "Starting flows" on. */
+  problems(): string[];
+  stop(): Promise<void>;
+}
+
+const running = new Set<ChildProcess>();
+
+async function stop(red: ChildProcess): Promise<void> {
+  if (red.exitCode === null) {
+    const exited = new Promise((resolve) => red.once('exit', resolve));
+    red.kill('SIGINT');
+    await exited;
+  }
+  running.delete(red);
+}
+
+/**
+ * Node-RED in its own process, started as `npm start` starts it (scripts/demo.js: a fresh user directory with
+ * this package linked in), with the given flows deployed as a user's import would deploy them.
+ */
+export async function startNodeRed(
+  context: Mocha.Context,
+  options: { flows?: unknown[]; env?: Record<string, string> } = {},
+): Promise<RunningNodeRed> {
+  requireModel(context);
+  requireVtest(context);
+  let output = '';
+  const port = 19000 + Math.floor(Math.random() * 1000);
+  const userDir = mkdtempSync(path.join(tmpdir(), 'node-red-'));
+  const env: Record<string, string> = { PORT: String(port), DEMO_USER_DIR: userDir, ...options.env };
+  if (options.flows) {
+    env.DEMO_FLOW_FILE = path.join(userDir, 'import.json');
+    writeFileSync(env.DEMO_FLOW_FILE, JSON.stringify(options.flows));
+  }
+  const red = spawn(process.execPath, [path.join(ROOT, 'scripts', 'demo.js')], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  running.add(red);
+  red.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  red.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  await waitFor(() => /Started flows/.test(output) || red.exitCode !== null, 30000, `Node-RED to start:\n${output}`);
+  if (red.exitCode !== null) throw new Error(`Node-RED exited with ${red.exitCode}:\n${output}`);
+  return {
+    port,
+    userDir,
+    output: () => output,
+    problems: () => output.slice(output.indexOf('Starting flows')).split('\n').filter((line) => /\[(warn|error)\]/.test(line)),
+    stop: () => stop(red),
+  };
+}
+
+/** Stops whatever a failed test left running. */
+export async function stopAllNodeRed(): Promise<void> {
+  await Promise.all([...running].map(stop));
+}
