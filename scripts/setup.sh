@@ -11,7 +11,8 @@ APT_PACKAGES=(
   darknet                              # sample photos in /usr/share/darknet/data used by the detector tests
   gir1.2-gst-rtsp-server-1.0 python3-gi gstreamer1.0-plugins-base gstreamer1.0-plugins-good
   gstreamer1.0-plugins-ugly gstreamer1.0-libav   # a loopback RTSP camera for the reconnection tests
-  chromium                             # the headless browser of the dashboard test
+  chromium                             # the headless browser of the dashboard tests
+  mosquitto                            # the MQTT broker the mqtt and pos-integration example tests start
 )
 
 step() { printf '\n==> %s\n' "$*"; }

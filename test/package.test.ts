@@ -1,0 +1,176 @@
+import { strict as assert } from 'node:assert';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import * as acorn from 'acorn';
+import * as walk from 'acorn-walk';
+import semver from 'semver';
+import { ROOT } from './support';
+
+/**
+ * The rules of Node-RED's flow library scorecard (what `node-red-dev validate` checks), checked here because the
+ * tool itself needs the network to fetch the flow catalogue. Rules that need the npm registry skip without it.
+ */
+
+type Package = {
+  name: string;
+  license?: string;
+  repository?: unknown;
+  bugs?: unknown;
+  keywords?: string[];
+  engines?: { node?: string };
+  dependencies?: Record<string, string>;
+  devDependencies?: Record<string, string>;
+  peerDependencies?: Record<string, string>;
+  'node-red': { version?: string; nodes: Record<string, string> };
+};
+
+const pkg: Package = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
+const run = promisify(execFile);
+
+interface NodeDefinition {
+  type: string;
+  category?: unknown;
+  /** Properties the scorecard needs as literals, found not to be. */
+  notInline: string[];
+}
+
+/** The node definitions of an editor .html file, read the way the validator reads them (acorn over each script). */
+function definitionsIn(htmlFile: string): NodeDefinition[] {
+  const html = readFileSync(htmlFile, 'utf8');
+  const definitions: NodeDefinition[] = [];
+  for (const [, script] of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
+    walk.simple(acorn.parse(script, { ecmaVersion: 'latest' }), {
+      CallExpression(call) {
+        const callee = call.callee;
+        if (callee.type !== 'MemberExpression' || callee.property.type !== 'Identifier' || callee.property.name !== 'registerType') return;
+        const [type, definition] = call.arguments;
+        assert.ok(type.type === 'Literal' && definition.type === 'ObjectExpression', `${htmlFile}: registerType needs a literal type and an inline object`);
+        const found: NodeDefinition = { type: String(type.value), notInline: [] };
+        for (const property of definition.properties) {
+          if (property.type !== 'Property' || property.key.type !== 'Identifier') continue;
+          const key = property.key.name;
+          if (['icon', 'color', 'inputs', 'outputs', 'category'].includes(key)) {
+            if (property.value.type === 'Literal') {
+              if (key === 'category') found.category = property.value.value;
+            } else {
+              found.notInline.push(key);
+            }
+          }
+          if (key === 'defaults' && property.value.type !== 'ObjectExpression') found.notInline.push(key);
+        }
+        definitions.push(found);
+      },
+    });
+  }
+  return definitions;
+}
+
+const ourDefinitions = () => Object.values(pkg['node-red'].nodes).flatMap((js) => definitionsIn(path.join(ROOT, js.replace(/\.js$/, '.html'))));
+
+/** `npm view` through the user's npm configuration (registry, proxy); null when the registry cannot be reached. */
+async function npmView(spec: string, field: string): Promise<unknown> {
+  try {
+    const { stdout } = await run('npm', ['view', spec, field, '--json'], { timeout: 30000 });
+    return stdout.trim() ? JSON.parse(stdout) : undefined;
+  } catch (err) {
+    if (/E404/.test(String((err as { stderr?: string }).stderr))) throw new Error(`${spec} is not on the npm registry`);
+    return null;
+  }
+}
+
+describe('flow library scorecard', () => {
+  it('P01-P04: a scoped name, a licence, a repository and bugs link, and the node-red keyword', () => {
+    assert.match(pkg.name, /^@[a-z\d][\w.-]+\/[a-z\d][\w.-]*$/, 'new packages must use a scoped name');
+    assert.equal(pkg.license, 'Apache-2.0');
+    assert.ok(existsSync(path.join(ROOT, 'LICENSE')), 'the licence text ships with the package');
+    assert.ok(pkg.repository || pkg.bugs, 'a repository or bugs link');
+    assert.ok(pkg.keywords?.includes('node-red'));
+  });
+
+  it('P05: node-red.version admits the Node-RED the tests run', () => {
+    const installed = JSON.parse(readFileSync(path.join(ROOT, 'node_modules', 'node-red', 'package.json'), 'utf8'));
+    assert.ok(pkg['node-red'].version && semver.satisfies(installed.version.replace(/-git$/, ''), pkg['node-red'].version), `Node-RED ${installed.version} satisfies ${pkg['node-red'].version}`);
+    assert.ok(pkg.engines?.node, 'engines.node is declared');
+  });
+
+  it('P05-P06 against the registry: compatible with the latest Node-RED and the Node.js it needs', async function () {
+    const tags = (await npmView('node-red', 'dist-tags')) as Record<string, string> | null;
+    if (!tags) {
+      console.log('      skipped: the npm registry is not reachable');
+      return this.skip();
+    }
+    const current = Object.entries(tags).filter(([tag]) => tag === 'latest' || tag.includes('maintenance')).map(([, version]) => version);
+    assert.ok(current.some((v) => semver.satisfies(v, pkg['node-red'].version!)), `compatible with one of ${current.join(', ')}`);
+    const engines = (await npmView(`node-red@${tags.latest}`, 'engines.node')) as string;
+    assert.ok(semver.satisfies(semver.minVersion(engines)!, pkg.engines!.node!), `Node-RED ${tags.latest} needs Node.js ${engines}`);
+  });
+
+  it('N01-N02: node types of their own, defined inline, each used in an example flow', () => {
+    const definitions = ourDefinitions();
+    assert.deepEqual(definitions.flatMap((d) => d.notInline.map((key) => `${d.type}.${key}`)), [], 'icon, color, inputs, outputs, category and defaults are literals');
+    const types = definitions.map((d) => d.type);
+    assert.equal(new Set(types).size, types.length);
+    // The catalogue cannot be fetched here: compare with the node types of every Node-RED module installed.
+    const others = new Map<string, string>();
+    const typesIn = (html: string, owner: string) => {
+      for (const type of readFileSync(html, 'utf8').matchAll(/registerType\(\s*['"]([^'"]+)['"]/g)) others.set(type[1], owner);
+    };
+    const core = path.join(ROOT, 'node_modules', '@node-red', 'nodes', 'core');
+    for (const file of readdirSync(core, { recursive: true }) as string[]) if (file.endsWith('.html')) typesIn(path.join(core, file), 'Node-RED');
+    const scan = (dir: string) => {
+      for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
+        if (entry.startsWith('@')) {
+          scan(path.join(dir, entry));
+          continue;
+        }
+        const manifest = path.join(dir, entry, 'package.json');
+        if (!existsSync(manifest)) continue;
+        const other = JSON.parse(readFileSync(manifest, 'utf8'));
+        if (other.name === pkg.name || !other['node-red']?.nodes) continue;
+        for (const js of Object.values(other['node-red'].nodes) as string[]) {
+          const html = path.join(dir, entry, js.replace(/\.js$/, '.html'));
+          if (existsSync(html)) typesIn(html, other.name);
+        }
+      }
+    };
+    scan(path.join(ROOT, 'node_modules'));
+    assert.ok(others.has('inject') && others.has('ui_gauge'), 'the core nodes and node-red-dashboard were scanned');
+    assert.deepEqual(types.filter((t) => others.has(t)).map((t) => `${t} (${others.get(t)})`), []);
+
+    const examples = readdirSync(path.join(ROOT, 'examples'));
+    assert.deepEqual(examples.filter((f) => !f.endsWith('.json')), [], 'the validator reads every file in examples/ as a flow');
+    const used = new Set(examples.flatMap((f) => (JSON.parse(readFileSync(path.join(ROOT, 'examples', f), 'utf8')) as { type: string }[]).map((n) => n.type)));
+    assert.deepEqual(definitions.filter((d) => d.category !== 'config' && !used.has(d.type)).map((d) => d.type), [], 'every node has an example');
+  });
+
+  it('D01: at most 6 runtime dependencies, Node-RED and its dashboard not among them', () => {
+    const runtime = Object.keys(pkg.dependencies ?? {});
+    assert.ok(runtime.length <= 6, `${runtime.length}: ${runtime.join(', ')}`);
+    for (const host of ['node-red', 'node-red-dashboard']) assert.ok(!runtime.includes(host), `${host} is a dev or peer dependency`);
+  });
+
+  it('D03: every runtime dependency allows its latest version that runs on our Node.js', async function () {
+    this.timeout(180000);
+    const ourNode = semver.minVersion(pkg.engines!.node!)!;
+    for (const [name, range] of Object.entries(pkg.dependencies ?? {})) {
+      const versions = (await npmView(name, 'versions')) as string[] | null;
+      if (!versions) {
+        console.log('      skipped: the npm registry is not reachable');
+        return this.skip();
+      }
+      const stable = versions.filter((v) => !semver.prerelease(v)).sort(semver.rcompare);
+      let latestCompatible: string | undefined;
+      for (const version of stable) {
+        const engines = (await npmView(`${name}@${version}`, 'engines.node')) as string | undefined;
+        if (!engines || semver.satisfies(ourNode, engines)) {
+          latestCompatible = version;
+          break;
+        }
+      }
+      assert.ok(latestCompatible, `${name}: a version that runs on Node.js ${ourNode}`);
+      assert.ok(semver.satisfies(latestCompatible, range), `${name}: "${range}" allows ${latestCompatible}, the latest for Node.js ${ourNode}`);
+    }
+  });
+});
