@@ -18,6 +18,8 @@ APT_PACKAGES=(
 step() { printf '\n==> %s\n' "$*"; }
 
 missing=()
+# The Dockerfile installs only the run-time packages itself and skips this step.
+[[ -n "${RETAIL_ANALYTICS_SKIP_APT:-}" ]] && APT_PACKAGES=()
 for package in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
 done
@@ -45,8 +47,9 @@ OPENCV_LIB_DIR="$(pkg-config --variable=libdir opencv4)"
 export OPENCV_INCLUDE_DIR OPENCV_LIB_DIR OPENCV_BIN_DIR=/usr/bin
 export ONNXRUNTIME_NODE_INSTALL=skip
 export JOBS=max
-if [[ ! -f /usr/include/node/node.h ]]; then
-  echo "setup: Node.js headers not found in /usr/include/node; .npmrc points node-gyp there (nodedir=/usr)" >&2
+nodedir="$(npm config get nodedir)"
+if [[ ! -f "$nodedir/include/node/node.h" ]]; then
+  echo "setup: Node.js headers not found in $nodedir/include/node; .npmrc points node-gyp there (nodedir=/usr)" >&2
   echo "       set nodedir to your Node.js installation prefix, e.g. npm config set nodedir \"\$(dirname \"\$(dirname \"\$(command -v node)\")\")\"" >&2
 fi
 
