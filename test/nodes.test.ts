@@ -16,6 +16,7 @@ const sortTrack = require('../nodes/sort-track');
 const zoneAnalytics = require('../nodes/zone-analytics');
 const heatmapNode = require('../nodes/heatmap');
 const apiOut = require('../nodes/api-out');
+const posConversion = require('../nodes/pos-conversion');
 const coreNode = (file: string) => require(require.resolve(`@node-red/nodes/core/common/${file}`));
 const catchNode = coreNode('25-catch.js');
 const statusNode = coreNode('25-status.js');
@@ -372,6 +373,66 @@ describe('Node-RED nodes', function () {
       await waitFor(() => errors.length === 2, 2000, 'two errors');
       assert.match(errors[0].error.message, /no heatmap yet for camera "nowhere"/);
       assert.match(errors[1].error.message, /heatmap needs msg.tracks/);
+    });
+  });
+
+  describe('pos-conversion', () => {
+    const layout = JSON.stringify({ lines: [{ id: 'door', from: [100, 400], to: [100, 0] }] });
+    const flow = (database: string, extra: Msg = {}) => [
+      { id: 'tab', type: 'tab' },
+      { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeout: 5, timeZone: 'UTC', persist: true, database, wires: [[], []] },
+      { id: 'sales', type: 'pos-conversion', z: 'tab', footfallCamera: '', timeZone: 'UTC', database, retentionDays: 400, wires: [['out']], ...extra },
+      { id: 'out', type: 'helper', z: 'tab' },
+      ...catcher(),
+    ];
+    /** `people` visitors cross the door line to the right, one after the other. */
+    const visit = (people: number) => {
+      const now = Date.now();
+      let seq = 0;
+      for (let id = 1; id <= people; id++) {
+        for (const x of [60, 140]) {
+          seq++;
+          helper.getNode('zones').receive({ frame: { cameraId: 'door', seq, timestamp: now + seq, width: 400, height: 400, dropped: 0 }, tracks: [{ id, bbox: [x - 10, 100, x + 10, 200] }] });
+        }
+      }
+    };
+
+    it('records sales once each and reports conversion against the footfall of the same database', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'sales-')), 'metrics.db');
+      await helper.load([zoneAnalytics, posConversion, catchNode, statusNode], flow(database));
+      const out = collect('out');
+      visit(4);
+      const sales = helper.getNode('sales');
+      sales.receive({ payload: [{ id: 'A', amount: 12 }, { id: 'B', amount: 8 }] });
+      sales.receive({ payload: '{"id": "A", "amount": 12}' });
+      await waitFor(() => out.length === 2, 2000, 'two answers');
+      assert.deepEqual([out[0].payload.accepted, out[0].payload.duplicates, out[1].payload.accepted, out[1].payload.duplicates], [2, 0, 0, 1]);
+      assert.deepEqual(out[1].payload.today, { footfall: 4, transactions: 2, conversionRate: 0.5, revenue: 20, averageBasket: 10, basketPerVisitor: 5 });
+      sales.receive({ topic: 'report' });
+      await waitFor(() => out.length === 3, 2000, 'the report');
+      const report = out[2].payload;
+      assert.deepEqual([report.timeZone, report.footfallCamera, report.footfallCounted, report.hours.length, report.days.length], ['UTC', '*', true, 1, 7]);
+      assert.deepEqual(report.total, out[1].payload.today);
+    });
+
+    it('refuses a bad batch whole, with an error for Catch nodes, and settings that clash on one database', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'sales-')), 'metrics.db');
+      await helper.load([zoneAnalytics, posConversion, catchNode, statusNode], [
+        ...flow(database),
+        { id: 'other', type: 'pos-conversion', z: 'tab', footfallCamera: 'door', timeZone: 'UTC', database, retentionDays: 400, wires: [[]] },
+      ]);
+      const out = collect('out');
+      const errors = collect('errors');
+      const sales = helper.getNode('sales');
+      sales.receive({ payload: [{ id: 'A', amount: 12 }, { id: 'B', timestamp: 'soon' }] });
+      helper.getNode('other').receive({ payload: { id: 'C' } });
+      await waitFor(() => errors.length === 2, 2000, 'two errors');
+      const messages = errors.map((e) => e.error.message).sort();
+      assert.match(messages[0], /pos-conversion cannot run: .*already records sales with footfallCamera ""/);
+      assert.match(messages[1], /transaction 2: timestamp "soon"/);
+      sales.receive({ topic: 'report' });
+      await waitFor(() => out.length === 1, 2000, 'the report');
+      assert.equal(out[0].payload.total.transactions, 0, 'nothing of the refused batch was recorded');
     });
   });
 
