@@ -35,6 +35,8 @@ const red = spawn(
 );
 console.log(`demo: starting Node-RED with ${path.relative(root, flowFile)}`);
 console.log(`demo: dashboard  http://localhost:${port}/dashboard/`);
+const usesNodeRedDashboard = JSON.parse(fs.readFileSync(flowFile, 'utf8')).some((node) => node.type.startsWith('ui_'));
+if (usesNodeRedDashboard) console.log(`demo: /ui view   http://localhost:${port}/ui/`);
 console.log(`demo: editor     http://localhost:${port}/`);
 console.log(`demo: API docs   http://localhost:${port}/docs/`);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => red.kill(signal));

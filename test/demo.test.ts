@@ -71,6 +71,7 @@ describe('npm start (the demo)', function () {
   it('serves the editor with our nodes and streams people, tracks and zone counts to the debug sidebar', async function () {
     const port = await startDemo(this);
     assert.match(red.output(), new RegExp(`dashboard +http://localhost:${port}/dashboard/`), 'the dashboard URL is printed');
+    assert.match(red.output(), new RegExp(`/ui view +http://localhost:${port}/ui/`), 'the node-red-dashboard URL is printed');
 
     const nodes = await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { Accept: 'application/json' } })).json();
     const ours = (nodes as { module: string; types: string[] }[]).filter((set) => set.module === '@retail-vision/node-red-retail-analytics');
