@@ -1,9 +1,10 @@
 import { strict as assert } from 'node:assert';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import * as path from 'node:path';
 import WebSocket from 'ws';
 import { decodeImage } from '../src/detection/image';
+import { launchChromium } from './browser';
 import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
 import { ROOT, waitFor } from './support';
 
@@ -185,16 +186,8 @@ describe('npm start (the demo)', function () {
   });
 
   it('shows live video and occupancy in the dashboard in a real browser', async function () {
-    if (!existsSync('/usr/bin/chromium')) {
-      console.log('      skipped: Chromium not found at /usr/bin/chromium (npm run setup installs it)');
-      this.skip();
-    }
     const port = await startDemo(this);
-    const { chromium } = await import('playwright-core');
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-    });
+    const browser = await launchChromium(this);
     try {
       const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
       const errors: string[] = [];
