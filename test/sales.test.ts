@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { MetricsCollector } from '../src/metrics/collector';
@@ -62,6 +62,13 @@ describe('SalesLedger', () => {
     assert.deepEqual(reopened.hoursOf(), expected);
     assert.deepEqual(reopened.record(sales, NOW), { accepted: 0, duplicates: 3 }, 'ids are remembered across restarts');
     reopened.close();
+  });
+
+  it('says which file it cannot open', () => {
+    const notAFolder = path.join(mkdtempSync(path.join(tmpdir(), 'sales-')), 'file');
+    writeFileSync(notAFolder, '');
+    assert.throws(() => new SalesLedger(path.join(notAFolder, 'metrics.db'), options), /cannot open the sales database .*file\/metrics.db/);
+    assert.throws(() => new SalesLedger(':memory:', { ...options, timeZone: 'Mars/Olympus' }), /unknown time zone "Mars\/Olympus"/);
   });
 
   it('deletes sales past retention', () => {

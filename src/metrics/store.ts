@@ -1,6 +1,5 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
+import type Database from 'better-sqlite3';
+import { openDatabase } from '../sqlite';
 import type { DayPeak, HourBucket, MetricsChanges, MinuteBucket } from './collector';
 
 /**
@@ -11,12 +10,9 @@ export class MetricsStore {
   private readonly db: Database.Database;
 
   constructor(readonly file: string) {
-    try {
-      if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec(`
+    this.db = openDatabase(
+      file,
+      `
         CREATE TABLE IF NOT EXISTS minutes (series TEXT NOT NULL, start INTEGER NOT NULL, footfall INTEGER NOT NULL,
           occupancy_max INTEGER NOT NULL, occupancy_sum REAL NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (series, start));
         CREATE TABLE IF NOT EXISTS hours (series TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, start INTEGER NOT NULL,
@@ -24,10 +20,9 @@ export class MetricsStore {
         CREATE TABLE IF NOT EXISTS days (series TEXT NOT NULL, day TEXT NOT NULL, peak INTEGER NOT NULL, peak_at INTEGER NOT NULL,
           PRIMARY KEY (series, day));
         CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (scope, id));
-      `);
-    } catch (err) {
-      throw new Error(`cannot open the metrics database ${file}: ${(err as Error).message}`);
-    }
+      `,
+      'metrics database',
+    );
   }
 
   write(changes: MetricsChanges): void {

@@ -1,7 +1,6 @@
-import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import * as path from 'node:path';
+import type Database from 'better-sqlite3';
 import { LocalClock } from '../metrics/local-time';
+import { openDatabase } from '../sqlite';
 import type { Transaction } from './transactions';
 
 const HOUR = 3_600_000;
@@ -38,15 +37,7 @@ export class SalesLedger {
   constructor(readonly file: string, readonly options: SalesOptions) {
     if (!(options.retentionDays > 0)) throw new RangeError(`retentionDays must be a positive number of days, got ${options.retentionDays}`);
     this.clock = new LocalClock(options.timeZone);
-    try {
-      if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
-      this.db = new Database(file);
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma('synchronous = NORMAL');
-      this.db.exec('CREATE TABLE IF NOT EXISTS sales (id TEXT PRIMARY KEY, at INTEGER NOT NULL, amount REAL)');
-    } catch (err) {
-      throw new Error(`cannot open the sales database ${file}: ${(err as Error).message}`);
-    }
+    this.db = openDatabase(file, 'CREATE TABLE IF NOT EXISTS sales (id TEXT PRIMARY KEY, at INTEGER NOT NULL, amount REAL)', 'sales database');
     for (const row of this.db.prepare('SELECT at, amount FROM sales').iterate() as IterableIterator<{ at: number; amount: number | null }>) {
       this.count(row.at, row.amount);
     }
