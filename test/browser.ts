@@ -3,9 +3,13 @@ import type { Browser } from 'playwright-core';
 
 const CHROMIUM = '/usr/bin/chromium';
 
+export function chromiumInstalled(): boolean {
+  return existsSync(CHROMIUM);
+}
+
 /** Headless Debian Chromium for page tests; skips the calling test when it is not installed. */
 export async function launchChromium(context: Mocha.Context): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
+  if (!chromiumInstalled()) {
     console.log(`      skipped: Chromium not found at ${CHROMIUM} ("npm run setup" installs it)`);
     context.skip();
   }

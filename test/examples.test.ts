@@ -5,7 +5,8 @@ import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { decodeImage } from '../src/detection/image';
 import { startMosquitto, type Broker } from './mosquitto';
-import { launchChromium } from './browser';
+import { chromiumInstalled, launchChromium } from './browser';
+import { installedDefinitions, ourDefinitions } from './node-definitions';
 import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
 import { ROOT } from './support';
 
@@ -41,10 +42,36 @@ const getJson = async (red: RunningNodeRed, url: string) => {
   return res.json();
 };
 
-/** Keeps the log free of warnings and errors a few seconds after the deploy, as a user's first look at the debug log would. */
-async function assertCleanDeploy(red: RunningNodeRed): Promise<void> {
+/**
+ * The deploy as a user first sees it: no warnings or errors in the log a few seconds on, and in the editor no
+ * node marked invalid and nothing to deploy (a flow the editor has to complete opens with Deploy lit).
+ */
+async function assertCleanDeploy(context: Mocha.Context, red: RunningNodeRed): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 3000));
   assert.deepEqual(red.problems(), [], `warnings or errors in the log:\n${red.output()}`);
+  if (!chromiumInstalled()) {
+    console.log('      (the editor check needs Chromium, which is not installed)');
+    return;
+  }
+  const browser = await launchChromium(context);
+  try {
+    const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+    await page.goto(`http://127.0.0.1:${red.port}/`);
+    await page.waitForSelector('.red-ui-flow-node', { timeout: 30000 });
+    // Palette modules finish setting up (node-red-dashboard adds its theme node here) after the flows are drawn.
+    await page.waitForTimeout(2000);
+    const editor = await page.evaluate(() => {
+      type EditorNode = { id: string; type: string; valid?: boolean };
+      const nodes = (window as unknown as { RED: { nodes: { dirty(): boolean; eachNode(f: (n: EditorNode) => void): void; eachConfig(f: (n: EditorNode) => void): void } } }).RED.nodes;
+      const invalid: string[] = [];
+      nodes.eachNode((n) => { if (n.valid === false) invalid.push(`${n.id} (${n.type})`); });
+      nodes.eachConfig((n) => { if (n.valid === false) invalid.push(`${n.id} (${n.type})`); });
+      return { dirty: nodes.dirty(), invalid };
+    });
+    assert.deepEqual(editor, { dirty: false, invalid: [] }, 'the flow opens in the editor as deployed');
+  } finally {
+    await browser.close();
+  }
 }
 
 describe('example flows (examples/)', function () {
@@ -67,7 +94,8 @@ describe('example flows (examples/)', function () {
         for (const node of flow) {
           assert.ok(typeof node.id === 'string' && typeof node.type === 'string', `${name}: ${JSON.stringify(node).slice(0, 80)}`);
           if (node.z) assert.ok(ids.has(node.z), `${name}: ${node.id} is on a tab of this flow`);
-          for (const target of (node.wires ?? []).flat()) assert.ok(ids.has(target), `${name}: ${node.id} is wired to ${target}, which is in the flow`);
+          const targets = [...(node.wires ?? []).flat(), ...((node.links as string[] | undefined) ?? []), ...(Array.isArray(node.scope) ? node.scope : [])];
+          for (const target of targets) assert.ok(ids.has(target), `${name}: ${node.id} refers to ${target}, which is in the flow`);
           for (const key of ['model', 'broker', 'group', 'tab'] as const) {
             const ref = node[key];
             if (typeof ref === 'string' && ref.includes('.')) assert.ok(ids.has(ref), `${name}: ${node.id}.${key} → ${ref}`);
@@ -75,6 +103,18 @@ describe('example flows (examples/)', function () {
         }
         assert.ok(flow.some((n) => n.type === 'comment' && typeof n.info === 'string' && n.info.length > 100), `${name} explains itself in a comment node`);
       }
+    });
+
+    it('give every node each property its editor defines, so nothing opens as changed or invalid', () => {
+      const definitions = new Map([...ourDefinitions(), ...installedDefinitions()].map((d) => [d.type, d]));
+      const missing = exampleNames().flatMap((name) =>
+        example(name).flatMap((node) => {
+          const definition = definitions.get(node.type);
+          if (!definition && !['tab', 'group'].includes(node.type)) return [`${name}: ${node.id} has the unknown type ${node.type}`];
+          return (definition?.defaults ?? []).filter((key) => !(key in node)).map((key) => `${name}: ${node.id} (${node.type}) lacks ${key}`);
+        }),
+      );
+      assert.deepEqual(missing, []);
     });
 
     it('dashboard is the full pipeline unchanged, with the /ui widgets wired from it', () => {
@@ -121,7 +161,7 @@ describe('example flows (examples/)', function () {
         socket.once('error', reject);
       });
       assert.equal(tick.type, 'tick');
-      await assertCleanDeploy(red);
+      await assertCleanDeploy(this, red);
     });
 
     it('multi-camera: the file cameras run through one model and tracker, with zones per camera and store totals', async function () {
@@ -144,7 +184,7 @@ describe('example flows (examples/)', function () {
       // The store total is the cameras added together (read in one response, so from one moment).
       const sum = (key: 'footfallToday') => Object.values(stats.cameras).reduce((total, c) => total + c[key], 0);
       assert.equal(stats.total.footfallToday, sum('footfallToday'));
-      await assertCleanDeploy(red);
+      await assertCleanDeploy(this, red);
     });
 
     it('mqtt: counts (retained) and events reach a separate MQTT client through a real Mosquitto', async function () {
@@ -179,7 +219,7 @@ describe('example flows (examples/)', function () {
         await late.endAsync();
       }
       assert.ok(!retained.has('retail/vtest/events'), 'events are not retained');
-      await assertCleanDeploy(red);
+      await assertCleanDeploy(this, red);
     });
 
     /** pos-integration deployed next to a flow whose footfall is exactly 8 visitors (and an api-out node at /api). */
@@ -218,7 +258,7 @@ describe('example flows (examples/)', function () {
       assert.deepEqual(stats.conversionToday, report.total);
       const again = await (await post({ id: 'W1', amount: 10 })).json();
       assert.deepEqual([again.accepted, again.duplicates, again.today.transactions], [0, 1, 3], 'a retried webhook counts once');
-      await assertCleanDeploy(red);
+      await assertCleanDeploy(this, red);
     });
 
     it('pos-integration: the dashboard shows today\'s conversion, and sales per hour as they arrive', async function () {
@@ -273,7 +313,7 @@ describe('example flows (examples/)', function () {
       } finally {
         await browser.close();
       }
-      await assertCleanDeploy(red);
+      await assertCleanDeploy(this, red);
     });
   });
 });

@@ -3,9 +3,8 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
-import * as acorn from 'acorn';
-import * as walk from 'acorn-walk';
 import semver from 'semver';
+import { installedDefinitions, ourDefinitions } from './node-definitions';
 import { ROOT } from './support';
 
 /**
@@ -28,46 +27,6 @@ type Package = {
 
 const pkg: Package = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8'));
 const run = promisify(execFile);
-
-interface NodeDefinition {
-  type: string;
-  category?: unknown;
-  /** Properties the scorecard needs as literals, found not to be. */
-  notInline: string[];
-}
-
-/** The node definitions of an editor .html file, read the way the validator reads them (acorn over each script). */
-function definitionsIn(htmlFile: string): NodeDefinition[] {
-  const html = readFileSync(htmlFile, 'utf8');
-  const definitions: NodeDefinition[] = [];
-  for (const [, script] of html.matchAll(/<script type="text\/javascript">([\s\S]*?)<\/script>/g)) {
-    walk.simple(acorn.parse(script, { ecmaVersion: 'latest' }), {
-      CallExpression(call) {
-        const callee = call.callee;
-        if (callee.type !== 'MemberExpression' || callee.property.type !== 'Identifier' || callee.property.name !== 'registerType') return;
-        const [type, definition] = call.arguments;
-        assert.ok(type.type === 'Literal' && definition.type === 'ObjectExpression', `${htmlFile}: registerType needs a literal type and an inline object`);
-        const found: NodeDefinition = { type: String(type.value), notInline: [] };
-        for (const property of definition.properties) {
-          if (property.type !== 'Property' || property.key.type !== 'Identifier') continue;
-          const key = property.key.name;
-          if (['icon', 'color', 'inputs', 'outputs', 'category'].includes(key)) {
-            if (property.value.type === 'Literal') {
-              if (key === 'category') found.category = property.value.value;
-            } else {
-              found.notInline.push(key);
-            }
-          }
-          if (key === 'defaults' && property.value.type !== 'ObjectExpression') found.notInline.push(key);
-        }
-        definitions.push(found);
-      },
-    });
-  }
-  return definitions;
-}
-
-const ourDefinitions = () => Object.values(pkg['node-red'].nodes).flatMap((js) => definitionsIn(path.join(ROOT, js.replace(/\.js$/, '.html'))));
 
 /** `npm view` through the user's npm configuration (registry, proxy); null when the registry cannot be reached. */
 async function npmView(spec: string, field: string): Promise<unknown> {
@@ -113,29 +72,7 @@ describe('flow library scorecard', () => {
     const types = definitions.map((d) => d.type);
     assert.equal(new Set(types).size, types.length);
     // The catalogue cannot be fetched here: compare with the node types of every Node-RED module installed.
-    const others = new Map<string, string>();
-    const typesIn = (html: string, owner: string) => {
-      for (const type of readFileSync(html, 'utf8').matchAll(/registerType\(\s*['"]([^'"]+)['"]/g)) others.set(type[1], owner);
-    };
-    const core = path.join(ROOT, 'node_modules', '@node-red', 'nodes', 'core');
-    for (const file of readdirSync(core, { recursive: true }) as string[]) if (file.endsWith('.html')) typesIn(path.join(core, file), 'Node-RED');
-    const scan = (dir: string) => {
-      for (const entry of existsSync(dir) ? readdirSync(dir) : []) {
-        if (entry.startsWith('@')) {
-          scan(path.join(dir, entry));
-          continue;
-        }
-        const manifest = path.join(dir, entry, 'package.json');
-        if (!existsSync(manifest)) continue;
-        const other = JSON.parse(readFileSync(manifest, 'utf8'));
-        if (other.name === pkg.name || !other['node-red']?.nodes) continue;
-        for (const js of Object.values(other['node-red'].nodes) as string[]) {
-          const html = path.join(dir, entry, js.replace(/\.js$/, '.html'));
-          if (existsSync(html)) typesIn(html, other.name);
-        }
-      }
-    };
-    scan(path.join(ROOT, 'node_modules'));
+    const others = new Map(installedDefinitions().filter((d) => d.module !== pkg.name).map((d) => [d.type, d.module]));
     assert.ok(others.has('inject') && others.has('ui_gauge'), 'the core nodes and node-red-dashboard were scanned');
     assert.deepEqual(types.filter((t) => others.has(t)).map((t) => `${t} (${others.get(t)})`), []);
 
