@@ -282,6 +282,16 @@ describe('example flows (examples/)', function () {
           'sales per hour in the chart',
         );
         assert.deepEqual(sales, [2]);
+        const today = await waitUntil(
+          () => page.locator('#conversion-days tr').first().locator('td').allInnerTexts(),
+          (cells) => cells[2] === '2',
+          15000,
+          'today first in the 7-day table',
+        );
+        assert.deepEqual(today.slice(1), ['8', '2', '25.0 %', '20.00', '5.00']);
+        assert.equal(await page.locator('#conversion-days tr').count(), 7);
+        mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+        await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard-conversion.png'), fullPage: true });
         assert.deepEqual(errors, []);
       } finally {
         await browser.close();

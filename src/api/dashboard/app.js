@@ -87,6 +87,14 @@
     if ($('zones').innerHTML !== html) $('zones').innerHTML = html;
   }
 
+  function renderConversionDays(days) {
+    const figure = (value, format) => (value === null ? '–' : format(value));
+    const html = days.slice().reverse().map((d) => `<tr><td>${escape(d.day)}</td><td>${d.footfall}</td><td>${d.transactions}</td>
+      <td>${figure(d.conversionRate, (r) => `${(r * 100).toFixed(1)} %`)}</td><td>${figure(d.averageBasket, (v) => v.toFixed(2))}</td>
+      <td>${figure(d.basketPerVisitor, (v) => v.toFixed(2))}</td></tr>`).join('');
+    if ($('conversion-days').innerHTML !== html) $('conversion-days').innerHTML = html;
+  }
+
   function escape(text) {
     return String(text).replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]);
   }
@@ -97,6 +105,7 @@
   function showConversion(today) {
     salesRecorded = today !== null;
     $('conversion-kpi').hidden = !salesRecorded;
+    $('conversion-panel').hidden = !salesRecorded;
     $('sales-legend').hidden = !salesRecorded;
     footfallChart.options.plugins.legend.display = salesRecorded;
     if (!salesRecorded) return;
@@ -137,6 +146,7 @@
         footfallChart.data.labels = conversion.hours.map((h) => h.hour.slice(11, 16));
         footfallChart.data.datasets[0].data = conversion.hours.map((h) => h.footfall);
         footfallChart.data.datasets[1].data = conversion.hours.map((h) => h.transactions);
+        renderConversionDays(conversion.days);
       } else {
         footfallChart.data.labels = stats.total.footfallByHour.map((h) => h.hour.slice(11, 16));
         footfallChart.data.datasets[0].data = stats.total.footfallByHour.map((h) => h.footfall);
