@@ -1,8 +1,6 @@
-import { LocalClock } from './local-time';
+import { DAY, LocalClock, MINUTE } from './local-time';
 
 export const ALL_CAMERAS = '*';
-const MINUTE = 60_000;
-const DAY = 86_400_000;
 
 export interface MinuteBucket {
   /** Start of the minute, ms since the epoch. */

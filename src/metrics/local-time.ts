@@ -1,3 +1,7 @@
+export const MINUTE = 60_000;
+export const HOUR = 3_600_000;
+export const DAY = 86_400_000;
+
 /** Local calendar positions of instants in one IANA time zone (the store's hours, not UTC). */
 export class LocalClock {
   private readonly format: Intl.DateTimeFormat;

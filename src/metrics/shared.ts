@@ -1,3 +1,4 @@
+import { SharedByFile } from '../shared-by-file';
 import { MetricsCollector, type MetricsOptions } from './collector';
 import { MetricsStore } from './store';
 
@@ -10,13 +11,22 @@ export interface SharedMetrics {
   release(): void;
 }
 
-interface Entry {
-  collector: MetricsCollector;
-  store: MetricsStore | null;
-  users: number;
-}
+type Opened = { collector: MetricsCollector; store: MetricsStore };
 
-const open = new Map<string, Entry>();
+const flush = ({ collector, store }: Opened) => store.write(collector.takeChanges());
+
+const databases = new SharedByFile<Opened, MetricsOptions>({
+  create(file, options) {
+    const collector = new MetricsCollector(options);
+    const store = new MetricsStore(file);
+    collector.restore(store.read());
+    return { collector, store };
+  },
+  release: flush,
+  close: ({ store }) => store.close(),
+  mismatch: (file, key, current) =>
+    new Error(`${file} is already used with ${key} ${current[key]}; nodes sharing a database need the same time zone and retention`),
+});
 
 /**
  * One collector per database file in this process, so every zone-analytics node writing to the same file
@@ -24,41 +34,14 @@ const open = new Map<string, Entry>();
  * this user alone.
  */
 export function acquireMetrics(file: string | null, options: MetricsOptions): SharedMetrics {
-  let entry = file ? open.get(file) : undefined;
-  if (entry) {
-    const current = entry.collector.options;
-    const differs = (Object.keys(options) as (keyof MetricsOptions)[]).find((key) => current[key] !== options[key]);
-    if (differs) {
-      throw new Error(`${file} is already used with ${differs} ${current[differs]}; nodes sharing a database need the same time zone and retention`);
-    }
-  } else {
-    const collector = new MetricsCollector(options);
-    const store = file ? new MetricsStore(file) : null;
-    if (store) collector.restore(store.read());
-    entry = { collector, store, users: 0 };
-    if (file) open.set(file, entry);
+  if (file === null) {
+    return { collector: new MetricsCollector(options), store: null, flush: () => {}, release: () => {} };
   }
-  entry.users++;
-  const current = entry;
-  let released = false;
-  const flush = () => current.store?.write(current.collector.takeChanges());
-  return {
-    collector: current.collector,
-    store: current.store,
-    flush,
-    release() {
-      if (released) return;
-      released = true;
-      flush();
-      if (--current.users === 0) {
-        current.store?.close();
-        if (file) open.delete(file);
-      }
-    },
-  };
+  const held = databases.acquire(file, options);
+  return { ...held.value, flush: () => flush(held.value), release: held.release };
 }
 
 /** The collector already open for a database file, if a zone-analytics node opened it; for readers such as the API. */
 export function peekMetrics(file: string): MetricsCollector | null {
-  return open.get(file)?.collector ?? null;
+  return databases.peek(file)?.collector ?? null;
 }

@@ -1,4 +1,5 @@
 import { ALL_CAMERAS, type MetricsCollector } from '../metrics/collector';
+import { DAY } from '../metrics/local-time';
 import type { SalesLedger } from './ledger';
 
 export interface ConversionFigures {
@@ -42,7 +43,7 @@ function figures(footfall: number, transactions: number, withAmount: number, rev
 
 function previousDays(day: string, count: number): string[] {
   const noon = Date.parse(`${day}T12:00:00Z`);
-  return Array.from({ length: count }, (_, i) => new Date(noon - (count - 1 - i) * 86_400_000).toISOString().slice(0, 10));
+  return Array.from({ length: count }, (_, i) => new Date(noon - (count - 1 - i) * DAY).toISOString().slice(0, 10));
 }
 
 /**

@@ -1,10 +1,8 @@
 import type Database from 'better-sqlite3';
-import { LocalClock } from '../metrics/local-time';
+import { DAY, HOUR, LocalClock } from '../metrics/local-time';
+import { SharedByFile } from '../shared-by-file';
 import { openDatabase } from '../sqlite';
 import type { Transaction } from './transactions';
-
-const HOUR = 3_600_000;
-const DAY = 86_400_000;
 
 export interface SalesHour {
   /** Local hour, keyed like the footfall hours (`2026-11-28T14:00+01:00`). */
@@ -93,7 +91,11 @@ export class SalesLedger {
   }
 }
 
-const open = new Map<string, { ledger: SalesLedger; users: number }>();
+const databases = new SharedByFile<SalesLedger, SalesOptions>({
+  create: (file, options) => new SalesLedger(file, options),
+  close: (ledger) => ledger.close(),
+  mismatch: (file, key, current) => new Error(`${file} already records sales with ${key} "${current[key]}"; nodes sharing a database need the same settings`),
+});
 
 export interface SharedSales {
   ledger: SalesLedger;
@@ -102,34 +104,11 @@ export interface SharedSales {
 
 /** One ledger per database file in this process, shared by the nodes that record sales and the API that reports them. */
 export function acquireSales(file: string, options: SalesOptions): SharedSales {
-  let entry = open.get(file);
-  if (entry) {
-    const current = entry.ledger.options;
-    const differs = (Object.keys(options) as (keyof SalesOptions)[]).find((key) => current[key] !== options[key]);
-    if (differs) {
-      throw new Error(`${file} already records sales with ${differs} "${current[differs]}"; nodes sharing a database need the same settings`);
-    }
-  } else {
-    entry = { ledger: new SalesLedger(file, options), users: 0 };
-    open.set(file, entry);
-  }
-  entry.users++;
-  const current = entry;
-  let released = false;
-  return {
-    ledger: current.ledger,
-    release() {
-      if (released) return;
-      released = true;
-      if (--current.users === 0) {
-        current.ledger.close();
-        open.delete(file);
-      }
-    },
-  };
+  const held = databases.acquire(file, options);
+  return { ledger: held.value, release: held.release };
 }
 
 /** The ledger already open for a database file, if a node records sales there; for readers such as the API. */
 export function peekSales(file: string): SalesLedger | null {
-  return open.get(file)?.ledger ?? null;
+  return databases.peek(file);
 }

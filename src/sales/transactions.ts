@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { MINUTE } from '../metrics/local-time';
 
 /** A sale as the till reports it. */
 export interface Transaction {
@@ -12,7 +13,7 @@ export interface Transaction {
 
 const MAX_BATCH = 10_000;
 /** Tills' clocks drift; sales dated further ahead than this are refused as mistakes. */
-const FUTURE_TOLERANCE_MS = 5 * 60_000;
+const FUTURE_TOLERANCE_MS = 5 * MINUTE;
 
 function instantOf(value: unknown, where: string): number {
   const at = typeof value === 'number' ? value : typeof value === 'string' && value.trim() !== '' ? Date.parse(value) : NaN;
