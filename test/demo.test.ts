@@ -6,15 +6,7 @@ import WebSocket from 'ws';
 import { decodeImage } from '../src/detection/image';
 import { launchChromium } from './browser';
 import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
-import { ROOT, waitFor } from './support';
-
-async function waitForAsync(predicate: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const started = Date.now();
-  while (!(await predicate())) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+import { ROOT, waitFor, waitUntil } from './support';
 
 /** A raw GET: the path reaches the server exactly as written, as an attacker would send it. */
 function rawGet(port: number, target: string): Promise<{ status: number; body: string }> {
@@ -194,12 +186,14 @@ describe('npm start (the demo)', function () {
       page.on('pageerror', (err) => errors.push(err.message));
       await page.goto(`http://127.0.0.1:${port}/dashboard/`);
       const framesShown = () => page.evaluate(() => Number(document.querySelector('.camera canvas')?.getAttribute('data-frames') ?? 0));
-      await waitForAsync(async () => (await framesShown()) >= 5, 30000, 'video frames on the canvas');
+      await waitUntil(framesShown, (frames) => frames >= 5, 30000, 'video frames on the canvas');
       const occupancies = new Set<string>();
-      await waitForAsync(async () => {
-        occupancies.add(await page.locator('#occupancy').innerText());
-        return [...occupancies].filter((v) => /^\d+$/.test(v)).length >= 2;
-      }, 45000, 'the occupancy number to change');
+      await waitUntil(
+        async () => occupancies.add(await page.locator('#occupancy').innerText()),
+        (seen) => [...seen].filter((v) => /^\d+$/.test(v)).length >= 2,
+        45000,
+        'the occupancy number to change',
+      );
       assert.equal(await page.locator('#connection').innerText(), 'live');
       mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
       await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard.png'), fullPage: true });

@@ -8,7 +8,7 @@ import { startMosquitto, type Broker } from './mosquitto';
 import { chromiumInstalled, launchChromium } from './browser';
 import { installedDefinitions, ourDefinitions } from './node-definitions';
 import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
-import { ROOT } from './support';
+import { ROOT, waitUntil } from './support';
 
 type FlowNode = { id: string; type: string; z?: string; wires?: string[][]; d?: boolean; [key: string]: unknown };
 
@@ -19,21 +19,6 @@ const example = (name: string): FlowNode[] => JSON.parse(readFileSync(path.join(
 /** The example as a user deploys it against their own broker: the MQTT broker nodes pointed at `broker`. */
 function withBroker(flows: FlowNode[], broker: Broker): FlowNode[] {
   return flows.map((n) => (n.type === 'mqtt-broker' ? { ...n, broker: '127.0.0.1', port: String(broker.port) } : n));
-}
-
-async function waitUntil<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const started = Date.now();
-  let last: T | undefined;
-  for (;;) {
-    try {
-      last = await read();
-      if (ok(last)) return last;
-    } catch {
-      // Not there yet: keep asking until the deadline.
-    }
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(last)?.slice(0, 500)}`);
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
 }
 
 const getJson = async (red: RunningNodeRed, url: string) => {

@@ -3,6 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { stopChild } from './support';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
@@ -45,11 +46,6 @@ export async function startMosquitto(context: Mocha.Context): Promise<Broker> {
   }
   return {
     port,
-    async stop() {
-      if (broker.exitCode !== null) return;
-      const exited = new Promise((resolve) => broker.once('exit', resolve));
-      broker.kill();
-      await exited;
-    },
+    stop: () => stopChild(broker),
   };
 }

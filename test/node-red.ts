@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { ROOT, requireModel, requireVtest, waitFor } from './support';
+import { ROOT, requireModel, requireVtest, stopChild, waitFor } from './support';
 
 export interface RunningNodeRed {
   port: number;
@@ -17,11 +17,7 @@ export interface RunningNodeRed {
 const running = new Set<ChildProcess>();
 
 async function stop(red: ChildProcess): Promise<void> {
-  if (red.exitCode === null) {
-    const exited = new Promise((resolve) => red.once('exit', resolve));
-    red.kill('SIGINT');
-    await exited;
-  }
+  await stopChild(red, 'SIGINT');
   running.delete(red);
 }
 

@@ -1,3 +1,4 @@
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { findSampleFile } from '../src/camera/source';
@@ -34,6 +35,34 @@ export function waitFor(predicate: () => boolean, timeoutMs: number, what: strin
     };
     poll();
   });
+}
+
+/**
+ * Asks `read` until `ok` accepts its answer (an answer that throws counts as not yet), and returns that answer;
+ * on timeout the error shows the last answer or error.
+ */
+export async function waitUntil<T>(read: () => Promise<T>, ok: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
+  const started = Date.now();
+  let last: string | undefined;
+  for (;;) {
+    try {
+      const value = await read();
+      if (ok(value)) return value;
+      last = `last: ${JSON.stringify(value)?.slice(0, 500)}`;
+    } catch (err) {
+      last = `last error: ${(err as Error).message}`;
+    }
+    if (Date.now() - started > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; ${last}`);
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+}
+
+/** Ends a child process the test started and waits until it has exited. */
+export async function stopChild(child: ChildProcess, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill(signal);
+  await exited;
 }
 
 export const MOT15 = process.env.MOT15_DIR ?? path.resolve(ROOT, '..', 'shared', 'data', 'mot15');
