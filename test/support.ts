@@ -9,9 +9,9 @@ export const DARKNET_DATA = '/usr/share/darknet/data';
 export const VTEST = findSampleFile('vtest.avi');
 
 /** Skips the calling suite with a clear reason when a file the setup script installs is absent. */
-export function requireFile(context: Mocha.Context, file: string | undefined, what: string): string {
+export function requireFile(context: Mocha.Context, file: string | undefined, what: string, remedy = '"npm run setup" installs it'): string {
   if (!file || !existsSync(file)) {
-    console.log(`      skipped: ${what} not found (${file ?? 'no path'}); "npm run setup" installs it`);
+    console.log(`      skipped: ${what} not found (${file ?? 'no path'}); ${remedy}`);
     context.skip();
   }
   return file as string;
@@ -69,5 +69,6 @@ export const MOT15 = process.env.MOT15_DIR ?? path.resolve(ROOT, '..', 'shared',
 
 /** Skips the calling test when the MOT15 reference data (../shared/data/mot15) is absent. */
 export function requireMot15(context: Mocha.Context): string {
-  return requireFile(context, path.join(MOT15, 'train') && existsSync(path.join(MOT15, 'train')) ? MOT15 : undefined, 'MOT15 reference data (../shared/data/mot15, or set MOT15_DIR)');
+  requireFile(context, path.join(MOT15, 'train'), 'MOT15 reference data', 'it is the shared test data: put it in ../shared/data/mot15 or set MOT15_DIR');
+  return MOT15;
 }
