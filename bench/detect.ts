@@ -1,15 +1,15 @@
 /**
  * Cost of everything around the network: on the first frames of vtest.avi, per frame,
  *   (a) bare model.run on a tensor prepared beforehand, and
- *   (b) the node's whole path: read the frame, letterbox, run, decode, NMS.
+ *   (b) the node's whole path: take the frame FFmpeg decoded, letterbox (sharp), run, decode, NMS.
  * The two are interleaved frame by frame so that load from elsewhere on the machine hits both alike.
  * Prints figures; never fails on speed.  Usage: node dist/bench/detect.js [frames=200] [model]
  */
 import { findSampleFile } from '../src/camera/source';
-import { DEFAULT_DETECT_OPTIONS, Detector, preprocess } from '../src/detection/detector';
+import { DEFAULT_DETECT_OPTIONS, Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
-import { opencv } from '../src/opencv';
-import type { BgrImage } from '../src/types';
+import { fillInputTensor, letterboxImage } from '../src/imaging/letterbox';
+import { FrameReader } from './frames';
 
 function summary(samples: number[]): { mean: number; p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -22,27 +22,25 @@ async function main(): Promise<void> {
   const modelPath = process.argv[3] ?? DEFAULT_MODEL_PATH;
   const video = findSampleFile('vtest.avi');
   if (!video) throw new Error('vtest.avi not found: run "npm run setup" (Debian package opencv-doc)');
-  const cv = opencv();
   const model = await YoloModel.load(modelPath);
   const detector = new Detector(model);
 
   // Pre-made tensors for (a), from the same frames (b) will read.
   const tensors: Float32Array[] = [];
-  const premade = new cv.VideoCapture(video);
+  const premade = new FrameReader(video);
   for (let i = 0; i < frames; i++) {
-    const mat = premade.read();
-    if (mat.empty) break;
-    const image: BgrImage = { pixels: mat.getData(), width: mat.cols, height: mat.rows };
-    mat.release();
+    const image = await premade.next();
+    if (!image) break;
     const tensor = new Float32Array(3 * model.inputWidth * model.inputHeight);
-    preprocess(image, model, tensor, 0);
+    const { letterbox, resized } = await letterboxImage(image, model.inputWidth, model.inputHeight);
+    fillInputTensor(resized, letterbox, tensor, 0);
     tensors.push(tensor);
   }
-  premade.release();
+  await premade.stop();
 
   for (let i = 0; i < 5; i++) await model.run(tensors[i % tensors.length], 1);
 
-  const capture = new cv.VideoCapture(video);
+  const capture = new FrameReader(video);
   const bare: number[] = [];
   const whole: number[] = [];
   let detections = 0;
@@ -52,14 +50,13 @@ async function main(): Promise<void> {
     bare.push(performance.now() - started);
 
     started = performance.now();
-    const mat = capture.read();
-    const image: BgrImage = { pixels: mat.getData(), width: mat.cols, height: mat.rows };
-    mat.release();
+    const image = await capture.next();
+    if (!image) break;
     const result = await detector.detect(image, DEFAULT_DETECT_OPTIONS);
     whole.push(performance.now() - started);
     detections += result.detections.length;
   }
-  capture.release();
+  await capture.stop();
   await model.release();
 
   const a = summary(bare);

@@ -12,7 +12,10 @@ interface CameraSourceDef extends NodeDef {
   height: string | number;
   fps: string | number;
   autostart: boolean;
+  ffmpegPath: string;
 }
+
+type CameraCredentials = { username: unknown; password: unknown };
 
 /** Camera ids in use in this runtime: two sources with one id would overwrite each other's frames. */
 const claimedIds = new Map<string, string>();
@@ -27,7 +30,7 @@ const STATE_BADGE: Record<CameraState, { fill: 'green' | 'yellow' | 'red' | 'gre
 };
 
 export = function register(RED: NodeAPI): void {
-  function CameraSourceNode(this: Node, config: CameraSourceDef) {
+  function CameraSourceNode(this: Node<CameraCredentials>, config: CameraSourceDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const cameraId = (config.cameraId || node.id).trim();
@@ -51,6 +54,9 @@ export = function register(RED: NodeAPI): void {
           id: cameraId,
           name: config.name || cameraId,
           source: config.source,
+          username: typeof node.credentials?.username === 'string' ? node.credentials.username : '',
+          password: typeof node.credentials?.password === 'string' ? node.credentials.password : '',
+          ffmpegPath: config.ffmpegPath,
           loop: config.loop,
           realtime: config.realtime !== false,
           width: Number(config.width) || 0,
@@ -101,5 +107,7 @@ export = function register(RED: NodeAPI): void {
     });
   }
 
-  RED.nodes.registerType('camera-source', CameraSourceNode);
+  RED.nodes.registerType('camera-source', CameraSourceNode, {
+    credentials: { username: { type: 'text' }, password: { type: 'password' } },
+  });
 };

@@ -28,7 +28,8 @@ export = function register(RED: NodeAPI): void {
   function HeatmapNode(this: Node, config: HeatmapDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    const maps = new Map<string, { heatmap: Heatmap; frames: number; people: Box[] }>();
+    type Entry = { heatmap: Heatmap; frames: number; people: Box[]; rendering: boolean; due: FrameRef | null };
+    const maps = new Map<string, Entry>();
     const every = Math.max(0, Math.floor(settingNumber(config.every, 50)));
 
     const heatmapOf = (cameraId: string, width: number, height: number) => {
@@ -47,13 +48,15 @@ export = function register(RED: NodeAPI): void {
           }),
           frames: 0,
           people: [],
+          rendering: false,
+          due: null,
         };
         maps.set(cameraId, entry);
       }
       return entry;
     };
 
-    const render = (cameraId: string, msg: NodeMessage & Record<string, unknown>) => {
+    const render = async (cameraId: string, msg: NodeMessage & Record<string, unknown>) => {
       const entry = maps.get(cameraId);
       if (!entry) throw new Error(`no heatmap yet for camera "${cameraId}": it starts with the first frame of tracks`);
       const { width, height } = entry.heatmap.options;
@@ -62,7 +65,7 @@ export = function register(RED: NodeAPI): void {
       const format = config.format === 'jpeg' ? 'jpeg' : 'png';
       const grid = config.longTerm ? entry.heatmap.longTermGrid() : entry.heatmap.liveGrid();
       const privacy = config.privacy === true;
-      msg.payload = renderHeatmap(grid, {
+      msg.payload = await renderHeatmap(grid, {
         width,
         height,
         background,
@@ -77,12 +80,34 @@ export = function register(RED: NodeAPI): void {
       return msg;
     };
 
-    node.on('input', (incoming, send, done) => {
+    /** Renders in the background; an image due while one is drawn follows it, showing the heat by then. */
+    const renderLatest = (cameraId: string, entry: Entry, frame: FrameRef) => {
+      entry.due = frame;
+      if (entry.rendering) return;
+      entry.rendering = true;
+      const next = entry.due;
+      entry.due = null;
+      render(cameraId, { topic: cameraId, frame: next, cameraId })
+        .then((out) => {
+          node.status({ fill: 'green', shape: 'dot', text: `${cameraId}: ${entry.frames} frames` });
+          node.send(out);
+        })
+        .catch((err: Error) => {
+          node.status(errorStatus(err));
+          node.error(err, { topic: cameraId, cameraId, payload: err.message });
+        })
+        .finally(() => {
+          entry.rendering = false;
+          if (entry.due && maps.get(cameraId) === entry) renderLatest(cameraId, entry, entry.due);
+        });
+    };
+
+    node.on('input', async (incoming, send, done) => {
       const msg = incoming as HeatmapMsg;
       const cameraId = cameraIdOf(msg);
       try {
         if (msg.payload === 'render') {
-          send(render(cameraId, msg as NodeMessage & Record<string, unknown>));
+          send(await render(cameraId, msg as NodeMessage & Record<string, unknown>));
           return done();
         }
         if (msg.payload === 'reset') {
@@ -96,11 +121,7 @@ export = function register(RED: NodeAPI): void {
         entry.people = msg.tracks.filter((t) => Array.isArray(t?.bbox)).map((t) => t.bbox);
         entry.heatmap.update(entry.people);
         entry.frames++;
-        if (every > 0 && entry.frames % every === 0) {
-          const out = render(cameraId, { topic: cameraId, frame: msg.frame, cameraId });
-          node.status({ fill: 'green', shape: 'dot', text: `${cameraId}: ${entry.frames} frames` });
-          send(out);
-        }
+        if (every > 0 && entry.frames % every === 0) renderLatest(cameraId, entry, msg.frame);
         done();
       } catch (err) {
         node.status(errorStatus(err as Error));

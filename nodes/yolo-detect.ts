@@ -2,9 +2,9 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { frameStore } from '../src/camera/frame-store';
 import { parseClassList } from '../src/detection/classes';
 import type { DetectOptions } from '../src/detection/detector';
-import { decodeImage } from '../src/detection/image';
 import { LatestOnlyScheduler } from '../src/detection/latest-only';
-import type { BgrImage, FrameRef } from '../src/types';
+import { decodeImage } from '../src/imaging/image';
+import type { FrameRef, RgbImage } from '../src/types';
 import { errorStatus, startThrottledStatus } from './status';
 import type { YoloModelNode } from './types';
 
@@ -19,7 +19,7 @@ interface Job {
   msg: NodeMessageInFlow & { frame?: FrameRef };
   send: (msg: NodeMessage) => void;
   done: (err?: Error) => void;
-  image: () => BgrImage;
+  image: () => RgbImage | Promise<RgbImage>;
 }
 
 function unitInterval(value: string | number, fallback: number, name: string): number {
@@ -49,7 +49,10 @@ export = function register(RED: NodeAPI): void {
 
     const status = startThrottledStatus(node, () => {
       if (failure) return errorStatus(failure);
-      if (completed === 0 && fps === 0) return null;
+      const phase = modelNode?.phase();
+      if (phase === 'fetching') return { fill: 'yellow', shape: 'ring', text: 'fetching model…' };
+      if (phase === 'loading') return { fill: 'yellow', shape: 'ring', text: 'loading model…' };
+      if (completed === 0 && fps === 0) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
       const elapsed = (Date.now() - windowStart) / 1000;
       if (elapsed >= 1) {
         fps = completed / elapsed;
@@ -72,13 +75,17 @@ export = function register(RED: NodeAPI): void {
           return { detector, options };
         })
       : Promise.reject(new Error('no model configured: choose or add a yolo-model config node'));
-    ready.catch(() => undefined);
+    ready.catch((err: Error) => {
+      failure = err;
+      status.now();
+    });
+    status.now();
 
     const scheduler = new LatestOnlyScheduler<Job>(
       async (job) => {
         try {
           const { detector, options } = await ready;
-          const result = await detector.detect(job.image(), options);
+          const result = await detector.detect(await job.image(), options);
           const out = job.msg as NodeMessage & { detections?: unknown };
           out.detections = result.detections;
           lastMs = result.inferenceMs;

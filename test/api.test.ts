@@ -7,7 +7,7 @@ import { createApi } from '../src/api/http';
 import { ApiState } from '../src/api/state';
 import { MetricsCollector } from '../src/metrics/collector';
 import { SalesLedger } from '../src/sales/ledger';
-import { decodeImage } from '../src/detection/image';
+import { decodeImage } from '../src/imaging/image';
 
 /** A raw GET, so paths reach the server exactly as written (no client-side normalisation). */
 function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: Buffer }> {
@@ -24,31 +24,31 @@ function get(port: number, path: string, method = 'GET'): Promise<{ status: numb
 
 describe('annotateFrame', () => {
   const grey = () => ({ pixels: new Uint8Array(320 * 240 * 3).fill(128), width: 320, height: 240 });
-  const pixelAt = (jpeg: Buffer, x: number, y: number) => {
-    const image = decodeImage(jpeg);
+  const pixelAt = async (jpeg: Buffer, x: number, y: number) => {
+    const image = await decodeImage(jpeg);
     return Array.from(image.pixels.subarray((y * image.width + x) * 3, (y * image.width + x) * 3 + 3));
   };
 
-  it('draws boxes, zones and lines on the frame as a JPEG of its size', () => {
-    const jpeg = annotateFrame(grey(), {
+  it('draws boxes, zones and lines on the frame as a JPEG of its size', async () => {
+    const jpeg = await annotateFrame(grey(), {
       tracks: [{ id: 3, bbox: [100, 50, 150, 200], trail: [[90, 210], [125, 200]] }],
       zones: [{ id: 'z', polygon: [[10, 10], [60, 10], [60, 60], [10, 60]], currentCount: 2 }],
       lines: [{ id: 'l', from: [200, 230], to: [300, 230], in: 1, out: 0 }],
     }, { quality: 90, privacy: false });
     assert.deepEqual([jpeg[0], jpeg[1]], [0xff, 0xd8]);
-    const image = decodeImage(jpeg);
+    const image = await decodeImage(jpeg);
     assert.deepEqual([image.width, image.height], [320, 240]);
-    const [b, g, r] = pixelAt(jpeg, 100, 120);
-    assert.ok(g > 180 && r < 140 && b < 140, `the box edge is green, got ${[b, g, r]}`);
-    assert.deepEqual(pixelAt(jpeg, 250, 120).map((v) => Math.abs(v - 128) < 6), [true, true, true], 'elsewhere the frame is untouched');
+    const [r, g, b] = await pixelAt(jpeg, 100, 120);
+    assert.ok(g > 180 && r < 140 && b < 140, `the box edge is green, got ${[r, g, b]}`);
+    assert.deepEqual((await pixelAt(jpeg, 250, 120)).map((v) => Math.abs(v - 128) < 6), [true, true, true], 'elsewhere the frame is untouched');
   });
 
-  it('blurs people in privacy mode', () => {
+  it('blurs people in privacy mode', async () => {
     const frame = grey();
     // A sharp black-and-white stripe pattern where a person stands.
     for (let y = 50; y < 200; y++) for (let x = 100; x < 150; x++) frame.pixels.fill(x % 2 ? 255 : 0, (y * 320 + x) * 3, (y * 320 + x) * 3 + 3);
-    const sharp = decodeImage(annotateFrame(frame, {}, { quality: 95, privacy: false }));
-    const blurred = decodeImage(annotateFrame(frame, { detections: [{ bbox: [100, 50, 150, 200] }] }, { quality: 95, privacy: true }));
+    const sharp = await decodeImage(await annotateFrame(frame, {}, { quality: 95, privacy: false }));
+    const blurred = await decodeImage(await annotateFrame(frame, { detections: [{ bbox: [100, 50, 150, 200] }] }, { quality: 95, privacy: true }));
     const contrast = (image: { pixels: Uint8Array }) => Math.abs(image.pixels[(120 * 320 + 124) * 3] - image.pixels[(120 * 320 + 125) * 3]);
     assert.ok(contrast(sharp) > 150, `stripes visible without privacy (${contrast(sharp)})`);
     assert.ok(contrast(blurred) < 30, `stripes gone with privacy (${contrast(blurred)})`);
@@ -130,7 +130,8 @@ describe('REST API handler', () => {
     const frame = await get(port, '/api/cameras/api-test/frame?quality=50');
     assert.equal(frame.status, 200);
     assert.equal(frame.type, 'image/jpeg');
-    assert.deepEqual([decodeImage(frame.body).width, decodeImage(frame.body).height], [64, 48]);
+    const image = await decodeImage(frame.body);
+    assert.deepEqual([image.width, image.height], [64, 48]);
     const cases: [string, number, RegExp][] = [
       ['/api/cameras/nowhere', 404, /unknown camera "nowhere"/],
       ['/api/cameras/nowhere/frame', 404, /unknown camera/],
@@ -192,7 +193,7 @@ describe('LiveHub', () => {
     const { LiveHub } = await import('../src/api/live');
     const { default: WebSocket } = await import('ws');
     const big = Buffer.alloc(256 * 1024, 1);
-    const hub = new LiveHub({ render: () => big, tick: () => ({}), maxBufferedBytes: 512 * 1024 });
+    const hub = new LiveHub({ render: async () => big, tick: () => ({}), maxBufferedBytes: 512 * 1024 });
     const server = createServer();
     server.on('upgrade', (req, socket, head) => hub.accept(req, socket, head, { kind: 'stream', cameraId: 'cam' }));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

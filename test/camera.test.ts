@@ -116,6 +116,16 @@ describe('Camera', function () {
     assert.equal(seen.errors.length, 1);
   });
 
+  it('says how to install FFmpeg when it is missing, and does not retry', async () => {
+    const seen = recorder();
+    const camera = open({ id: 'no-ffmpeg', source: 'rtsp://127.0.0.1:9/stream', ffmpegPath: '/nonexistent/ffmpeg', reconnectInitialMs: 50 }, seen.handlers);
+    camera.start();
+    await waitFor(() => camera.state === 'failed', 10000, 'the failure');
+    assert.match(seen.errors[0].message, /FFmpeg not found \("\/nonexistent\/ffmpeg"\): install FFmpeg \(Debian\/Ubuntu: sudo apt-get install ffmpeg\)/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual([camera.state, seen.errors.length], ['failed', 1]);
+  });
+
   it('reconnects a live source with exponential backoff', async () => {
     const seen = recorder();
     // Nothing listens on port 9 of loopback: every connection attempt fails at once.

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { decodeYolov8, iou, nonMaxSuppression, type Candidate } from '../src/detection/decode';
 import { postprocess } from '../src/detection/detector';
-import { letterbox } from '../src/detection/letterbox';
+import { letterbox } from '../src/imaging/letterbox';
 import type { Box } from '../src/types';
 
 /** Builds a [1, 4 + classes, anchors] tensor from per-anchor (cx, cy, w, h, scores...) rows. */

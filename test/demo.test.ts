@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { request } from 'node:http';
 import * as path from 'node:path';
 import WebSocket from 'ws';
-import { decodeImage } from '../src/detection/image';
+import { decodeImage } from '../src/imaging/image';
 import { launchChromium } from './browser';
 import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
 import { ROOT, waitFor, waitUntil } from './support';
@@ -95,7 +95,7 @@ describe('npm start (the demo)', function () {
       if (frame.status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     assert.equal(frame!.headers.get('content-type'), 'image/jpeg');
-    const image = decodeImage(Buffer.from(await frame!.arrayBuffer()));
+    const image = await decodeImage(Buffer.from(await frame!.arrayBuffer()));
     assert.deepEqual([image.width, image.height], [768, 576]);
 
     const camera = await (await api('/cameras/vtest')).json();
@@ -114,7 +114,7 @@ describe('npm start (the demo)', function () {
       if (heatmap.status !== 200) await new Promise((resolve) => setTimeout(resolve, 200));
     }
     assert.equal(heatmap!.headers.get('content-type'), 'image/png');
-    assert.equal(decodeImage(Buffer.from(await heatmap!.arrayBuffer())).width, 768);
+    assert.equal((await decodeImage(Buffer.from(await heatmap!.arrayBuffer()))).width, 768);
     assert.equal((await api('/cameras/elsewhere')).status, 404);
 
     const analytics = await listen(`ws://127.0.0.1:${port}/api/ws/analytics`, (m) => {
@@ -126,7 +126,7 @@ describe('npm start (the demo)', function () {
     assert.deepEqual(tick.cameras.map((c: { id: string }) => c.id), ['vtest']);
     assert.ok(Number.isInteger(tick.total.occupancy));
     const frames = await listen(`ws://127.0.0.1:${port}/api/ws/stream/vtest`, (m) => m.length >= 5);
-    assert.deepEqual(decodeImage(frames[4] as Buffer).width, 768);
+    assert.deepEqual((await decodeImage(frames[4] as Buffer)).width, 768);
     await assert.rejects(listen(`ws://127.0.0.1:${port}/api/ws/stream/elsewhere`, () => true), /HTTP 404/);
   });
 

@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Detector, type DetectOptions } from '../src/detection/detector';
-import { decodeImage } from '../src/detection/image';
+import { decodeImage } from '../src/imaging/image';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { DARKNET_DATA, requireFile, requireModel } from './support';
 
@@ -30,7 +30,7 @@ describe('YOLOv8n on real photos', function () {
   });
 
   it('finds the person in person.jpg where Ultralytics does', async () => {
-    const image = decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
+    const image = await decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
     const { detections } = await detector.detect(image, LOW_CONFIDENCE);
     const people = detections.filter((d) => d.label === 'person');
     assert.equal(people.length, 1);
@@ -43,7 +43,7 @@ describe('YOLOv8n on real photos', function () {
   });
 
   it('finds several small people in kite.jpg, and only people with the default class filter', async () => {
-    const image = decodeImage(readFileSync(path.join(DARKNET_DATA, 'kite.jpg')));
+    const image = await decodeImage(readFileSync(path.join(DARKNET_DATA, 'kite.jpg')));
     const { detections } = await detector.detect(image, { ...LOW_CONFIDENCE, classes: new Set([0]) });
     assert.ok(detections.length >= 5, `${detections.length} people`);
     assert.ok(detections.every((d) => d.classId === 0));
@@ -55,7 +55,7 @@ describe('YOLOv8n on real photos', function () {
   });
 
   it('gives the same boxes for requests that queue up together', async () => {
-    const images = ['person.jpg', 'dog.jpg', 'horses.jpg'].map((name) => decodeImage(readFileSync(path.join(DARKNET_DATA, name))));
+    const images = await Promise.all(['person.jpg', 'dog.jpg', 'horses.jpg'].map((name) => decodeImage(readFileSync(path.join(DARKNET_DATA, name)))));
     const alone = [];
     for (const image of images) alone.push(await detector.detect(image, LOW_CONFIDENCE));
     const together = await Promise.all(images.map((image) => detector.detect(image, LOW_CONFIDENCE)));
@@ -64,7 +64,7 @@ describe('YOLOv8n on real photos', function () {
 
   it('rejects pixels that do not match the stated size, and goes on working', async () => {
     await assert.rejects(detector.detect({ pixels: new Uint8Array(10), width: 4, height: 4 }), /needs 48 bytes/);
-    const image = decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
+    const image = await decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
     assert.ok((await detector.detect(image, LOW_CONFIDENCE)).detections.length > 0);
   });
 
@@ -79,9 +79,14 @@ describe('YOLOv8n on real photos', function () {
     await assert.rejects(YoloModel.load(corrupt), /is not a loadable ONNX model/);
   });
 
-  it('explains an image it cannot decode', () => {
-    assert.throws(() => decodeImage(Buffer.from('not an image')), /not a decodable image/);
-    assert.throws(() => decodeImage(Buffer.alloc(0)), /empty/);
+  it('explains an image it cannot decode, and refuses one too large before decoding it', async () => {
+    await assert.rejects(decodeImage(Buffer.from('not an image')), /not a decodable image/);
+    await assert.rejects(decodeImage(Buffer.alloc(0)), /empty/);
+    // A 20000x20000 PNG is a few hundred KB (zlib) and would be 1.2 GB decoded: refused from its header.
+    const { default: sharp } = await import('sharp');
+    const bomb = await sharp({ create: { width: 20000, height: 20000, channels: 3, background: '#000' }, limitInputPixels: false }).png({ compressionLevel: 9 }).toBuffer();
+    await assert.rejects(decodeImage(bomb), /20000x20000 \(400\.0 megapixels\); the limit is 50\.0 megapixels/);
+    await assert.rejects(decodeImage(await sharp({ create: { width: 40, height: 30, channels: 3, background: '#000' } }).png().toBuffer(), 1000), /40x30/);
   });
 });
 
@@ -108,7 +113,7 @@ describe('Detector batching', () => {
     return { model, batches };
   }
 
-  const solid = (red: number) => ({ pixels: new Uint8Array(8 * 8 * 3).map((_, i) => (i % 3 === 2 ? red : 0)), width: 8, height: 8 });
+  const solid = (red: number) => ({ pixels: new Uint8Array(8 * 8 * 3).map((_, i) => (i % 3 === 0 ? red : 0)), width: 8, height: 8 });
 
   it('runs requests that wait together as one batch and returns each its own result', async () => {
     const { model, batches } = recordingModel();

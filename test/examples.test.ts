@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
-import { decodeImage } from '../src/detection/image';
+import { decodeImage } from '../src/imaging/image';
 import { startMosquitto, type Broker } from './mosquitto';
 import { chromiumInstalled, launchChromium } from './browser';
 import { installedDefinitions, ourDefinitions } from './node-definitions';
@@ -132,7 +132,7 @@ describe('example flows (examples/)', function () {
         assert.equal((await fetch(`http://127.0.0.1:${red.port}${endpoint}`)).status, 200, endpoint);
       }
       const frame = await fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/frame`);
-      assert.equal(decodeImage(Buffer.from(await frame.arrayBuffer())).width, 768);
+      assert.equal((await decodeImage(Buffer.from(await frame.arrayBuffer()))).width, 768);
       const heatmap = await waitUntil(() => fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/heatmap`), (res) => res.status === 200, 30000, 'a heatmap');
       assert.equal(heatmap.headers.get('content-type'), 'image/png');
       const conversion = await fetch(`http://127.0.0.1:${red.port}/api/conversion`);

@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Heatmap } from '../src/analytics/heatmap';
 import { normalise, renderHeatmap } from '../src/analytics/heatmap-render';
-import { decodeImage } from '../src/detection/image';
+import { decodeImage } from '../src/imaging/image';
 import type { Box } from '../src/types';
 
 const feetAt = (x: number, y: number): Box => [x - 10, y - 60, x + 10, y];
@@ -48,30 +48,30 @@ describe('Heatmap', () => {
     assert.throws(() => new Heatmap({ width: 0, height: 100 }), /frame size/);
   });
 
-  it('renders a PNG the size of the frame, cold areas showing the frame beneath', () => {
+  it('renders a PNG the size of the frame, cold areas showing the frame beneath', async () => {
     const heatmap = new Heatmap({ width: 160, height: 120, cellSize: 8, sigma: 8, decay: 1 });
     heatmap.update([feetAt(40, 60)]);
     const background = { pixels: new Uint8Array(160 * 120 * 3).fill(200), width: 160, height: 120 };
-    const png = renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, background, opacity: 0.6, format: 'png', quality: 80 });
+    const png = await renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, background, opacity: 0.6, format: 'png', quality: 80 });
     assert.equal(png.subarray(1, 4).toString(), 'PNG');
-    const image = decodeImage(png);
+    const image = await decodeImage(png);
     assert.deepEqual([image.width, image.height], [160, 120]);
     const pixel = (x: number, y: number) => Array.from(image.pixels.subarray((y * 160 + x) * 3, (y * 160 + x) * 3 + 3));
     assert.deepEqual(pixel(150, 10), [200, 200, 200], 'no heat: the frame');
     assert.notDeepEqual(pixel(40, 60), [200, 200, 200], 'heat: colour');
-    const jpeg = renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, opacity: 1, format: 'jpeg', quality: 70 });
+    const jpeg = await renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, opacity: 1, format: 'jpeg', quality: 70 });
     assert.equal(jpeg[0], 0xff);
     assert.equal(jpeg[1], 0xd8);
   });
 
-  it('blurs the people of the frame beneath when asked', () => {
+  it('blurs the people of the frame beneath when asked', async () => {
     const heatmap = new Heatmap({ width: 160, height: 120, cellSize: 8, sigma: 8, decay: 1 });
     const background = { pixels: new Uint8Array(160 * 120 * 3).fill(90), width: 160, height: 120 };
     for (let y = 20; y < 100; y++) for (let x = 100; x < 140; x++) background.pixels.fill(x % 2 ? 255 : 0, (y * 160 + x) * 3, (y * 160 + x) * 3 + 3);
-    const render = (blur?: Box[]) => decodeImage(renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, background, blur, opacity: 0.6, format: 'png', quality: 80 }));
+    const render = async (blur?: Box[]) => decodeImage(await renderHeatmap(heatmap.liveGrid(), { width: 160, height: 120, background, blur, opacity: 0.6, format: 'png', quality: 80 }));
     const contrast = (image: { pixels: Uint8Array }) => Math.abs(image.pixels[(60 * 160 + 120) * 3] - image.pixels[(60 * 160 + 121) * 3]);
-    assert.ok(contrast(render()) > 150);
-    assert.ok(contrast(render([[100, 20, 140, 100]])) < 30);
+    assert.ok(contrast(await render()) > 150);
+    assert.ok(contrast(await render([[100, 20, 140, 100]])) < 30);
     assert.equal(background.pixels[(60 * 160 + 121) * 3], 255, 'the frame itself is left as it was');
   });
 

@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { fillInputTensor, letterbox, PAD_VALUE, toSourceBox } from '../src/detection/letterbox';
+import { fillInputTensor, letterbox, PAD_VALUE, toSourceBox } from '../src/imaging/letterbox';
 
 describe('letterbox', () => {
   it('scales a 768x576 frame to 640x480 and centres it vertically', () => {
@@ -36,10 +36,10 @@ describe('letterbox', () => {
 
 describe('fillInputTensor', () => {
   it('writes RGB planes scaled to 0..1 inside a 114-grey border', () => {
-    // A 2x1 BGR image: one pure blue pixel, one pure red pixel, into a 4x4 input.
+    // A 2x1 RGB image: one pure blue pixel, one pure red pixel, into a 4x4 input.
     const lb = letterbox(2, 1, 4, 4);
     assert.deepEqual([lb.resizedWidth, lb.resizedHeight, lb.left, lb.top], [4, 2, 0, 1]);
-    const resized = new Uint8Array([255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255, 255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255]);
+    const resized = new Uint8Array([0, 0, 255, 0, 0, 255, 255, 0, 0, 255, 0, 0, 0, 0, 255, 0, 0, 255, 255, 0, 0, 255, 0, 0]);
     const tensor = new Float32Array(2 * 3 * 16).fill(-1);
     fillInputTensor(resized, lb, tensor, 1);
     assert.ok(tensor.subarray(0, 48).every((v) => v === -1), 'batch slot 0 untouched');

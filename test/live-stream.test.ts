@@ -5,15 +5,14 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Camera, type CameraState } from '../src/camera/camera';
 import { FrameStore } from '../src/camera/frame-store';
-import { opencv } from '../src/opencv';
-import { ROOT, requireVtest, waitFor } from './support';
+import { ROOT, requireVtest, videoJpegs, waitFor } from './support';
 
 /** An MJPEG-over-HTTP camera on loopback, like the many IP cameras that serve /video.mjpg. */
 class MjpegCamera {
   private server: http.Server | undefined;
   port = 0;
 
-  constructor(private readonly jpegs: Buffer[], private readonly intervalMs = 40) {}
+  constructor(public jpegs: Buffer[], private readonly intervalMs = 40) {}
 
   async start(port = 0): Promise<void> {
     let next = 0;
@@ -41,21 +40,6 @@ class MjpegCamera {
   }
 }
 
-function vtestJpegs(file: string, count: number): Buffer[] {
-  const cv = opencv();
-  const capture = new cv.VideoCapture(file);
-  const jpegs: Buffer[] = [];
-  for (let i = 0; i < count; i++) {
-    const frame = capture.read();
-    const small = frame.resize(144, 192);
-    jpegs.push(cv.imencode('.jpg', small));
-    frame.release();
-    small.release();
-  }
-  capture.release();
-  return jpegs;
-}
-
 /** Resident memory of this process and of its children (the capture processes), in MB. */
 function residentMb(): { own: number; children: number } {
   const rss = (pid: number | string) => {
@@ -79,7 +63,7 @@ describe('live streams', function () {
   let camera: Camera | undefined;
 
   beforeEach(async function () {
-    source = new MjpegCamera(vtestJpegs(requireVtest(this), 20));
+    source = new MjpegCamera(await videoJpegs(requireVtest(this), 20, 192, 144));
     await source.start();
   });
 
@@ -114,10 +98,44 @@ describe('live streams', function () {
     assert.ok(errors.length >= 2);
   });
 
+  it('reads the new size of a camera that comes back at another resolution', async function () {
+    const sizes: string[] = [];
+    camera = new Camera(
+      { id: 'resized-cam', source: `http://127.0.0.1:${source.port}/video.mjpg`, reconnectInitialMs: 200, reconnectMaxMs: 500 },
+      { frame: (f) => sizes.push(`${f.width}x${f.height}`) },
+    );
+    camera.start();
+    await waitFor(() => sizes.length >= 5, 20000, 'frames at the first size');
+    const port = source.port;
+    await source.stop();
+    source.jpegs = await videoJpegs(requireVtest(this), 10, 320, 240);
+    await source.start(port);
+    await waitFor(() => sizes.at(-1) === '320x240', 30000, 'frames at the new size');
+    assert.equal(sizes[0], '192x144');
+    assert.deepEqual([camera.stats().width, camera.stats().height], [320, 240]);
+  });
+
+  it('never shows the stream password in its state, errors or description', async () => {
+    const details: string[] = [];
+    const errors: string[] = [];
+    const port = source.port;
+    await source.stop();
+    camera = new Camera(
+      { id: 'secret-cam', source: `http://127.0.0.1:${port}/video.mjpg`, username: 'admin', password: 'Sup3rSecret!', reconnectInitialMs: 100, reconnectMaxMs: 200 },
+      { state: (_s, detail) => details.push(detail ?? ''), error: (e) => errors.push(e.message) },
+    );
+    camera.start();
+    await waitFor(() => camera!.stats().reconnects >= 2, 20000, 'failed attempts');
+    const seen = [...details, ...errors, JSON.stringify(camera.stats())].join('\n');
+    assert.ok(errors.length >= 2, 'the failures are reported');
+    assert.ok(!seen.includes('Sup3rSecret'), `the password shows: ${seen}`);
+    assert.match(camera.stats().source, /admin:\*\*\*@127\.0\.0\.1/);
+  });
+
   it('keeps memory flat over a long run', async function () {
     this.timeout(120000);
     await source.stop();
-    source = new MjpegCamera(vtestJpegs(requireVtest(this), 20), 4);
+    source = new MjpegCamera(await videoJpegs(requireVtest(this), 20, 192, 144), 4);
     await source.start();
     const store = new FrameStore(8);
     let delivered = 0;

@@ -1,8 +1,11 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
+import { CaptureRun, ffmpegExecutable } from '../src/camera/ffmpeg';
 import { findSampleFile } from '../src/camera/source';
 import { DEFAULT_MODEL_PATH } from '../src/detection/model';
+import { encodeImage } from '../src/imaging/image';
+import type { RgbImage } from '../src/types';
 
 export const ROOT = path.resolve(__dirname, '..', '..');
 export const DARKNET_DATA = '/usr/share/darknet/data';
@@ -71,4 +74,29 @@ export const MOT15 = process.env.MOT15_DIR ?? path.resolve(ROOT, '..', 'shared',
 export function requireMot15(context: Mocha.Context): string {
   requireFile(context, path.join(MOT15, 'train'), 'MOT15 reference data', 'it is the shared test data: put it in ../shared/data/mot15 or set MOT15_DIR');
   return MOT15;
+}
+
+/** The first `count` frames of a video at width x height (0: the video's), decoded by FFmpeg as a camera-source would. */
+export async function videoFrames(file: string, count: number, width = 0, height = 0): Promise<RgbImage[]> {
+  const frames: RgbImage[] = [];
+  await new Promise<void>((resolve, reject) => {
+    const run = new CaptureRun(
+      ffmpegExecutable(),
+      { source: { kind: 'file', path: file }, width, height, fps: 0, loop: false },
+      {
+        frame: (pixels, w, h) => {
+          if (frames.length < count) frames.push({ pixels, width: w, height: h });
+          if (frames.length === count) void run.stop().then(resolve);
+        },
+        exit: (error) => (error ? reject(error) : resolve()),
+      },
+      (text) => text,
+    );
+  });
+  return frames;
+}
+
+/** The first `count` frames of a video as JPEGs of width x height. */
+export async function videoJpegs(file: string, count: number, width: number, height: number): Promise<Buffer[]> {
+  return Promise.all((await videoFrames(file, count, width, height)).map((frame) => encodeImage(frame, 'jpeg', 85)));
 }

@@ -1,7 +1,5 @@
-import { encodeImage, type ImageFormat } from '../camera/encode';
-import { opencv, withMat } from '../opencv';
-import { blurRegions } from '../privacy';
-import type { BgrImage, Box } from '../types';
+import { blurRegions, encodeImage, resizeLevels, type ImageFormat } from '../imaging/image';
+import type { Box, RgbImage } from '../types';
 import type { HeatmapGrid } from './heatmap';
 
 export interface RenderOptions {
@@ -9,7 +7,7 @@ export interface RenderOptions {
   width: number;
   height: number;
   /** Drawn under the heat, seen where it is cold. */
-  background?: BgrImage;
+  background?: RgbImage;
   /** Boxes of the background to blur first (people, in privacy mode). */
   blur?: Box[];
   /** Opacity of the hottest spots over the background (0..1). */
@@ -19,7 +17,7 @@ export interface RenderOptions {
   quality: number;
 }
 
-/** Blue (cold) → cyan → green → yellow → red (hot), as BGR, 256 steps. */
+/** Blue (cold) → cyan → green → yellow → red (hot), as RGB, 256 steps. */
 const PALETTE: Uint8Array = (() => {
   const stops: [number, [number, number, number]][] = [
     [0, [0, 0, 128]],
@@ -36,8 +34,7 @@ const PALETTE: Uint8Array = (() => {
     const [t0, c0] = stops[s];
     const [t1, c1] = stops[s + 1];
     const f = (t - t0) / (t1 - t0);
-    const rgb = c0.map((v, k) => Math.round(v + (c1[k] - v) * f));
-    palette.set([rgb[2], rgb[1], rgb[0]], i * 3);
+    palette.set(c0.map((v, k) => Math.round(v + (c1[k] - v) * f)), i * 3);
   }
   return palette;
 })();
@@ -54,24 +51,14 @@ export function normalise(grid: HeatmapGrid): Uint8Array {
 }
 
 /** Renders a grid as a colour-mapped image, optionally over a frame, encoded as PNG or JPEG. */
-export function renderHeatmap(grid: HeatmapGrid, options: RenderOptions): Buffer {
-  const cv = opencv();
+export async function renderHeatmap(grid: HeatmapGrid, options: RenderOptions): Promise<Buffer> {
   const { width, height, opacity } = options;
   let background = options.background;
   if (background && (background.width !== width || background.height !== height)) {
     throw new RangeError(`background is ${background.width}x${background.height}, the heatmap ${width}x${height}`);
   }
-  if (background && options.blur?.length) {
-    const copy = new cv.Mat(Buffer.from(background.pixels), height, width, cv.CV_8UC3);
-    background = withMat(copy, (m) => {
-      blurRegions(m, options.blur!);
-      return { pixels: m.getData(), width, height };
-    });
-  }
-  const intensity = normalise(grid);
-  const small = new cv.Mat(Buffer.from(intensity.buffer), grid.rows, grid.columns, cv.CV_8UC1);
-  const scaled = withMat(small, (m) => m.resize(height, width, 0, 0, cv.INTER_LINEAR));
-  const levels = withMat(scaled, (m) => m.getData());
+  if (background && options.blur?.length) background = await blurRegions(background, options.blur);
+  const levels = await resizeLevels(normalise(grid), grid.columns, grid.rows, width, height);
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0, p = 0; i < levels.length; i++, p += 3) {
     const level = levels[i];

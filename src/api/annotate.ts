@@ -1,7 +1,6 @@
 import type { Point } from '../analytics/geometry';
-import { opencv, withMat } from '../opencv';
-import { blurRegions, clampBox } from '../privacy';
-import type { BgrImage, Box } from '../types';
+import { blurRegions, clampBox, overlaySvg } from '../imaging/image';
+import type { Box, RgbImage } from '../types';
 
 export interface Overlay {
   tracks?: { id: number; bbox: Box; trail?: [number, number][] }[];
@@ -18,46 +17,54 @@ export interface AnnotateOptions {
   privacy: boolean;
 }
 
-type Bgr = [number, number, number];
-const ZONE_COLOURS: Bgr[] = [[222, 134, 46], [132, 172, 16], [83, 82, 238], [67, 159, 255], [208, 84, 136]];
-const LINE_COLOUR: Bgr = [87, 202, 254];
-const TRACK_COLOUR: Bgr = [80, 220, 80];
+const ZONE_COLOURS = ['#2e86de', '#10ac84', '#ee5253', '#ff9f43', '#8854d0'];
+const LINE_COLOUR = '#feca57';
+const TRACK_COLOUR = '#50dc50';
+
+const finite = (p: readonly number[]) => Number.isFinite(p[0]) && Number.isFinite(p[1]);
+const coords = (points: readonly (readonly [number, number])[]) => points.map(([x, y]) => `${x.toFixed(1)},${y.toFixed(1)}`).join(' ');
+const escapeXml = (text: string) => text.replace(/[<>&"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The drawing of an overlay as SVG for a width x height frame: zones with counts, lines with in/out, boxes, ids, trails. */
+export function overlayDrawing(overlay: Overlay, width: number, height: number): string {
+  const size = Math.max(11, Math.round(width / 60));
+  const stroke = Math.max(1, Math.round(width / 640));
+  const label = (text: string, x: number, y: number, colour: string) =>
+    `<text x="${x.toFixed(1)}" y="${y.toFixed(1)}" fill="${colour}" stroke="#000" stroke-width="${stroke + 1}" paint-order="stroke">${escapeXml(text)}</text>`;
+  const parts: string[] = [];
+  (overlay.zones ?? []).forEach((zone, i) => {
+    const polygon = zone.polygon.filter(finite);
+    if (polygon.length < 3) return;
+    const colour = ZONE_COLOURS[i % ZONE_COLOURS.length];
+    parts.push(`<polygon points="${coords(polygon)}" fill="none" stroke="${colour}" stroke-width="${stroke + 1}"/>`);
+    parts.push(label(`${zone.name ?? zone.id}: ${zone.currentCount ?? 0}`, polygon[0][0] + 6, polygon[0][1] + size + 4, colour));
+  });
+  for (const line of overlay.lines ?? []) {
+    if (!finite(line.from) || !finite(line.to)) continue;
+    parts.push(`<line x1="${line.from[0]}" y1="${line.from[1]}" x2="${line.to[0]}" y2="${line.to[1]}" stroke="${LINE_COLOUR}" stroke-width="${stroke + 1}"/>`);
+    parts.push(`<circle cx="${line.to[0]}" cy="${line.to[1]}" r="${3 * stroke}" fill="${LINE_COLOUR}"/>`);
+    parts.push(label(`${line.name ?? line.id} in ${line.in ?? 0} out ${line.out ?? 0}`, line.to[0] + 6, line.to[1], LINE_COLOUR));
+  }
+  for (const track of overlay.tracks ?? []) {
+    const trail = (track.trail ?? []).filter(finite);
+    if (trail.length > 1) parts.push(`<polyline points="${coords(trail)}" fill="none" stroke="${TRACK_COLOUR}" stroke-width="${stroke}"/>`);
+    const rect = clampBox(track.bbox, width, height);
+    if (!rect) continue;
+    const [x1, y1, x2, y2] = rect;
+    // Inset by half the stroke, so the outline covers whole pixels at the box's edges.
+    const inset = stroke / 2;
+    parts.push(`<rect x="${x1 + inset}" y="${y1 + inset}" width="${x2 - x1 - stroke}" height="${y2 - y1 - stroke}" fill="none" stroke="${TRACK_COLOUR}" stroke-width="${stroke}"/>`);
+    parts.push(label(`#${track.id}`, x1, Math.max(size, y1 - 4), TRACK_COLOUR));
+  }
+  return (
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="${size}">` +
+    `${parts.join('')}</svg>`
+  );
+}
 
 /** The frame with zones (and their counts), lines (in/out), boxes, ids and trails drawn, as JPEG. */
-export function annotateFrame(frame: BgrImage, overlay: Overlay, options: AnnotateOptions): Buffer {
-  const cv = opencv();
-  const { pixels, width, height } = frame;
-  const mat = new cv.Mat(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), height, width, cv.CV_8UC3);
-  return withMat(mat, (m) => {
-    if (options.privacy) blurRegions(m, [...(overlay.detections ?? []), ...(overlay.tracks ?? [])].map((d) => d.bbox));
-    const scale = Math.max(0.4, width / 1600);
-    const thickness = Math.max(1, Math.round(width / 640));
-    const vec = ([b, g, r]: Bgr) => new cv.Vec3(b, g, r);
-    const point = ([x, y]: readonly [number, number]) => new cv.Point2(Math.round(x), Math.round(y));
-    const label = (text: string, at: [number, number], colour: Bgr) => {
-      m.putText(text, point([at[0] + 1, at[1] + 1]), cv.FONT_HERSHEY_SIMPLEX, scale, vec([0, 0, 0]), thickness + 1, cv.LINE_AA);
-      m.putText(text, point(at), cv.FONT_HERSHEY_SIMPLEX, scale, vec(colour), thickness, cv.LINE_AA);
-    };
-    (overlay.zones ?? []).forEach((zone, i) => {
-      if (zone.polygon.length < 3) return;
-      const colour = ZONE_COLOURS[i % ZONE_COLOURS.length];
-      m.drawPolylines([zone.polygon.map(point)], true, vec(colour), thickness + 1, cv.LINE_AA);
-      const [x, y] = zone.polygon[0];
-      label(`${zone.name ?? zone.id}: ${zone.currentCount ?? 0}`, [x + 6, y + 22 * scale + 6], colour);
-    });
-    for (const line of overlay.lines ?? []) {
-      m.drawLine(point(line.from), point(line.to), vec(LINE_COLOUR), thickness + 1, cv.LINE_AA);
-      m.drawCircle(point(line.to), 3 * thickness, vec(LINE_COLOUR), -1);
-      label(`${line.name ?? line.id} in ${line.in ?? 0} out ${line.out ?? 0}`, [line.to[0] + 6, line.to[1]], LINE_COLOUR);
-    }
-    for (const track of overlay.tracks ?? []) {
-      const trail = (track.trail ?? []).filter((p) => Number.isFinite(p[0]) && Number.isFinite(p[1]));
-      if (trail.length > 1) m.drawPolylines([trail.map(point)], false, vec(TRACK_COLOUR), thickness, cv.LINE_AA);
-      const rect = clampBox(track.bbox, width, height);
-      if (!rect) continue;
-      m.drawRectangle(point([rect[0], rect[1]]), point([rect[2], rect[3]]), vec(TRACK_COLOUR), thickness, cv.LINE_AA);
-      label(`#${track.id}`, [rect[0], Math.max(12, rect[1] - 4)], TRACK_COLOUR);
-    }
-    return cv.imencode('.jpg', m, [cv.IMWRITE_JPEG_QUALITY, Math.round(options.quality)]);
-  });
+export async function annotateFrame(frame: RgbImage, overlay: Overlay, options: AnnotateOptions): Promise<Buffer> {
+  const people = [...(overlay.detections ?? []), ...(overlay.tracks ?? [])].map((d) => d.bbox);
+  const base = options.privacy && people.length > 0 ? await blurRegions(frame, people) : frame;
+  return overlaySvg(base, overlayDrawing(overlay, frame.width, frame.height), options.quality);
 }

@@ -26,9 +26,9 @@ export interface ApiOptions {
 }
 
 export interface Api {
-  handle(req: IncomingMessage, res: ServerResponse): void;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
   /** The annotated JPEG of a camera's latest frame, or null when it has none. */
-  renderFrame(cameraId: string): Buffer | null;
+  renderFrame(cameraId: string): Promise<Buffer | null>;
   /** What the analytics WebSocket sends about once a second. */
   snapshot(): unknown;
 }
@@ -68,8 +68,8 @@ function decodeSegment(segment: string): string {
  */
 export function createApi(options: ApiOptions): Api {
   const { state } = options;
-  /** Annotated JPEGs by camera, reused while the frame and the drawing inputs do not change. */
-  const rendered = new Map<string, { key: string; jpeg: Buffer }>();
+  /** Annotated JPEGs by camera (or being drawn), reused while the frame and the drawing inputs do not change. */
+  const rendered = new Map<string, { key: string; jpeg: Promise<Buffer> }>();
 
   const cameraOf = (id: string): CameraView => {
     const view = state.camera(id);
@@ -95,7 +95,7 @@ export function createApi(options: ApiOptions): Api {
     };
   };
 
-  const frameJpeg = (view: CameraView, quality: number): Buffer => {
+  const frameJpeg = (view: CameraView, quality: number): Promise<Buffer> => {
     const stored = (view.frame && frameStore.get(view.frame)) ?? frameStore.latest(view.id);
     if (!stored) throw new HttpError(404, `no frame from camera "${view.id}" yet`);
     const key = `${stored.ref.seq}:${quality}:${view.updatedAt}`;
@@ -108,6 +108,7 @@ export function createApi(options: ApiOptions): Api {
     });
     const jpeg = annotateFrame(stored, { tracks: view.tracks, detections: view.detections, zones, lines }, { quality, privacy: options.privacy });
     rendered.set(view.id, { key, jpeg });
+    jpeg.catch(() => rendered.get(view.id)?.jpeg === jpeg && rendered.delete(view.id));
     return jpeg;
   };
 
@@ -145,7 +146,7 @@ export function createApi(options: ApiOptions): Api {
     if (!options.upgrade?.(req, res, target)) throw new HttpError(426, 'this endpoint is a WebSocket: connect with ws:// or wss://');
   };
 
-  const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void][] = [
+  const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void | Promise<void>][] = [
     [/^\/health$/, (_m, _u, res) => {
       const cameras = state.list().map((view) => {
         const described = describe(view);
@@ -158,12 +159,12 @@ export function createApi(options: ApiOptions): Api {
       const view = cameraOf(decodeSegment(m[1]));
       sendJson(res, 200, { ...describe(view), zoneStats: view.zones, lines: view.lines });
     }],
-    [/^\/cameras\/([^/]+)\/frame$/, (m, url, res) => {
+    [/^\/cameras\/([^/]+)\/frame$/, async (m, url, res) => {
       const view = cameraOf(decodeSegment(m[1]));
       const requested = url.searchParams.get('quality');
       const quality = requested === null ? options.quality : Number(requested);
       if (!Number.isInteger(quality) || quality < 1 || quality > 100) throw new HttpError(400, `quality must be a whole number from 1 to 100, got "${requested}"`);
-      sendImage(res, 'image/jpeg', frameJpeg(view, quality));
+      sendImage(res, 'image/jpeg', await frameJpeg(view, quality));
     }],
     [/^\/cameras\/([^/]+)\/heatmap$/, (m, _u, res) => {
       const view = cameraOf(decodeSegment(m[1]));
@@ -190,7 +191,7 @@ export function createApi(options: ApiOptions): Api {
     [/^\/ws\/analytics$/, (_m, _u, res, req) => upgrade(req, res, { kind: 'analytics' })],
   ];
 
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     try {
       const url = new URL(req.url ?? '/', 'http://api.local');
       const route = routes.find(([pattern]) => pattern.test(url.pathname));
@@ -199,7 +200,7 @@ export function createApi(options: ApiOptions): Api {
         res.setHeader('Allow', 'GET, HEAD');
         throw new HttpError(405, `${req.method} is not allowed here; the API is read-only`);
       }
-      route[1](url.pathname.match(route[0])!, url, res, req);
+      await route[1](url.pathname.match(route[0])!, url, res, req);
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500;
       if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
@@ -209,11 +210,11 @@ export function createApi(options: ApiOptions): Api {
 
   return {
     handle,
-    renderFrame(cameraId) {
+    async renderFrame(cameraId) {
       const view = state.camera(cameraId);
       if (!view) return null;
       try {
-        return frameJpeg(view, options.quality);
+        return await frameJpeg(view, options.quality);
       } catch {
         return null;
       }

@@ -4,7 +4,7 @@ import { WebSocketServer, type WebSocket } from 'ws';
 
 export interface LiveOptions {
   /** The annotated JPEG of a camera's latest frame, or null when there is none. */
-  render(cameraId: string): Buffer | null;
+  render(cameraId: string): Promise<Buffer | null>;
   /** The analytics snapshot sent about once a second. */
   tick(): unknown;
   /** A client with more than this many bytes still unsent gets no new frame until it catches up. */
@@ -21,6 +21,8 @@ export class LiveHub {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: 4096 });
   private readonly viewers = new Map<string, Set<WebSocket>>();
   private readonly listeners = new Set<WebSocket>();
+  /** Cameras whose frame is being drawn: a frame that arrives meanwhile is skipped, the next one is drawn. */
+  private readonly drawing = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   private droppedFrames = 0;
 
@@ -51,19 +53,21 @@ export class LiveHub {
       ws.on('close', () => group.delete(ws));
       ws.on('error', () => group.delete(ws));
       if (target.kind === 'analytics') this.send(ws, JSON.stringify({ type: 'tick', ...(this.options.tick() as object) }));
-      else {
-        const first = this.options.render(target.cameraId);
-        if (first) this.send(ws, first);
-      }
+      else void this.options.render(target.cameraId).then((first) => first && this.send(ws, first));
     });
   }
 
   /** A new frame of a camera is ready: viewers get it, rendered once. */
   frame(cameraId: string): void {
     const group = this.viewers.get(cameraId);
-    if (!group || group.size === 0) return;
-    const jpeg = this.options.render(cameraId);
-    if (jpeg) for (const ws of group) this.send(ws, jpeg);
+    if (!group || group.size === 0 || this.drawing.has(cameraId)) return;
+    this.drawing.add(cameraId);
+    void this.options
+      .render(cameraId)
+      .then((jpeg) => {
+        if (jpeg) for (const ws of group) this.send(ws, jpeg);
+      })
+      .finally(() => this.drawing.delete(cameraId));
   }
 
   /** Zone, line and track events reach analytics clients at once. */

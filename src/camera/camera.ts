@@ -1,9 +1,7 @@
-import { fork, type ChildProcess } from 'node:child_process';
-import * as path from 'node:path';
 import type { FrameRef } from '../types';
-import type { CaptureConfig, FromCapture, ToCapture } from './capture-protocol';
+import { CaptureRun, FfmpegMissingError, ffmpegExecutable, probeFrameRate } from './ffmpeg';
 import { frameStore as sharedStore, type FrameStore, type StoredFrame } from './frame-store';
-import { describeSource, isLive, parseSource, type VideoSource } from './source';
+import { describeSource, isLive, parseSource, redactSecrets, withCredentials, type VideoSource } from './source';
 
 export type CameraState = 'stopped' | 'starting' | 'running' | 'reconnecting' | 'ended' | 'failed';
 
@@ -12,14 +10,19 @@ export interface CameraOptions {
   name?: string;
   /** What the user typed: file path, device index, /dev/videoN, stream URL or sample:NAME. */
   source: string;
+  /** For stream URLs: put into the URL when FFmpeg opens it, never shown. */
+  username?: string;
+  password?: string;
   width?: number;
   height?: number;
   fps?: number;
   loop?: boolean;
   realtime?: boolean;
   store?: FrameStore;
-  /** Frames sent by the capture process and not yet taken by the event loop; it drops frames beyond this. */
-  inFlight?: number;
+  /** The FFmpeg executable; default FFMPEG_PATH, else `ffmpeg` on the PATH. */
+  ffmpegPath?: string;
+  /** A live source that sends no frame for this long is closed and reopened. */
+  stallTimeoutMs?: number;
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
 }
@@ -44,11 +47,13 @@ export interface CameraStats {
   reconnects: number;
 }
 
-const STOP_GRACE_MS = 2000;
+/** A file whose frame rate cannot be read plays at this rate. */
+const FALLBACK_FPS = 25;
 
 /**
- * One video source: a capture process, the frame sequence, dropped-frame accounting and, for live
- * sources, reconnection with exponential backoff.
+ * One video source: an FFmpeg process decoding it (its blocking reads and any crash stay out of Node-RED), the
+ * frame sequence, real-time pacing of files, dropped-frame accounting and, for live sources, a stall watchdog
+ * and reconnection with exponential backoff.
  */
 export class Camera {
   readonly id: string;
@@ -56,13 +61,16 @@ export class Camera {
   private readonly source: VideoSource;
   private readonly store: FrameStore;
   private readonly handlers: Partial<CameraHandlers>;
-  private capture: ChildProcess | undefined;
+  private capture: CaptureRun | undefined;
   private retryTimer: NodeJS.Timeout | undefined;
+  private watchdog: NodeJS.Timeout | undefined;
+  private paceTimer: NodeJS.Timeout | undefined;
+  /** Counts start() calls, so a run that finishes after a stop or restart is recognised as stale. */
+  private generation = 0;
   private backoffMs: number;
   private currentState: CameraState = 'stopped';
   private seq = 0;
-  private droppedBefore = 0;
-  private droppedInRun = 0;
+  private droppedFrames = 0;
   private fps = 0;
   private width = 0;
   private height = 0;
@@ -73,7 +81,7 @@ export class Camera {
     if (!options.id || typeof options.id !== 'string') throw new Error('a camera needs an id');
     this.id = options.id;
     this.name = options.name || options.id;
-    this.source = parseSource(options.source);
+    this.source = parseSource(withCredentials(options.source, options.username, options.password));
     this.store = options.store ?? sharedStore;
     this.handlers = handlers;
     this.backoffMs = options.reconnectInitialMs ?? 1000;
@@ -84,7 +92,7 @@ export class Camera {
   }
 
   get dropped(): number {
-    return this.droppedBefore + this.droppedInRun;
+    return this.droppedFrames;
   }
 
   stats(): CameraStats {
@@ -104,75 +112,79 @@ export class Camera {
   }
 
   start(): void {
-    if (this.capture || this.retryTimer) return;
+    if (this.capture || this.retryTimer || this.currentState === 'starting') return;
     this.setState('starting');
-    const config: CaptureConfig = {
-      source: this.source,
-      width: this.options.width ?? 0,
-      height: this.options.height ?? 0,
-      fps: this.options.fps ?? 0,
-      loop: this.options.loop ?? false,
-      realtime: this.options.realtime ?? true,
-    };
-    const child = fork(path.join(__dirname, 'capture-process.js'), [], {
-      serialization: 'advanced',
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-      // OpenCV and FFmpeg log every backend and connection they try; our error messages say what failed.
-      env: { OPENCV_LOG_LEVEL: 'FATAL', OPENCV_FFMPEG_LOGLEVEL: '8', ...process.env },
+    const generation = ++this.generation;
+    const ffmpeg = ffmpegExecutable(this.options.ffmpegPath);
+    const realtime = this.source.kind === 'file' && (this.options.realtime ?? true);
+    const rate = this.source.kind === 'file' ? probeFrameRate(ffmpeg, this.source.path) : Promise.resolve(undefined);
+    void rate.then((sourceFps) => {
+      if (generation !== this.generation || this.currentState !== 'starting') return;
+      const fps = this.options.fps ?? 0;
+      const outputFps = fps > 0 && (!sourceFps || fps < sourceFps) ? fps : sourceFps ?? FALLBACK_FPS;
+      this.run(ffmpeg, generation, sourceFps, realtime ? 1000 / outputFps : 0);
     });
-    this.capture = child;
-    let finished = false;
-    const finish = (outcome: 'ended' | Error) => {
-      const stoppedOnPurpose = this.capture !== child;
-      if (finished || stoppedOnPurpose) return;
-      finished = true;
-      this.capture = undefined;
-      child.kill('SIGKILL');
-      this.droppedBefore += this.droppedInRun;
-      this.droppedInRun = 0;
-      this.onRunFinished(outcome);
-    };
-    child.on('message', (message: FromCapture) => {
-      if (this.capture !== child) return;
-      switch (message.type) {
-        case 'opened':
-          this.setState('running');
-          break;
-        case 'frame':
-          this.backoffMs = this.options.reconnectInitialMs ?? 1000;
-          this.droppedInRun = message.dropped;
-          this.deliver(message);
-          this.send(child, { type: 'credit', frames: 1 });
-          break;
-        case 'ended':
-          finish('ended');
-          break;
-        case 'failed':
-          finish(new Error(message.message));
-          break;
-      }
-    });
-    child.on('error', (err) => finish(err));
-    child.on('exit', (code, signal) => finish(new Error(`capture stopped unexpectedly (${signal ?? `exit code ${code}`})`)));
-    this.send(child, { type: 'start', config });
-    this.send(child, { type: 'credit', frames: this.options.inFlight ?? 2 });
+  }
+
+  private run(ffmpeg: string, generation: number, sourceFps: number | undefined, frameMs: number): void {
+    let startedAt = 0;
+    let played = 0;
+    const capture = new CaptureRun(
+      ffmpeg,
+      {
+        source: this.source,
+        width: this.options.width ?? 0,
+        height: this.options.height ?? 0,
+        fps: this.options.fps ?? 0,
+        loop: this.options.loop ?? false,
+        sourceFps,
+      },
+      {
+        frame: (pixels, width, height) => {
+          if (this.capture !== capture) return;
+          const now = performance.now();
+          if (played === 0) {
+            startedAt = now;
+            this.backoffMs = this.options.reconnectInitialMs ?? 1000;
+            this.setState('running');
+          }
+          played++;
+          this.armWatchdog(capture);
+          if (frameMs === 0) return this.deliver(pixels, width, height);
+          // A file played in real time behaves like a camera: frame n is due n intervals after the first, a
+          // frame read when its successor is already due is dropped, and reading waits for the next one's time.
+          if (now >= startedAt + played * frameMs) {
+            this.droppedFrames++;
+          } else {
+            this.deliver(pixels, width, height);
+          }
+          const wait = startedAt + played * frameMs - performance.now();
+          if (wait > 1) {
+            capture.pause();
+            this.paceTimer = setTimeout(() => capture.resume(), wait);
+          }
+        },
+        exit: (error) => {
+          if (this.capture !== capture || generation !== this.generation) return;
+          this.capture = undefined;
+          this.clearTimers();
+          this.onRunFinished(error);
+        },
+      },
+      (text) => this.redact(text),
+    );
+    this.capture = capture;
+    this.armWatchdog(capture);
   }
 
   async stop(): Promise<void> {
+    this.generation++;
+    this.clearTimers();
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
-    const child = this.capture;
+    const capture = this.capture;
     this.capture = undefined;
-    if (child && child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      this.send(child, { type: 'stop' });
-      // A read blocked on a dead stream never sees the stop request; the process is killed instead.
-      const killer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
-      await exited;
-      clearTimeout(killer);
-    }
-    this.droppedBefore += this.droppedInRun;
-    this.droppedInRun = 0;
+    await capture?.stop();
     this.setState('stopped');
   }
 
@@ -182,35 +194,56 @@ export class Camera {
     this.store.delete(this.id);
   }
 
-  private deliver(message: Extract<FromCapture, { type: 'frame' }>): void {
-    const ref: FrameRef = {
-      cameraId: this.id,
-      seq: ++this.seq,
-      timestamp: message.timestamp,
-      width: message.width,
-      height: message.height,
-      dropped: this.dropped,
-    };
+  private deliver(pixels: Uint8Array, width: number, height: number): void {
+    const timestamp = Date.now();
+    const ref: FrameRef = { cameraId: this.id, seq: ++this.seq, timestamp, width, height, dropped: this.dropped };
     if (this.lastFrameAt !== null) {
-      const instantFps = 1000 / Math.max(1, message.timestamp - this.lastFrameAt);
+      const instantFps = 1000 / Math.max(1, timestamp - this.lastFrameAt);
       this.fps = this.fps === 0 ? instantFps : this.fps * 0.9 + instantFps * 0.1;
     }
-    this.lastFrameAt = message.timestamp;
-    this.width = message.width;
-    this.height = message.height;
-    const frame: StoredFrame = { ref, pixels: message.pixels, width: message.width, height: message.height };
+    this.lastFrameAt = timestamp;
+    this.width = width;
+    this.height = height;
+    const frame: StoredFrame = { ref, pixels, width, height };
     this.store.put(frame);
     this.handlers.frame?.(frame);
   }
 
-  private onRunFinished(outcome: 'ended' | Error): void {
-    if (outcome === 'ended') {
+  /** A live source that goes quiet without closing (a camera unplugged from the network) is reopened. */
+  private armWatchdog(capture: CaptureRun): void {
+    if (!isLive(this.source)) return;
+    clearTimeout(this.watchdog);
+    const timeoutMs = this.options.stallTimeoutMs ?? 15000;
+    this.watchdog = setTimeout(() => {
+      if (this.capture !== capture) return;
+      this.capture = undefined;
+      this.clearTimers();
+      void capture.stop();
+      this.onRunFinished(new Error(`no frame for ${Math.round(timeoutMs / 1000)} s`));
+    }, timeoutMs);
+  }
+
+  private clearTimers(): void {
+    clearTimeout(this.watchdog);
+    clearTimeout(this.paceTimer);
+    this.watchdog = undefined;
+    this.paceTimer = undefined;
+  }
+
+  private redact(text: string): string {
+    return redactSecrets(text, this.source);
+  }
+
+  private onRunFinished(error: Error | null): void {
+    const live = isLive(this.source);
+    if (!error && !live) {
       this.setState('ended');
       return;
     }
+    const outcome = new Error(`${describeSource(this.source)}: ${error ? error.message : 'the stream ended'}`);
     this.handlers.error?.(outcome);
-    if (!isLive(this.source)) {
-      this.setState('failed', outcome.message);
+    if (!live || error instanceof FfmpegMissingError) {
+      this.setState('failed', error?.message);
       return;
     }
     const delay = this.backoffMs;
@@ -221,10 +254,6 @@ export class Camera {
       this.retryTimer = undefined;
       this.start();
     }, delay);
-  }
-
-  private send(child: ChildProcess, message: ToCapture): void {
-    if (child.connected) child.send(message);
   }
 
   private setState(state: CameraState, detail?: string): void {

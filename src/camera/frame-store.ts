@@ -1,6 +1,6 @@
-import type { BgrImage, FrameRef } from '../types';
+import type { FrameRef, RgbImage } from '../types';
 
-export interface StoredFrame extends BgrImage {
+export interface StoredFrame extends RgbImage {
   ref: FrameRef;
 }
 

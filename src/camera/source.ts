@@ -51,6 +51,38 @@ export function isLive(source: VideoSource): boolean {
   return source.kind !== 'file';
 }
 
+/**
+ * A stream URL with a user name and password put in (replacing any it had), for sources whose credentials are
+ * kept apart from the flow. Other sources, and empty credentials, leave the text as it is.
+ */
+export function withCredentials(text: string, username = '', password = ''): string {
+  const source = text.trim();
+  if ((!username && !password) || !STREAM_URL.test(source)) return source;
+  let url: URL;
+  try {
+    url = new URL(source);
+  } catch {
+    throw new Error('the stream URL is not valid: check its host and port');
+  }
+  url.username = username;
+  url.password = password;
+  return url.toString();
+}
+
+/** Hides a stream URL's password wherever it appears in `text` (FFmpeg's messages quote the URL). */
+export function redactSecrets(text: string, source: VideoSource): string {
+  if (source.kind !== 'stream') return text;
+  let password = '';
+  try {
+    password = decodeURIComponent(new URL(source.url).password);
+  } catch {
+    // Not a parseable URL: the pattern below still hides user:password@.
+  }
+  let redacted = text.split(source.url).join(describeSource(source)).replace(/\/\/([^:/@\s]+):[^@/\s]*@/g, '//$1:***@');
+  if (password.length >= 3) redacted = redacted.split(password).join('***');
+  return redacted;
+}
+
 /** The source as shown to users and in the API, with any password in a URL hidden. */
 export function describeSource(source: VideoSource): string {
   switch (source.kind) {

