@@ -1,0 +1,116 @@
+import { strict as assert } from 'node:assert';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, requireVtest, stopChild, waitFor, waitUntil } from './support';
+
+const run = promisify(execFile);
+const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { name: string; version: string; 'node-red': { nodes: Record<string, string> } };
+
+/** Every file below `dir`, relative to it. */
+function filesBelow(dir: string, prefix = ''): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+    entry.isDirectory() ? filesBelow(path.join(dir, entry.name), `${prefix}${entry.name}/`) : [`${prefix}${entry.name}`],
+  );
+}
+
+/** Installs a tarball the way the palette manager and the Dockerfile do (docker/install.sh); returns the seconds it took. */
+async function install(userDir: string, tarball: string): Promise<number> {
+  const started = Date.now();
+  await run('bash', [path.join(ROOT, 'docker', 'install.sh'), userDir, tarball], { timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+  return (Date.now() - started) / 1000;
+}
+
+/**
+ * A user's view of the package: `npm pack`, then installed into a fresh Node-RED user directory with the npm command
+ * the palette manager runs (docker/install.sh, which the Dockerfile also runs), and Node-RED started from it.
+ */
+describe('installing the packed package into Node-RED', function () {
+  this.timeout(20 * 60_000);
+  let work: string;
+  let tarball: string;
+  let userDir: string;
+  let red: ChildProcess | undefined;
+  const installed = () => path.join(userDir, 'node_modules', ...pkg.name.split('/'));
+  const modelFile = () => path.join(userDir, 'retail-analytics', 'models', 'yolov8n.onnx');
+
+  before(async function () {
+    requireVtest(this);
+    work = mkdtempSync(path.join(tmpdir(), 'retail-install-'));
+    userDir = path.join(work, 'user');
+    mkdirSync(userDir);
+    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: ROOT, timeout: 120_000 });
+    tarball = path.join(work, stdout.trim().split('\n').pop()!);
+  });
+
+  after(async () => {
+    if (red) await stopChild(red, 'SIGINT');
+    if (work) rmSync(work, { recursive: true, force: true });
+  });
+
+  it('ships what runs and nothing else: no tests, benchmarks, source maps, set-up script or OpenCV', async () => {
+    const seconds = await install(userDir, tarball);
+    console.log(`      npm install of the tarball (palette manager's command): ${seconds.toFixed(1)} s`);
+    const files = filesBelow(installed());
+    assert.ok(files.includes('dist/nodes/camera-source.js') && files.includes('dist/nodes/camera-source.html'));
+    assert.ok(files.includes('examples/full-pipeline.json'));
+    assert.deepEqual(files.filter((f) => /^dist\/(test|bench)\/|\.map$|^scripts\/|\.ts$/.test(f)), []);
+    assert.ok(!existsSync(path.join(userDir, 'node_modules', '@u4', 'opencv4nodejs')), 'the OpenCV binding is not installed');
+    assert.ok(existsSync(path.join(userDir, 'node_modules', 'node-red-dashboard')), 'node-red-dashboard is installed beside it');
+  });
+
+  it('registers its 8 nodes, lists its examples and counts people on vtest.avi, fetching the model on first deploy', async () => {
+    assert.ok(!existsSync(modelFile()), 'no model before the first deploy');
+    const port = 19000 + Math.floor(Math.random() * 1000);
+    copyFileSync(path.join(installed(), 'examples', 'full-pipeline.json'), path.join(userDir, 'flows.json'));
+    let output = '';
+    red = spawn(
+      process.execPath,
+      [require.resolve('node-red/red.js'), '--settings', path.join(ROOT, 'scripts', 'demo-settings.js'), '--userDir', userDir, '--port', String(port)],
+      { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    red.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    red.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(() => /Started flows/.test(output) || red!.exitCode !== null, 60_000, `Node-RED to start:\n${output}`);
+    const base = `http://127.0.0.1:${port}`;
+
+    const nodeSets = (await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json()) as { module: string; types: string[]; err?: string }[];
+    const ours = nodeSets.filter((set) => set.module === pkg.name);
+    assert.deepEqual(ours.filter((set) => set.err).map((set) => set.err), [], 'no node set failed to load');
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), Object.keys(pkg['node-red'].nodes).sort());
+
+    const examples = (await (await fetch(`${base}/library/examples/flows/${pkg.name}/`)).json()) as { fn?: string }[];
+    assert.ok(examples.some((entry) => entry.fn === 'full-pipeline'), `examples listed: ${JSON.stringify(examples)}`);
+
+    const stats = await waitUntil(
+      async () => (await (await fetch(`${base}/api/stats`)).json()) as { total: { occupancy: number } },
+      (body) => body.total.occupancy > 0,
+      240_000,
+      'people counted on vtest.avi',
+    );
+    assert.ok(stats.total.occupancy > 0);
+    assert.ok(existsSync(modelFile()), 'the model is in the user directory');
+    assert.match(output, /model: fetched yolov8n\.onnx/);
+    assert.ok(!/\[error\]/.test(output.slice(output.indexOf('Started flows'))), `errors after start:\n${output}`);
+    await stopChild(red, 'SIGINT');
+    red = undefined;
+  });
+
+  it('keeps the model when the package is updated', async () => {
+    const before = statSync(modelFile());
+    const unpacked = path.join(work, 'bumped');
+    mkdirSync(unpacked);
+    await run('tar', ['-xzf', tarball, '-C', unpacked]);
+    const manifest = path.join(unpacked, 'package', 'package.json');
+    const bumped = { ...JSON.parse(readFileSync(manifest, 'utf8')), version: `${pkg.version}-update.1` };
+    writeFileSync(manifest, JSON.stringify(bumped, null, 2));
+    const updated = path.join(work, 'updated.tgz');
+    await run('tar', ['-czf', updated, '-C', unpacked, 'package']);
+    await install(userDir, updated);
+    assert.equal(JSON.parse(readFileSync(path.join(installed(), 'package.json'), 'utf8')).version, bumped.version);
+    const after = statSync(modelFile());
+    assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'the model was left as it was');
+  });
+});
