@@ -151,17 +151,20 @@ export class Camera {
           played++;
           this.armWatchdog(capture);
           if (frameMs === 0) return this.deliver(pixels, width, height);
-          // A file played in real time behaves like a camera: frame n is due n intervals after the first, a
-          // frame read when its successor is already due is dropped, and reading waits for the next one's time.
-          if (now >= startedAt + played * frameMs) {
+          // A file played in real time behaves like a camera: frame n is due n intervals after the first. An early
+          // frame is held until it is due while FFmpeg waits, and reading resumes as it is delivered, so the next
+          // frame has a whole interval to arrive; a frame read when its successor is already due is dropped.
+          const due = startedAt + (played - 1) * frameMs;
+          if (now >= due + frameMs) {
             this.droppedFrames++;
+          } else if (due - now > 1) {
+            capture.pause();
+            this.paceTimer = setTimeout(() => {
+              this.deliver(pixels, width, height);
+              capture.resume();
+            }, due - now);
           } else {
             this.deliver(pixels, width, height);
-          }
-          const wait = startedAt + played * frameMs - performance.now();
-          if (wait > 1) {
-            capture.pause();
-            this.paceTimer = setTimeout(() => capture.resume(), wait);
           }
         },
         exit: (error) => {
