@@ -5,11 +5,11 @@
  * The two are interleaved frame by frame so that load from elsewhere on the machine hits both alike.
  * Prints figures; never fails on speed.  Usage: node dist/bench/detect.js [frames=200] [model]
  */
+import { readVideoFile } from '../src/camera/ffmpeg';
 import { findSampleFile } from '../src/camera/source';
 import { DEFAULT_DETECT_OPTIONS, Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { fillInputTensor, letterboxImage } from '../src/imaging/letterbox';
-import { FrameReader } from './frames';
 
 function summary(samples: number[]): { mean: number; p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -27,20 +27,17 @@ async function main(): Promise<void> {
 
   // Pre-made tensors for (a), from the same frames (b) will read.
   const tensors: Float32Array[] = [];
-  const premade = new FrameReader(video);
-  for (let i = 0; i < frames; i++) {
-    const image = await premade.next();
-    if (!image) break;
+  for await (const image of readVideoFile(video)) {
     const tensor = new Float32Array(3 * model.inputWidth * model.inputHeight);
     const { letterbox, resized } = await letterboxImage(image, model.inputWidth, model.inputHeight);
     fillInputTensor(resized, letterbox, tensor, 0);
     tensors.push(tensor);
+    if (tensors.length === frames) break;
   }
-  await premade.stop();
 
   for (let i = 0; i < 5; i++) await model.run(tensors[i % tensors.length], 1);
 
-  const capture = new FrameReader(video);
+  const capture = readVideoFile(video);
   const bare: number[] = [];
   const whole: number[] = [];
   let detections = 0;
@@ -50,13 +47,13 @@ async function main(): Promise<void> {
     bare.push(performance.now() - started);
 
     started = performance.now();
-    const image = await capture.next();
-    if (!image) break;
+    const { value: image, done } = await capture.next();
+    if (done) break;
     const result = await detector.detect(image, DEFAULT_DETECT_OPTIONS);
     whole.push(performance.now() - started);
     detections += result.detections.length;
   }
-  await capture.stop();
+  await capture.return(undefined);
   await model.release();
 
   const a = summary(bare);

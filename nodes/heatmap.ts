@@ -82,12 +82,12 @@ export = function register(RED: NodeAPI): void {
 
     /** Renders in the background; an image due while one is drawn follows it, showing the heat by then. */
     const renderLatest = (cameraId: string, entry: Entry, frame: FrameRef) => {
-      entry.due = frame;
-      if (entry.rendering) return;
+      if (entry.rendering) {
+        entry.due = frame;
+        return;
+      }
       entry.rendering = true;
-      const next = entry.due;
-      entry.due = null;
-      render(cameraId, { topic: cameraId, frame: next, cameraId })
+      render(cameraId, { topic: cameraId, frame, cameraId })
         .then((out) => {
           node.status({ fill: 'green', shape: 'dot', text: `${cameraId}: ${entry.frames} frames` });
           node.send(out);
@@ -98,7 +98,9 @@ export = function register(RED: NodeAPI): void {
         })
         .finally(() => {
           entry.rendering = false;
-          if (entry.due && maps.get(cameraId) === entry) renderLatest(cameraId, entry, entry.due);
+          const due = entry.due;
+          entry.due = null;
+          if (due && maps.get(cameraId) === entry) renderLatest(cameraId, entry, due);
         });
     };
 

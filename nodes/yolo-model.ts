@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
-import { ensureDefaultModel, userModelDir } from '../src/detection/model-fetch';
+import { DEFAULT_MODEL_FILE, ensureDefaultModel, userModelDir } from '../src/detection/model-fetch';
 import type { ModelPhase, YoloModelNode } from './types';
 
 interface YoloModelDef extends NodeDef {
@@ -22,7 +22,7 @@ export = function register(RED: NodeAPI): void {
     const custom = config.modelPath?.trim();
     const modelDir = userModelDir((RED.settings as { userDir?: string }).userDir ?? process.cwd());
     let phase: ModelPhase = custom ? 'loading' : 'fetching';
-    node.modelPath = custom || path.join(modelDir, path.basename(DEFAULT_MODEL_PATH));
+    node.modelPath = custom || path.join(modelDir, DEFAULT_MODEL_FILE);
     node.phase = () => phase;
 
     // The bundled model lives in the user directory, where package updates leave it; a set-up checkout or the

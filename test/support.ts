@@ -1,7 +1,7 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { CaptureRun, ffmpegExecutable } from '../src/camera/ffmpeg';
+import { readVideoFile } from '../src/camera/ffmpeg';
 import { findSampleFile } from '../src/camera/source';
 import { DEFAULT_MODEL_PATH } from '../src/detection/model';
 import { encodeImage } from '../src/imaging/image';
@@ -79,20 +79,10 @@ export function requireMot15(context: Mocha.Context): string {
 /** The first `count` frames of a video at width x height (0: the video's), decoded by FFmpeg as a camera-source would. */
 export async function videoFrames(file: string, count: number, width = 0, height = 0): Promise<RgbImage[]> {
   const frames: RgbImage[] = [];
-  await new Promise<void>((resolve, reject) => {
-    const run = new CaptureRun(
-      ffmpegExecutable(),
-      { source: { kind: 'file', path: file }, width, height, fps: 0, loop: false },
-      {
-        frame: (pixels, w, h) => {
-          if (frames.length < count) frames.push({ pixels, width: w, height: h });
-          if (frames.length === count) void run.stop().then(resolve);
-        },
-        exit: (error) => (error ? reject(error) : resolve()),
-      },
-      (text) => text,
-    );
-  });
+  for await (const frame of readVideoFile(file, { width, height })) {
+    frames.push(frame);
+    if (frames.length === count) break;
+  }
   return frames;
 }
 

@@ -65,7 +65,7 @@ export class Camera {
   private retryTimer: NodeJS.Timeout | undefined;
   private watchdog: NodeJS.Timeout | undefined;
   private paceTimer: NodeJS.Timeout | undefined;
-  /** Counts start() calls, so a run that finishes after a stop or restart is recognised as stale. */
+  /** Counts start() and stop() calls, so a frame-rate probe that finishes after a stop or restart starts nothing. */
   private generation = 0;
   private backoffMs: number;
   private currentState: CameraState = 'stopped';
@@ -122,11 +122,11 @@ export class Camera {
       if (generation !== this.generation || this.currentState !== 'starting') return;
       const fps = this.options.fps ?? 0;
       const outputFps = fps > 0 && (!sourceFps || fps < sourceFps) ? fps : sourceFps ?? FALLBACK_FPS;
-      this.run(ffmpeg, generation, sourceFps, realtime ? 1000 / outputFps : 0);
+      this.run(ffmpeg, sourceFps, realtime ? 1000 / outputFps : 0);
     });
   }
 
-  private run(ffmpeg: string, generation: number, sourceFps: number | undefined, frameMs: number): void {
+  private run(ffmpeg: string, sourceFps: number | undefined, frameMs: number): void {
     let startedAt = 0;
     let played = 0;
     const capture = new CaptureRun(
@@ -149,7 +149,7 @@ export class Camera {
             this.setState('running');
           }
           played++;
-          this.armWatchdog(capture);
+          this.watchdog?.refresh();
           if (frameMs === 0) return this.deliver(pixels, width, height);
           // A file played in real time behaves like a camera: frame n is due n intervals after the first. An early
           // frame is held until it is due while FFmpeg waits, and reading resumes as it is delivered, so the next
@@ -167,17 +167,20 @@ export class Camera {
             this.deliver(pixels, width, height);
           }
         },
-        exit: (error) => {
-          if (this.capture !== capture || generation !== this.generation) return;
-          this.capture = undefined;
-          this.clearTimers();
-          this.onRunFinished(error);
-        },
+        exit: (error) => this.finishRun(capture, error),
       },
-      (text) => this.redact(text),
+      (text) => redactSecrets(text, this.source),
     );
     this.capture = capture;
-    this.armWatchdog(capture);
+    // A live source that goes quiet without closing (a camera unplugged from the network) is reopened; every
+    // frame restarts the countdown.
+    if (isLive(this.source)) {
+      const timeoutMs = this.options.stallTimeoutMs ?? 15000;
+      this.watchdog = setTimeout(() => {
+        this.finishRun(capture, new Error(`no frame for ${Math.round(timeoutMs / 1000)} s`));
+        void capture.stop();
+      }, timeoutMs);
+    }
   }
 
   async stop(): Promise<void> {
@@ -212,18 +215,12 @@ export class Camera {
     this.handlers.frame?.(frame);
   }
 
-  /** A live source that goes quiet without closing (a camera unplugged from the network) is reopened. */
-  private armWatchdog(capture: CaptureRun): void {
-    if (!isLive(this.source)) return;
-    clearTimeout(this.watchdog);
-    const timeoutMs = this.options.stallTimeoutMs ?? 15000;
-    this.watchdog = setTimeout(() => {
-      if (this.capture !== capture) return;
-      this.capture = undefined;
-      this.clearTimers();
-      void capture.stop();
-      this.onRunFinished(new Error(`no frame for ${Math.round(timeoutMs / 1000)} s`));
-    }, timeoutMs);
+  /** The current run ended by itself (or stalled): reported once, then reconnected or left ended/failed. */
+  private finishRun(capture: CaptureRun, error: Error | null): void {
+    if (this.capture !== capture) return;
+    this.capture = undefined;
+    this.clearTimers();
+    this.onRunFinished(error);
   }
 
   private clearTimers(): void {
@@ -231,10 +228,6 @@ export class Camera {
     clearTimeout(this.paceTimer);
     this.watchdog = undefined;
     this.paceTimer = undefined;
-  }
-
-  private redact(text: string): string {
-    return redactSecrets(text, this.source);
   }
 
   private onRunFinished(error: Error | null): void {

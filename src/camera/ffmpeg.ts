@@ -1,5 +1,6 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
+import type { RgbImage } from '../types';
 import type { VideoSource } from './source';
 
 /** What one FFmpeg run is asked to deliver. */
@@ -215,5 +216,49 @@ export class CaptureRun {
 export class FfmpegMissingError extends Error {
   constructor(readonly executable: string) {
     super(`FFmpeg not found ("${executable}"): ${FFMPEG_INSTALL_HINT}`);
+  }
+}
+
+/**
+ * The frames of a video file in order, decoded as a camera-source decodes them, for tools and benchmarks: FFmpeg
+ * waits while the consumer does (two frames ahead at most) and is stopped when the loop ends.
+ */
+export async function* readVideoFile(file: string, options: { width?: number; height?: number; ffmpeg?: string } = {}): AsyncGenerator<RgbImage> {
+  const ready: RgbImage[] = [];
+  /** undefined while FFmpeg runs; then null at the end of the file, or what went wrong. */
+  let outcome: Error | null | undefined;
+  let wake: (() => void) | undefined;
+  const run = new CaptureRun(
+    ffmpegExecutable(options.ffmpeg),
+    { source: { kind: 'file', path: file }, width: options.width ?? 0, height: options.height ?? 0, fps: 0, loop: false },
+    {
+      frame: (pixels, width, height) => {
+        ready.push({ pixels, width, height });
+        if (ready.length >= 2) run.pause();
+        wake?.();
+      },
+      exit: (error) => {
+        outcome = error;
+        wake?.();
+      },
+    },
+    (text) => text,
+  );
+  try {
+    for (;;) {
+      const image = ready.shift();
+      if (image) {
+        run.resume();
+        yield image;
+      } else if (outcome === undefined) {
+        await new Promise<void>((resolve) => (wake = resolve));
+      } else if (outcome) {
+        throw outcome;
+      } else {
+        return;
+      }
+    }
+  } finally {
+    await run.stop();
   }
 }

@@ -2,9 +2,11 @@ import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { COCO_CLASS_NAMES } from './coco';
+import { DEFAULT_MODEL_FILE } from './model-fetch';
 import { parseClassNames, parseImageSize, readOnnxMetadata } from './onnx-metadata';
 
-export const DEFAULT_MODEL_PATH = path.resolve(__dirname, '..', '..', '..', 'models', 'yolov8n.onnx');
+/** The package's own copy (a set-up checkout, the Docker image); Node-RED keeps its copy in the user directory. */
+export const DEFAULT_MODEL_PATH = path.resolve(__dirname, '..', '..', '..', 'models', DEFAULT_MODEL_FILE);
 
 export interface ModelOptions {
   /** Used when the model's input has symbolic height/width and its metadata gives no `imgsz`. */

@@ -12,7 +12,8 @@ export const DEFAULT_MAX_PIXELS = 50_000_000;
 // libvips caches operations for reuse; every frame is new to it, so the cache only holds memory.
 sharp.cache(false);
 
-function raw(image: RgbImage): Sharp {
+/** Throws unless the image's size is whole and positive and its pixels are exactly width x height x 3 bytes. */
+export function checkRgbImage(image: RgbImage): void {
   const { pixels, width, height } = image;
   if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
     throw new RangeError(`image size must be whole positive numbers, got ${width}x${height}`);
@@ -20,7 +21,11 @@ function raw(image: RgbImage): Sharp {
   if (pixels.length !== width * height * 3) {
     throw new RangeError(`a ${width}x${height} RGB image needs ${width * height * 3} bytes, got ${pixels.length}`);
   }
-  return sharp(pixels, { raw: { width, height, channels: 3 } });
+}
+
+function raw(image: RgbImage): Sharp {
+  checkRgbImage(image);
+  return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } });
 }
 
 function asUint8(buffer: Buffer): Uint8Array {

@@ -1,5 +1,5 @@
 import type { Box, RgbImage } from '../types';
-import { resizeImage } from './image';
+import { checkRgbImage, resizeImage } from './image';
 
 /** Where a source image lands inside the model input, computed exactly as Ultralytics' LetterBox does. */
 export interface Letterbox {
@@ -87,10 +87,8 @@ export function fillInputTensor(resized: Uint8Array, lb: Letterbox, tensor: Floa
  * Ultralytics does with OpenCV; `fillInputTensor(resized, letterbox, …)` then writes it into the tensor.
  */
 export async function letterboxImage(image: RgbImage, inputWidth: number, inputHeight: number): Promise<{ letterbox: Letterbox; resized: Uint8Array }> {
+  checkRgbImage(image);
   const { pixels, width, height } = image;
-  if (pixels.length !== width * height * 3) {
-    throw new RangeError(`a ${width}x${height} RGB image needs ${width * height * 3} bytes, got ${pixels.length}`);
-  }
   const lb = letterbox(width, height, inputWidth, inputHeight);
   const unscaled = lb.resizedWidth === width && lb.resizedHeight === height;
   return { letterbox: lb, resized: unscaled ? pixels : await resizeImage(image, lb.resizedWidth, lb.resizedHeight) };
