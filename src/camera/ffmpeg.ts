@@ -219,9 +219,11 @@ export class FfmpegMissingError extends Error {
   }
 }
 
+const READ_AHEAD = 4;
+
 /**
  * The frames of a video file in order, decoded as a camera-source decodes them, for tools and benchmarks: FFmpeg
- * waits while the consumer does (two frames ahead at most) and is stopped when the loop ends.
+ * waits while the consumer does (a few frames ahead at most) and is stopped when the loop ends.
  */
 export async function* readVideoFile(file: string, options: { width?: number; height?: number; ffmpeg?: string } = {}): AsyncGenerator<RgbImage> {
   const ready: RgbImage[] = [];
@@ -234,7 +236,7 @@ export async function* readVideoFile(file: string, options: { width?: number; he
     {
       frame: (pixels, width, height) => {
         ready.push({ pixels, width, height });
-        if (ready.length >= 2) run.pause();
+        if (ready.length >= READ_AHEAD) run.pause();
         wake?.();
       },
       exit: (error) => {
@@ -248,7 +250,9 @@ export async function* readVideoFile(file: string, options: { width?: number; he
     for (;;) {
       const image = ready.shift();
       if (image) {
-        run.resume();
+        // Reading resumes only once the consumer has nearly caught up: pausing and resuming the pipe at every frame
+        // would halve the rate.
+        if (ready.length <= 1) run.resume();
         yield image;
       } else if (outcome === undefined) {
         await new Promise<void>((resolve) => (wake = resolve));
