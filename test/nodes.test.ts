@@ -99,6 +99,21 @@ describe('Node-RED nodes', function () {
       assert.equal(errors[0].error.source.id, 'cam');
     });
 
+    it('opens a stream with its credentials and never shows the password in status or errors', async () => {
+      // Nothing listens on port 9 of loopback: every attempt fails, and each failure is reported.
+      await helper.load(
+        [cameraSource, catchNode, statusNode],
+        [{ id: 'tab', type: 'tab' }, camera({ source: 'http://127.0.0.1:9/video.mjpg' }), { id: 'out', type: 'helper', z: 'tab' }, ...catcher()],
+        { cam: { username: 'admin', password: 'Sup3rSecret!' } },
+      );
+      const errors = collect('errors');
+      const statuses = collect('statuses');
+      await waitFor(() => errors.length >= 2 && statuses.some((s) => /reconnecting/.test(s.status.text)), 20000, 'failed attempts');
+      const shown = JSON.stringify([errors.map((e) => e.error.message), statuses.map((s) => s.status.text)]);
+      assert.ok(!shown.includes('Sup3rSecret'), shown);
+      assert.match(errors[0].error.message, /http:\/\/admin:\*\*\*@127\.0\.0\.1:9\/video\.mjpg/, 'the credentials were put into the URL');
+    });
+
     it('refuses a second camera with the same id', async function () {
       requireVtest(this);
       await helper.load([cameraSource, catchNode, statusNode], [
