@@ -13,21 +13,7 @@ import { findSampleFile } from '../src/camera/source';
 import { encodeImage } from '../src/imaging/image';
 import { letterbox, letterboxImage } from '../src/imaging/letterbox';
 import type { RgbImage } from '../src/types';
-
-type OpenCv = typeof import('@u4/opencv4nodejs').default;
-
-function loadOpenCv(): OpenCv | null {
-  process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('@u4/opencv-build').Log.silence = true;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const binding = require('@u4/opencv4nodejs');
-    return (binding.default ?? binding) as OpenCv;
-  } catch {
-    return null;
-  }
-}
+import { loadOpenCv } from '../test/opencv';
 
 /** CPU milliseconds of this process plus its finished children (FFmpeg, once it has exited). */
 function cpuMs(): number {

@@ -4,24 +4,8 @@ import * as path from 'node:path';
 import { decodeImage, resizeImage } from '../src/imaging/image';
 import { letterbox } from '../src/imaging/letterbox';
 import type { RgbImage } from '../src/types';
+import { loadOpenCv, type Mat, type OpenCv } from './opencv';
 import { DARKNET_DATA, requireFile, requireVtest, videoFrames } from './support';
-
-type OpenCv = typeof import('@u4/opencv4nodejs').default;
-type Mat = import('@u4/opencv4nodejs').Mat;
-
-/** The OpenCV binding, a development dependency that serves here as the independent reference; null when not built. */
-function loadOpenCv(): OpenCv | null {
-  process.env.OPENCV4NODEJS_DISABLE_EXTERNAL_MEM_TRACKING ??= '1';
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    require('@u4/opencv-build').Log.silence = true;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const binding = require('@u4/opencv4nodejs');
-    return (binding.default ?? binding) as OpenCv;
-  } catch {
-    return null;
-  }
-}
 
 /** OpenCV's BGR Mat as RGB pixels, released. */
 function rgbOf(mat: Mat): RgbImage {
