@@ -30,6 +30,63 @@ describe('retail-analytics command line', () => {
     assert.match(result.stdout.split('\n')[0], /^1,\d+,\d+\.\d\d,\d+\.\d\d,\d+\.\d\d,\d+\.\d\d,1,-1,-1,-1$/);
   });
 
+  it('track --tracker bytetrack|ocsort prints what the reference implementations print, line for line', function () {
+    const data = requireMot15(this);
+    const detections = path.join(data, 'yolov8n', 'TUD-Stadtmitte.txt');
+    const bytetrack = run('track', '--det', detections, '--tracker', 'bytetrack', '--track-thresh', '0.6', '--match-thresh', '0.9', '--frame-rate', '25');
+    assert.equal(bytetrack.status, 0, bytetrack.stderr);
+    assert.equal(bytetrack.stdout, readFileSync(path.join(data, 'reference-bytetrack-t06', 'TUD-Stadtmitte.txt'), 'utf8'));
+    const ocsort = run('track', '--det', detections, '--tracker', 'ocsort', '--use-byte');
+    assert.equal(ocsort.status, 0, ocsort.stderr);
+    assert.equal(ocsort.stdout, readFileSync(path.join(data, 'reference-ocsort-byte', 'TUD-Stadtmitte.txt'), 'utf8'));
+  });
+
+  it('run counts a recording with the nodes\' defaults, writes its tracks and detections, and matches tracking its own detections', function () {
+    this.timeout(120000);
+    requireModel(this);
+    const data = requireMot15(this);
+    const dir = mkdtempSync(path.join(tmpdir(), 'cli-run-'));
+    const [tracks, detections] = [path.join(dir, 'tracks.txt'), path.join(dir, 'det.txt')];
+    const layout = path.join(data, 'layouts', 'TUD-Campus.json');
+    const result = run('run', '--video', path.join(data, 'video', 'TUD-Campus.mp4'), '--layout', layout, '--tracks-out', tracks, '--detections-out', detections);
+    assert.equal(result.status, 0, result.stderr);
+    assert.equal(result.stderr, '', 'no progress line when stderr is not a terminal');
+    const report = JSON.parse(result.stdout);
+    assert.deepEqual(report.zones.map((z: { id: string }) => z.id), ['middle']);
+    assert.deepEqual(report.lines.map((l: { id: string }) => l.id), ['x200', 'x320', 'x450']);
+    assert.ok(report.lines[1].in >= 3, 'people walking right cross the middle line');
+
+    const detectionRows = readFileSync(detections, 'utf8').trim().split('\n');
+    assert.deepEqual([Number(detectionRows[0].split(',')[0]), Number(detectionRows.at(-1)!.split(',')[0])], [1, 71], 'every frame, numbered from 1');
+    assert.ok(detectionRows.every((row) => Number(row.split(',')[6]) > 0.1));
+    // The same tracker on the written detections (rounded to 1/100 px) gives the written tracks: run is detection + track + zones.
+    const retracked = run('track', '--det', detections, '--tracker', 'bytetrack', '--track-thresh', '0.6', '--match-thresh', '0.9', '--frame-rate', '25');
+    const rows = (text: string) => text.trim().split('\n').map((row) => row.split(',').map(Number));
+    const written = rows(readFileSync(tracks, 'utf8'));
+    const again = rows(retracked.stdout);
+    assert.ok(written.length > 200);
+    assert.equal(again.length, written.length);
+    written.forEach((row, i) => {
+      assert.deepEqual(again[i].slice(0, 2), row.slice(0, 2), `row ${i + 1}: frame and id`);
+      for (let k = 2; k < 6; k++) assert.ok(Math.abs(again[i][k] - row[k]) < 0.05, `row ${i + 1}: ${again[i]} vs ${row}`);
+    });
+    const recounted = run('zones', '--tracks', tracks, '--config', layout, '--fps', '25');
+    assert.deepEqual(JSON.parse(recounted.stdout), report);
+  });
+
+  it('run refuses what it cannot use, saying why', () => {
+    assert.match(run('run').stderr, /run needs --video FILE/);
+    const missing = run('run', '--video', '/nonexistent.mp4');
+    assert.equal(missing.status, 1);
+    assert.match(missing.stderr, /cannot read video \/nonexistent.mp4/);
+    const wrongSetting = run('run', '--video', '/nonexistent.mp4', '--tracker', 'sort', '--track-thresh', '0.5');
+    assert.equal(wrongSetting.status, 2);
+    assert.match(wrongSetting.stderr, /--track-thresh is a setting of bytetrack, not of sort/);
+    const badValue = run('track', '--det', 'x.txt', '--tracker', 'bytetrack', '--track-thresh', '0.05');
+    assert.equal(badValue.status, 2);
+    assert.match(badValue.stderr, /trackThresh must be above 0.1/);
+  });
+
   it('eval prints MOTChallenge metrics as JSON', function () {
     const data = requireMot15(this);
     const result = run('eval', '--gt', path.join(data, 'train', 'TUD-Stadtmitte', 'gt', 'gt.txt'), '--res', path.join(data, 'reference', 'TUD-Stadtmitte.txt'));

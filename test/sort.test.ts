@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { CameraTrackers } from '../src/tracking/camera-trackers';
 import { compareMotOutputs } from '../src/tracking/compare';
 import { detectionsByFrame, formatMotRow, parseMot } from '../src/tracking/mot';
-import { describeTrack, SortTracker, type DetectionInput } from '../src/tracking/sort';
+import { SortTracker } from '../src/tracking/sort';
+import { describeTrack, type DetectionInput } from '../src/tracking/track';
 import type { Box } from '../src/types';
 import { requireMot15 } from './support';
 
@@ -15,7 +16,7 @@ function runSequence(data: string, sequence: string, maxAge: number): string {
   const tracker = new SortTracker({ maxAge, minHits: 3, iouThreshold: 0.3 });
   const lines: string[] = [];
   for (let frame = 1; frame < frames.length; frame++) {
-    for (const t of tracker.update(frames[frame]).tracks) lines.push(formatMotRow(frame, t.id, t.bbox));
+    for (const t of tracker.update(frames[frame]).tracks) lines.push(formatMotRow(frame, t.id, t.topLeftSize()));
   }
   return lines.join('\n');
 }
@@ -202,7 +203,7 @@ describe('SortTracker', () => {
 
 describe('CameraTrackers', () => {
   it('keeps one tracker per camera and resets one or all', () => {
-    const trackers = new CameraTrackers({ minHits: 0 });
+    const trackers = new CameraTrackers({ algorithm: 'sort', minHits: 0 });
     trackers.get('door').update([person(0, 0)]);
     trackers.get('till').update([person(0, 0)]);
     assert.equal(trackers.get('door'), trackers.get('door'));
@@ -212,7 +213,7 @@ describe('CameraTrackers', () => {
   });
 
   it('refuses more cameras than it may hold', () => {
-    const trackers = new CameraTrackers({}, 2);
+    const trackers = new CameraTrackers({ algorithm: 'sort' }, 2);
     trackers.get('a');
     trackers.get('b');
     assert.throws(() => trackers.get('c'), /already tracking 2 cameras/);

@@ -68,22 +68,36 @@ export function ffmpegArguments(settings: CaptureSettings): string[] {
   ];
 }
 
-/**
- * The frame rate of a video file as FFprobe (installed beside FFmpeg) reads it, or undefined when it cannot tell.
- */
-export function probeFrameRate(ffmpeg: string, file: string): Promise<number | undefined> {
+/** FFprobe's answer (installed beside FFmpeg) on a file's first video stream, by field; empty when it cannot tell. */
+function probe(ffmpeg: string, file: string, fields: string[]): Promise<Map<string, string>> {
   const ffprobe = path.join(path.dirname(ffmpeg), path.basename(ffmpeg).replace(/ffmpeg/i, 'ffprobe'));
-  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=avg_frame_rate,r_frame_rate', '-of', 'csv=p=0', file];
+  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', `stream=${fields.join(',')}`, '-of', 'default=noprint_wrappers=1', file];
   return new Promise((resolve) => {
     execFile(ffprobe === ffmpeg ? 'ffprobe' : ffprobe, args, { timeout: 10000 }, (err, stdout) => {
-      if (err) return resolve(undefined);
-      const rates = String(stdout).trim().split(/[,\n]/).map((text) => {
-        const [num, den = '1'] = text.split('/');
-        return Number(num) / Number(den);
-      });
-      resolve(rates.find((rate) => Number.isFinite(rate) && rate > 0 && rate < 1000));
+      const answer = new Map<string, string>();
+      if (!err) for (const line of String(stdout).split('\n')) if (line.includes('=')) answer.set(line.slice(0, line.indexOf('=')), line.slice(line.indexOf('=') + 1).trim());
+      resolve(answer);
     });
   });
+}
+
+/** The frame rate of a video file, or undefined when FFprobe cannot tell. */
+export async function probeFrameRate(ffmpeg: string, file: string): Promise<number | undefined> {
+  const answer = await probe(ffmpeg, file, ['avg_frame_rate', 'r_frame_rate']);
+  const rates = [answer.get('avg_frame_rate'), answer.get('r_frame_rate')].map((text = '') => {
+    const [num, den = '1'] = text.split('/');
+    return Number(num) / Number(den);
+  });
+  return rates.find((rate) => Number.isFinite(rate) && rate > 0 && rate < 1000);
+}
+
+/** How many frames reading the file gives (at `fps` when set), or undefined when FFprobe cannot tell. */
+export async function probeFrameCount(ffmpeg: string, file: string, fps?: number): Promise<number | undefined> {
+  const answer = await probe(ffmpeg, file, ['nb_frames', 'duration']);
+  const frames = Number(answer.get('nb_frames'));
+  const duration = Number(answer.get('duration'));
+  if (fps && Number.isFinite(duration) && duration > 0) return Math.ceil(duration * fps);
+  return Number.isInteger(frames) && frames > 0 ? frames : undefined;
 }
 
 /** The frames in a stream of binary PPM (P6) images, as FFmpeg writes them; each frame gets a buffer of its own. */
@@ -225,14 +239,14 @@ const READ_AHEAD = 4;
  * The frames of a video file in order, decoded as a camera-source decodes them, for tools and benchmarks: FFmpeg
  * waits while the consumer does (a few frames ahead at most) and is stopped when the loop ends.
  */
-export async function* readVideoFile(file: string, options: { width?: number; height?: number; ffmpeg?: string } = {}): AsyncGenerator<RgbImage> {
+export async function* readVideoFile(file: string, options: { width?: number; height?: number; fps?: number; ffmpeg?: string } = {}): AsyncGenerator<RgbImage> {
   const ready: RgbImage[] = [];
   /** undefined while FFmpeg runs; then null at the end of the file, or what went wrong. */
   let outcome: Error | null | undefined;
   let wake: (() => void) | undefined;
   const run = new CaptureRun(
     ffmpegExecutable(options.ffmpeg),
-    { source: { kind: 'file', path: file }, width: options.width ?? 0, height: options.height ?? 0, fps: 0, loop: false },
+    { source: { kind: 'file', path: file }, width: options.width ?? 0, height: options.height ?? 0, fps: options.fps ?? 0, loop: false },
     {
       frame: (pixels, width, height) => {
         ready.push({ pixels, width, height });

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-import { readFile } from 'node:fs/promises';
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Detector } from '../detection/detector';
 import * as path from 'node:path';
@@ -8,9 +9,20 @@ import { ensureDefaultModel } from '../detection/model-fetch';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
 import { ZoneAnalytics } from '../analytics/zones';
+import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate } from '../camera/ffmpeg';
+import { finishCounting, RecordingCounter, runVideo } from '../pipeline/offline';
 import { evaluateMot } from '../tracking/metrics';
-import { detectionsByFrame, formatMotRow, parseMot } from '../tracking/mot';
-import { SortTracker } from '../tracking/sort';
+import { detectionsByFrame, formatDetectionRow, parseMot } from '../tracking/mot';
+import {
+  createTracker,
+  isTrackerAlgorithm,
+  motRow,
+  RECOMMENDED_DETECTION_CONFIDENCE,
+  RECOMMENDED_TRACKER,
+  TRACKER_ALGORITHMS,
+  type TrackerAlgorithm,
+  type TrackerSettings,
+} from '../tracking/trackers';
 
 const USAGE = `usage: retail-analytics <command> [options]
 
@@ -18,9 +30,21 @@ commands:
   detect --image FILE [--model FILE] [--conf 0.25] [--iou 0.45] [--classes all|0,2,...]
       prints the detections in FILE as JSON: [{classId, label, score, bbox: [x1, y1, x2, y2]}],
       in the image's pixels, best score first
-  track --det FILE [--max-age 30] [--min-hits 3] [--iou 0.3]
-      runs SORT on MOTChallenge detections (frame,id,x,y,w,h,score,...) and prints its tracks as
-      frame,id,x,y,w,h,1,-1,-1,-1 for every frame from 1 to the last one
+  track --det FILE [--tracker sort|bytetrack|ocsort] [tracker settings]
+      runs a tracker (default sort) on MOTChallenge detections (frame,id,x,y,w,h,score,...) and prints its
+      tracks as frame,id,x,y,w,h,score,-1,-1,-1 for every frame from 1 to the last one, as the reference
+      implementations print them (score: ByteTrack's detection score, 1 for the others). Settings:
+        sort:      --max-age 30 --min-hits 3 --iou 0.3
+        bytetrack: --track-thresh 0.5 --match-thresh 0.8 --track-buffer 30 --frame-rate 30
+        ocsort:    --det-thresh 0.6 --max-age 30 --min-hits 3 --iou 0.3 --delta-t 3 --inertia 0.2 [--use-byte]
+  run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--model FILE]
+      [--fps N] [--tracks-out FILE] [--detections-out FILE]
+      counts a recording: detects, tracks and counts every frame (none dropped, as fast as the machine
+      goes) with the same engine as the nodes and prints the layout's counts as JSON (as zones does).
+      Defaults are the nodes' defaults: ByteTrack (track-thresh 0.6, match-thresh 0.9, track-buffer 30,
+      frame rate of the video) on detections scoring above 0.1. --fps reads the video at N frames per
+      second instead of every frame. --tracks-out writes the tracks as MOT rows (frames from 1),
+      --detections-out the detections as MOT det rows; a progress line goes to stderr on a terminal
   eval --gt FILE --res FILE
       MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
       confidence < 1 ignored), as JSON: MOTA, MOTP, IDF1, IDP, IDR, FP, FN, IDs, Frag, MT, PT, ML, ...
@@ -70,32 +94,219 @@ async function detect(args: string[]): Promise<void> {
   }
 }
 
-async function track(args: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args,
-    options: { det: { type: 'string' }, 'max-age': { type: 'string' }, 'min-hits': { type: 'string' }, iou: { type: 'string' } },
-  });
-  if (!values.det) throw new UsageError('track needs --det FILE');
-  const whole = (value: string | undefined, name: string, fallback: number) => {
-    const parsed = numberOption(value, name, fallback, 0, Number.MAX_SAFE_INTEGER);
-    if (!Number.isInteger(parsed)) throw new UsageError(`--${name} must be a whole number, got "${value}"`);
-    return parsed;
+const TRACKER_FLAGS = {
+  tracker: { type: 'string' },
+  'max-age': { type: 'string' },
+  'min-hits': { type: 'string' },
+  iou: { type: 'string' },
+  'track-thresh': { type: 'string' },
+  'match-thresh': { type: 'string' },
+  'track-buffer': { type: 'string' },
+  'frame-rate': { type: 'string' },
+  'det-thresh': { type: 'string' },
+  'delta-t': { type: 'string' },
+  inertia: { type: 'string' },
+  'use-byte': { type: 'boolean' },
+} as const;
+
+type TrackerFlags = { [K in keyof typeof TRACKER_FLAGS]?: (typeof TRACKER_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** Which algorithm each setting belongs to. */
+const FLAG_ALGORITHMS: Record<Exclude<keyof TrackerFlags, 'tracker'>, readonly TrackerAlgorithm[]> = {
+  'max-age': ['sort', 'ocsort'],
+  'min-hits': ['sort', 'ocsort'],
+  iou: ['sort', 'ocsort'],
+  'track-thresh': ['bytetrack'],
+  'match-thresh': ['bytetrack'],
+  'track-buffer': ['bytetrack'],
+  'frame-rate': ['bytetrack'],
+  'det-thresh': ['ocsort'],
+  'delta-t': ['ocsort'],
+  inertia: ['ocsort'],
+  'use-byte': ['ocsort'],
+};
+
+/**
+ * The tracker the flags ask for. Without --tracker, `fallback`; settings not given keep `fallback`'s when it
+ * is the same algorithm, else the algorithm's own defaults. A setting of another algorithm is an error.
+ */
+function trackerFromFlags(flags: TrackerFlags, fallback: TrackerSettings): TrackerSettings {
+  const algorithm = flags.tracker ?? fallback.algorithm;
+  if (!isTrackerAlgorithm(algorithm)) throw new UsageError(`--tracker must be one of ${TRACKER_ALGORITHMS.join(', ')}, got "${algorithm}"`);
+  for (const [flag, algorithms] of Object.entries(FLAG_ALGORITHMS)) {
+    if (flags[flag as keyof TrackerFlags] !== undefined && !algorithms.includes(algorithm)) {
+      throw new UsageError(`--${flag} is a setting of ${algorithms.join(' and ')}, not of ${algorithm}`);
+    }
+  }
+  const number = (flag: keyof TrackerFlags, min: number, max: number) => (flags[flag] === undefined ? undefined : numberOption(flags[flag] as string, flag, NaN, min, max));
+  const whole = (flag: keyof TrackerFlags) => {
+    const value = number(flag, 0, Number.MAX_SAFE_INTEGER);
+    if (value !== undefined && !Number.isInteger(value)) throw new UsageError(`--${flag} must be a whole number, got "${flags[flag]}"`);
+    return value;
   };
-  const tracker = new SortTracker({
-    maxAge: whole(values['max-age'], 'max-age', 30),
-    minHits: whole(values['min-hits'], 'min-hits', 3),
-    iouThreshold: numberOption(values.iou, 'iou', 0.3, Number.MIN_VALUE, 1),
-  });
+  const given = (settings: Record<string, unknown>) => Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined));
+  const base = fallback.algorithm === algorithm ? fallback : { algorithm };
+  switch (algorithm) {
+    case 'sort':
+      return { ...base, ...given({ maxAge: whole('max-age'), minHits: whole('min-hits'), iouThreshold: number('iou', Number.MIN_VALUE, 1) }), algorithm };
+    case 'bytetrack':
+      return {
+        ...base,
+        ...given({
+          trackThresh: number('track-thresh', 0, 1),
+          matchThresh: number('match-thresh', 0, 1),
+          trackBuffer: whole('track-buffer'),
+          frameRate: number('frame-rate', Number.MIN_VALUE, 1000),
+        }),
+        algorithm,
+      };
+    case 'ocsort':
+      return {
+        ...base,
+        ...given({
+          detThresh: number('det-thresh', 0, 1),
+          maxAge: whole('max-age'),
+          minHits: whole('min-hits'),
+          iouThreshold: number('iou', Number.MIN_VALUE, 1),
+          deltaT: whole('delta-t'),
+          inertia: number('inertia', 0, 1),
+          useByte: flags['use-byte'],
+        }),
+        algorithm,
+      };
+  }
+}
+
+/** Creates the tracker, turning a setting it rejects into a usage error. */
+function checkedTracker(settings: TrackerSettings) {
+  try {
+    return createTracker(settings);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+}
+
+async function track(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { det: { type: 'string' }, ...TRACKER_FLAGS } });
+  if (!values.det) throw new UsageError('track needs --det FILE');
+  const settings = trackerFromFlags(values, { algorithm: 'sort' });
+  const tracker = checkedTracker(settings);
   const text = await readFile(values.det, 'utf8').catch((err: Error) => {
     throw new Error(`cannot read detections ${values.det}: ${err.message}`);
   });
   const frames = detectionsByFrame(parseMot(text, values.det));
   const out: string[] = [];
   for (let frame = 1; frame < frames.length; frame++) {
-    for (const t of tracker.update(frames[frame]).tracks) out.push(formatMotRow(frame, t.id, t.bbox));
+    for (const t of tracker.update(frames[frame]).tracks) out.push(motRow(frame, t, settings.algorithm));
     if (out.length > 10000) process.stdout.write(`${out.splice(0).join('\n')}\n`);
   }
   if (out.length > 0) process.stdout.write(`${out.join('\n')}\n`);
+}
+
+async function readLayout(file: string): Promise<object> {
+  const text = await readFile(file, 'utf8').catch((err: Error) => {
+    throw new Error(`cannot read zone layout ${file}: ${err.message}`);
+  });
+  try {
+    return JSON.parse(text) as object;
+  } catch (err) {
+    throw new Error(`${file} is not valid JSON: ${(err as Error).message}`);
+  }
+}
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      video: { type: 'string' },
+      layout: { type: 'string' },
+      conf: { type: 'string' },
+      model: { type: 'string' },
+      fps: { type: 'string' },
+      'tracks-out': { type: 'string' },
+      'detections-out': { type: 'string' },
+      ...TRACKER_FLAGS,
+    },
+  });
+  if (!values.video) throw new UsageError('run needs --video FILE');
+  const confidence = numberOption(values.conf, 'conf', RECOMMENDED_DETECTION_CONFIDENCE, 0, 1);
+  const fps = values.fps === undefined ? undefined : numberOption(values.fps, 'fps', 0, Number.MIN_VALUE, 1000);
+  const settings = trackerFromFlags(values, RECOMMENDED_TRACKER);
+  await access(values.video).catch((err: Error) => {
+    throw new Error(`cannot read video ${values.video}: ${err.message}`);
+  });
+  const layout = values.layout ? await readLayout(values.layout) : undefined;
+  const ffmpeg = ffmpegExecutable();
+  const frameRate = fps ?? (await probeFrameRate(ffmpeg, values.video)) ?? 25;
+  if (settings.algorithm === 'bytetrack' && settings.frameRate === undefined) settings.frameRate = frameRate;
+  let counter: RecordingCounter;
+  try {
+    counter = new RecordingCounter(settings, frameRate, layout);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const totalFrames = await probeFrameCount(ffmpeg, values.video, fps);
+  const tracksOut = values['tracks-out'] ? createWriteStream(values['tracks-out']) : null;
+  const detectionsOut = values['detections-out'] ? createWriteStream(values['detections-out']) : null;
+  const progress = process.stderr.isTTY ? new ProgressLine(totalFrames) : null;
+  const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH);
+  try {
+    const classes = parseClassList('person', model.classNames);
+    const frames = await runVideo(values.video, {
+      detector: new Detector(model),
+      detect: { confidence, iou: 0.45, classes, maxDetections: 300 },
+      counter,
+      fps,
+      ffmpeg,
+      onFrame: async (frame, _image, detections, tracks) => {
+        if (detectionsOut) await write(detectionsOut, detections.map((d) => `${formatDetectionRow(frame, d.bbox, d.score)}\n`).join(''));
+        if (tracksOut) await write(tracksOut, tracks.map((t) => `${motRow(frame, t, settings.algorithm)}\n`).join(''));
+        progress?.update(frame);
+      },
+    });
+    progress?.done(frames);
+    if (frames === 0) throw new Error(`${values.video} has no video frames FFmpeg can read`);
+  } catch (err) {
+    if (err instanceof FfmpegMissingError) throw new Error(err.message);
+    throw err;
+  } finally {
+    await model.release();
+    await Promise.all([tracksOut, detectionsOut].map((stream) => stream && new Promise((resolve) => stream.end(resolve))));
+  }
+  process.stdout.write(`${JSON.stringify(counter.finish(), null, 2)}\n`);
+}
+
+/** Writes, waiting when the file is slower than the video. */
+function write(stream: WriteStream, text: string): Promise<void> | void {
+  if (text === '' || stream.write(text)) return;
+  return new Promise((resolve, reject) => {
+    stream.once('drain', resolve);
+    stream.once('error', reject);
+  });
+}
+
+/** One line on a terminal, rewritten: frames done (of how many), frames per second, time left. */
+class ProgressLine {
+  private readonly started = performance.now();
+  private shownAt = 0;
+
+  constructor(private readonly total: number | undefined) {}
+
+  update(frame: number): void {
+    const now = performance.now();
+    if (now - this.shownAt < 200) return;
+    this.shownAt = now;
+    const rate = frame / ((now - this.started) / 1000);
+    const width = 30;
+    const bar = this.total ? `[${'#'.repeat(Math.round((Math.min(frame, this.total) / this.total) * width)).padEnd(width, '.')}] ` : '';
+    const left = this.total && rate > 0 ? ` · ${Math.max(0, Math.round((this.total - frame) / rate))} s left` : '';
+    process.stderr.write(`\r${bar}frame ${frame}${this.total ? `/${this.total}` : ''} · ${rate.toFixed(1)} frames/s${left}   `);
+  }
+
+  done(frames: number): void {
+    const seconds = (performance.now() - this.started) / 1000;
+    process.stderr.write(`\r${frames} frames in ${seconds.toFixed(1)} s (${(frames / seconds).toFixed(1)} frames/s)${' '.repeat(30)}\n`);
+  }
 }
 
 async function evaluate(args: string[]): Promise<void> {
@@ -119,42 +330,20 @@ async function zones(args: string[]): Promise<void> {
   const fps = numberOption(values.fps, 'fps', 10, Number.MIN_VALUE, 1000);
   const timeout = numberOption(values['track-timeout'], 'track-timeout', 30, 0, Number.MAX_SAFE_INTEGER);
   if (!Number.isInteger(timeout)) throw new UsageError(`--track-timeout must be a whole number, got "${values['track-timeout']}"`);
-  const [tracksText, configText] = await Promise.all([
+  const [tracksText, layout] = await Promise.all([
     readFile(values.tracks, 'utf8').catch((err: Error) => {
       throw new Error(`cannot read tracks ${values.tracks}: ${err.message}`);
     }),
-    readFile(values.config, 'utf8').catch((err: Error) => {
-      throw new Error(`cannot read zone layout ${values.config}: ${err.message}`);
-    }),
+    readLayout(values.config),
   ]);
-  let layout: unknown;
-  try {
-    layout = JSON.parse(configText);
-  } catch (err) {
-    throw new Error(`${values.config} is not valid JSON: ${(err as Error).message}`);
-  }
-  const analytics = new ZoneAnalytics(layout as object, { trackTimeoutFrames: timeout });
+  const analytics = new ZoneAnalytics(layout, { trackTimeoutFrames: timeout });
   const rows = parseMot(tracksText, values.tracks);
   const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);
   const byFrame = Array.from({ length: lastFrame + 1 }, () => [] as { id: number; bbox: [number, number, number, number] }[]);
   for (const r of rows) byFrame[r.frame].push({ id: r.id, bbox: [r.x, r.y, r.x + r.w, r.y + r.h] });
   const timeOf = (frame: number) => ((frame - 1) / fps) * 1000;
   for (let frame = 1; frame <= lastFrame; frame++) analytics.update(byFrame[frame], timeOf(frame));
-  const atLastFrame = analytics.stats();
-  analytics.endAll();
-  const final = analytics.stats();
-  const report = {
-    zones: final.zones.map((z, i) => ({
-      id: z.id,
-      currentCount: atLastFrame.zones[i].currentCount,
-      totalEntries: z.totalEntries,
-      totalExits: z.totalExits,
-      avgDwellSeconds: z.avgDwellSeconds,
-      peakCount: z.peakCount,
-    })),
-    lines: final.lines.map((l) => ({ id: l.id, in: l.in, out: l.out })),
-  };
-  process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  process.stdout.write(`${JSON.stringify(finishCounting(analytics), null, 2)}\n`);
 }
 
 async function fetchModel(args: string[]): Promise<void> {
@@ -173,6 +362,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'track':
         await track(rest);
+        return 0;
+      case 'run':
+        await run(rest);
         return 0;
       case 'eval':
         await evaluate(rest);

@@ -79,3 +79,75 @@ export function solveAssignment(cost: Float64Array, rows: number, columns: numbe
   }
   return columnOfRow;
 }
+
+/**
+ * Partial assignment with a cost limit, as `lap.lapjv(cost, extend_cost=True, cost_limit=limit)` computes it:
+ * the matching that minimises Σ(cost − limit) over its pairs, so a pair costing more than the limit is never
+ * taken. lap solves one square matrix of size rows + columns (the cost, two blocks of limit / 2 for "unmatched",
+ * zeros); that objective splits over the groups of rows and columns linked by pairs within the limit, so each
+ * group's extended matrix is solved alone, which keeps a crowded frame cheap. Returns the column of each row,
+ * or -1.
+ */
+export function assignWithCostLimit(cost: Float64Array, rows: number, columns: number, limit: number): Int32Array {
+  const columnOfRow = new Int32Array(rows).fill(-1);
+  if (rows === 0 || columns === 0) return columnOfRow;
+  const sets = new DisjointSets(rows + columns);
+  for (let i = 0; i < rows; i++) for (let j = 0; j < columns; j++) if (cost[i * columns + j] <= limit) sets.join(i, rows + j);
+  const groups = new Map<number, { rows: number[]; columns: number[] }>();
+  const groupOf = (x: number) => {
+    const root = sets.find(x);
+    let group = groups.get(root);
+    if (!group) groups.set(root, (group = { rows: [], columns: [] }));
+    return group;
+  };
+  for (let i = 0; i < rows; i++) groupOf(i).rows.push(i);
+  for (let j = 0; j < columns; j++) groupOf(rows + j).columns.push(j);
+  for (const group of groups.values()) {
+    const r = group.rows.length;
+    const c = group.columns.length;
+    if (r === 0 || c === 0) continue;
+    // A lone pair below the limit is the only optimum: the common case, without building a matrix.
+    if (r === 1 && c === 1 && cost[group.rows[0] * columns + group.columns[0]] < limit) {
+      columnOfRow[group.rows[0]] = group.columns[0];
+      continue;
+    }
+    const n = r + c;
+    const extended = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        let value: number;
+        if (i < r && j < c) value = cost[group.rows[i] * columns + group.columns[j]];
+        else if (i < r || j < c) value = limit / 2;
+        else value = 0;
+        extended[i * n + j] = value;
+      }
+    }
+    const assignment = solveAssignment(extended, n, n);
+    for (let i = 0; i < r; i++) if (assignment[i] < c) columnOfRow[group.rows[i]] = group.columns[assignment[i]];
+  }
+  return columnOfRow;
+}
+
+/** Union-find over 0..size-1: which items are linked, directly or through others. */
+export class DisjointSets {
+  private readonly parent: Int32Array;
+
+  constructor(size: number) {
+    this.parent = Int32Array.from({ length: size }, (_, i) => i);
+  }
+
+  find(x: number): number {
+    const parent = this.parent;
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  }
+
+  join(a: number, b: number): void {
+    const rootA = this.find(a);
+    const rootB = this.find(b);
+    if (rootA !== rootB) this.parent[rootA] = rootB;
+  }
+}

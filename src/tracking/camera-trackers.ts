@@ -1,21 +1,22 @@
-import { resolveSortOptions, SortTracker, type SortOptions, type Track } from './sort';
+import { createTracker, resolveTrackerSettings, type ResolvedTrackerSettings, type TrackerSettings } from './trackers';
+import type { Track, Tracker } from './track';
 
-/** One SORT tracker per camera id, created on first use; a bounded number of cameras. */
+/** One tracker per camera id, created on first use; a bounded number of cameras. */
 export class CameraTrackers {
-  private readonly trackers = new Map<string, SortTracker>();
-  readonly options: SortOptions;
+  private readonly trackers = new Map<string, Tracker>();
+  readonly settings: ResolvedTrackerSettings;
 
-  constructor(options: Partial<SortOptions> = {}, readonly maxCameras = 256) {
-    this.options = resolveSortOptions(options);
+  constructor(settings: TrackerSettings = { algorithm: 'sort' }, readonly maxCameras = 256) {
+    this.settings = resolveTrackerSettings(settings);
   }
 
-  get(cameraId: string): SortTracker {
+  get(cameraId: string): Tracker {
     let tracker = this.trackers.get(cameraId);
     if (!tracker) {
       if (this.trackers.size >= this.maxCameras) {
         throw new Error(`already tracking ${this.maxCameras} cameras; camera "${cameraId}" is one too many (check msg.frame.cameraId / msg.topic)`);
       }
-      tracker = new SortTracker(this.options);
+      tracker = createTracker(this.settings);
       this.trackers.set(cameraId, tracker);
     }
     return tracker;

@@ -21,6 +21,17 @@ const R_SHAPE = 10;
 const P_OBSERVED = 10;
 const P_VELOCITY = 10 * 1000;
 
+type AxisState = [p: number, v: number, a: number, b: number, c: number, d: number];
+
+/** A copy of a filter's state and covariance, to return to later (OC-SORT's re-update). */
+export interface FilterSnapshot {
+  cx: AxisState;
+  cy: AxisState;
+  s: AxisState;
+  r: number;
+  rVariance: number;
+}
+
 /** State and covariance of one axis that has a velocity: position p, velocity v, covariance [[a, b], [c, d]]. */
 class Axis {
   p: number;
@@ -32,6 +43,14 @@ class Axis {
 
   constructor(position: number, private readonly qVelocity: number, private readonly r: number) {
     this.p = position;
+  }
+
+  get state(): AxisState {
+    return [this.p, this.v, this.a, this.b, this.c, this.d];
+  }
+
+  set state(saved: AxisState) {
+    [this.p, this.v, this.a, this.b, this.c, this.d] = saved;
   }
 
   predict(): void {
@@ -77,17 +96,19 @@ export class BoxKalmanFilter {
   private r: number;
   private rVariance = P_OBSERVED;
 
-  constructor(box: Box) {
-    const [cx, cy, s, r] = toMeasurement(box);
+  /** `measure` turns a box into [cx, cy, s, r]; OC-SORT's differs from SORT's in the last bits. */
+  constructor(box: Box, private readonly measure: (box: Box) => Measurement = toMeasurement) {
+    const [cx, cy, s, r] = measure(box);
     this.cx = new Axis(cx, Q_VELOCITY, R_CENTRE);
     this.cy = new Axis(cy, Q_VELOCITY, R_CENTRE);
     this.s = new Axis(s, Q_AREA_VELOCITY, R_SHAPE);
     this.r = r;
   }
 
-  predict(): void {
+  /** One frame ahead; `stopShrinking` is what SORT and OC-SORT do before every prediction of a tracker. */
+  predict(stopShrinking = true): void {
     // An area about to shrink below zero would give an imaginary width: stop its shrinking instead.
-    if (this.s.v + this.s.p <= 0) this.s.v = 0;
+    if (stopShrinking && this.s.v + this.s.p <= 0) this.s.v = 0;
     this.cx.predict();
     this.cy.predict();
     this.s.predict();
@@ -95,7 +116,10 @@ export class BoxKalmanFilter {
   }
 
   update(box: Box): void {
-    const [cx, cy, s, r] = toMeasurement(box);
+    this.updateMeasurement(this.measure(box));
+  }
+
+  updateMeasurement([cx, cy, s, r]: Measurement): void {
     this.cx.update(cx);
     this.cy.update(cy);
     this.s.update(s);
@@ -119,10 +143,25 @@ export class BoxKalmanFilter {
   velocity(): [number, number] {
     return [this.cx.v, this.cy.v];
   }
+
+  save(): FilterSnapshot {
+    return { cx: this.cx.state, cy: this.cy.state, s: this.s.state, r: this.r, rVariance: this.rVariance };
+  }
+
+  restore(saved: FilterSnapshot): void {
+    this.cx.state = saved.cx;
+    this.cy.state = saved.cy;
+    this.s.state = saved.s;
+    this.r = saved.r;
+    this.rVariance = saved.rVariance;
+  }
 }
 
-/** [x1, y1, x2, y2] to the measured part of the state: centre, area, aspect ratio (w / h). */
-export function toMeasurement(box: Box): [number, number, number, number] {
+/** The measured part of the state: centre, area, aspect ratio (w / h). */
+export type Measurement = [cx: number, cy: number, s: number, r: number];
+
+/** [x1, y1, x2, y2] to the measured part of the state, as SORT computes it. */
+export function toMeasurement(box: Box): Measurement {
   const w = box[2] - box[0];
   const h = box[3] - box[1];
   return [box[0] + w / 2, box[1] + h / 2, w * h, w / h];

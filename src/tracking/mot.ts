@@ -1,5 +1,5 @@
 import type { Box } from '../types';
-import type { DetectionInput } from './sort';
+import type { DetectionInput } from './track';
 
 /** One MOTChallenge row: `frame,id,x,y,w,h,score,...`. */
 export interface MotRow {
@@ -41,8 +41,16 @@ export function detectionsByFrame(rows: readonly MotRow[]): DetectionInput[][] {
   return frames;
 }
 
-/** A tracker output row as the MOTChallenge devkit and the reference SORT print it. */
-export function formatMotRow(frame: number, id: number, box: Box): string {
+/**
+ * A tracker output row as the MOTChallenge devkit and the reference trackers print it: `[x, y, w, h]` and the
+ * score with two decimals (SORT and OC-SORT print 1, ByteTrack the score of the last matched detection).
+ */
+export function formatMotRow(frame: number, id: number, [x, y, w, h]: readonly number[], score?: number): string {
+  return `${frame},${id},${x.toFixed(2)},${y.toFixed(2)},${w.toFixed(2)},${h.toFixed(2)},${score === undefined ? '1' : score.toFixed(2)},-1,-1,-1`;
+}
+
+/** A detection row in MOTChallenge det format, `frame,-1,x,y,w,h,score,-1,-1,-1`, frames from 1. */
+export function formatDetectionRow(frame: number, box: Box, score: number): string {
   const [x1, y1, x2, y2] = box;
-  return `${frame},${id},${x1.toFixed(2)},${y1.toFixed(2)},${(x2 - x1).toFixed(2)},${(y2 - y1).toFixed(2)},1,-1,-1,-1`;
+  return `${frame},-1,${x1.toFixed(2)},${y1.toFixed(2)},${(x2 - x1).toFixed(2)},${(y2 - y1).toFixed(2)},${score.toFixed(5)},-1,-1,-1`;
 }

@@ -1,0 +1,162 @@
+import { strict as assert } from 'node:assert';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { assignWithCostLimit } from '../src/tracking/assignment';
+import { CameraTrackers } from '../src/tracking/camera-trackers';
+import { detectionsByFrame, parseMot } from '../src/tracking/mot';
+import { type DetectionInput } from '../src/tracking/track';
+import { createTracker, motRow, TRACKER_ALGORITHMS, type TrackerSettings } from '../src/tracking/trackers';
+import { requireMot15 } from './support';
+
+const person = (x: number, y: number, score = 0.9, w = 40, h = 100): DetectionInput => ({ bbox: [x, y, x + w, y + h], score, classId: 0, label: 'person' });
+
+/** The rows a tracker prints on a detection file, as `retail-analytics track` prints them. */
+function trackFile(detections: string, settings: TrackerSettings): string {
+  const frames = detectionsByFrame(parseMot(detections));
+  const tracker = createTracker(settings);
+  const rows: string[] = [];
+  for (let frame = 1; frame < frames.length; frame++) for (const t of tracker.update(frames[frame]).tracks) rows.push(motRow(frame, t, settings.algorithm));
+  return `${rows.join('\n')}\n`;
+}
+
+const VARIANTS: [string, TrackerSettings][] = [
+  ['reference-bytetrack', { algorithm: 'bytetrack', trackThresh: 0.5, matchThresh: 0.8, trackBuffer: 30, frameRate: 25 }],
+  ['reference-bytetrack-t06', { algorithm: 'bytetrack', trackThresh: 0.6, matchThresh: 0.9, trackBuffer: 30, frameRate: 25 }],
+  ['reference-ocsort', { algorithm: 'ocsort', detThresh: 0.6, maxAge: 30, minHits: 3, iouThreshold: 0.3, deltaT: 3, inertia: 0.2, useByte: false }],
+  ['reference-ocsort-byte', { algorithm: 'ocsort', useByte: true }],
+];
+
+describe('ByteTrack and OC-SORT against their reference implementations (YOLOv8n on TUD)', () => {
+  for (const [folder, settings] of VARIANTS) {
+    for (const sequence of ['TUD-Campus', 'TUD-Stadtmitte']) {
+      it(`reproduces ${folder}/${sequence} line for line, and its -full twin bit for bit`, function () {
+        const data = requireMot15(this);
+        const detections = readFileSync(path.join(data, 'yolov8n', `${sequence}.txt`), 'utf8');
+        const expected = readFileSync(path.join(data, folder, `${sequence}.txt`), 'utf8');
+        assert.ok(expected.split('\n').length > 200);
+        assert.equal(trackFile(detections, settings), expected);
+
+        const full = readFileSync(path.join(data, `${folder}-full`, `${sequence}.txt`), 'utf8')
+          .trim()
+          .split('\n')
+          .filter((line) => !line.startsWith('#'))
+          .map((line) => line.split(',').slice(0, 6).map(Number).join(','));
+        const frames = detectionsByFrame(parseMot(detections));
+        const tracker = createTracker(settings);
+        const ours: string[] = [];
+        for (let frame = 1; frame < frames.length; frame++) {
+          for (const t of tracker.update(frames[frame]).tracks) ours.push([frame, t.id, ...t.topLeftSize()].join(','));
+        }
+        assert.deepEqual(ours, full);
+      });
+    }
+  }
+
+  it('tells the variants apart: the comparison is not vacuous', function () {
+    const data = requireMot15(this);
+    const detections = readFileSync(path.join(data, 'yolov8n', 'TUD-Stadtmitte.txt'), 'utf8');
+    const reference = readFileSync(path.join(data, 'reference-bytetrack', 'TUD-Stadtmitte.txt'), 'utf8');
+    assert.notEqual(trackFile(detections, VARIANTS[1][1]), reference);
+    assert.notEqual(trackFile(detections, { algorithm: 'bytetrack', frameRate: 5 }), reference, 'the frame rate sets the lost buffer');
+    assert.notEqual(trackFile(detections, VARIANTS[2][1]), readFileSync(path.join(data, 'reference-ocsort-byte', 'TUD-Stadtmitte.txt'), 'utf8'));
+  });
+});
+
+describe('assignment with a cost limit (lap.lapjv extend_cost)', () => {
+  it('takes the matching that minimises the total cost minus the limit, never a pair above the limit', () => {
+    // Row 0 fits column 0 best, but pairing it with column 1 frees column 0 for row 1: 0.3 + 0.2 beats 0.1 alone.
+    const cost = Float64Array.from([0.1, 0.3, 0.2, 0.9]);
+    assert.deepEqual([...assignWithCostLimit(cost, 2, 2, 0.8)], [1, 0]);
+    // Above the limit nothing is matched, however few the alternatives.
+    assert.deepEqual([...assignWithCostLimit(Float64Array.from([0.9, 0.95]), 1, 2, 0.8)], [-1]);
+    assert.deepEqual([...assignWithCostLimit(new Float64Array(0), 0, 3, 0.8)], []);
+  });
+});
+
+describe('trackers', () => {
+  for (const algorithm of TRACKER_ALGORITHMS) {
+    it(`${algorithm}: follows a person walking right with one id, numbered from 1 in every tracker`, () => {
+      for (let run = 0; run < 2; run++) {
+        const tracker = createTracker({ algorithm });
+        const ids = new Set<number>();
+        for (let f = 0; f < 20; f++) for (const t of tracker.update([person(100 + 5 * f, 50)]).tracks) ids.add(t.id);
+        assert.deepEqual([...ids], [1]);
+      }
+    });
+
+    it(`${algorithm}: skips unusable boxes without losing the others or throwing`, () => {
+      const tracker = createTracker({ algorithm, ...(algorithm === 'sort' ? { minHits: 0 } : {}) });
+      const bad = [{ bbox: [NaN, 0, 10, 10] }, { bbox: [5, 5, 5, 20] }, { bbox: null }, { bbox: [1, 2] }] as unknown as DetectionInput[];
+      for (let f = 0; f < 3; f++) tracker.update([...bad, person(100, 50)]);
+      const { tracks } = tracker.update([...bad, person(100, 50)]);
+      assert.equal(tracks.length, 1);
+      assert.equal(tracks[0].detection?.index, 4, 'the detection index points into the frame list as given');
+    });
+
+    it(`${algorithm}: announces a track once when reported and once when it ends`, () => {
+      const tracker = createTracker({ algorithm, ...(algorithm === 'bytetrack' ? { trackBuffer: 5 } : { maxAge: 5 }) });
+      let started = 0;
+      let ended = 0;
+      for (let f = 0; f < 10; f++) started += tracker.update([person(100 + 5 * f, 50)]).started.length;
+      for (let f = 0; f < 10; f++) ended += tracker.update([]).ended.length;
+      assert.deepEqual([started, ended], [1, 1]);
+      assert.equal(tracker.activeTracks.length, 0);
+    });
+  }
+
+  it('ByteTrack keeps a person through frames where they only get a low score, and never starts a track from one', () => {
+    const tracker = createTracker({ algorithm: 'bytetrack', frameRate: 25 });
+    const scores = [0.9, 0.9, 0.9, 0.3, 0.25, 0.3, 0.9, 0.9];
+    const reported = scores.map((score, f) => tracker.update([person(100 + 5 * f, 50, score)]).tracks.map((t) => t.id));
+    assert.deepEqual(reported, [[1], [1], [1], [1], [1], [1], [1], [1]]);
+
+    const lowOnly = createTracker({ algorithm: 'bytetrack' });
+    for (let f = 0; f < 30; f++) assert.deepEqual(lowOnly.update([person(300, 50, 0.4), person(400, 60, 0.2)]).tracks, []);
+    assert.equal(lowOnly.activeTracks.length, 0, 'low-score detections alone make no track, confirmed or not');
+  });
+
+  it('OC-SORT finds a person again after a few missed frames, with the same id', () => {
+    const tracker = createTracker({ algorithm: 'ocsort' });
+    const ids: number[] = [];
+    for (let f = 0; f < 30; f++) {
+      const visible = f < 10 || f >= 15;
+      for (const t of tracker.update(visible ? [person(100 + 8 * f, 50)] : []).tracks) ids.push(t.id);
+    }
+    assert.deepEqual([...new Set(ids)], [1]);
+    assert.equal(ids.length, 25 - 2, 'found again, it is reported once it has min_hits (3) matches in a row');
+  });
+
+  it('ByteTrack and OC-SORT keep two people apart when they pass each other', () => {
+    for (const algorithm of ['bytetrack', 'ocsort'] as const) {
+      const tracker = createTracker({ algorithm });
+      const byPerson = new Map<string, Set<number>>();
+      for (let f = 0; f < 40; f++) {
+        const detections = [person(50 + 10 * f, 50), person(450 - 10 * f, 70)];
+        for (const t of tracker.update(detections).tracks) {
+          const who = t.detection!.index === 0 ? 'A' : 'B';
+          byPerson.set(who, (byPerson.get(who) ?? new Set()).add(t.id));
+        }
+      }
+      assert.deepEqual([...byPerson.get('A')!], [1], `${algorithm}: A keeps id 1`);
+      assert.deepEqual([...byPerson.get('B')!], [2], `${algorithm}: B keeps id 2`);
+    }
+  });
+
+  it('refuses settings an algorithm cannot work with, naming them', () => {
+    assert.throws(() => createTracker({ algorithm: 'bytetrack', trackThresh: 0.05 }), /trackThresh must be above 0.1/);
+    assert.throws(() => createTracker({ algorithm: 'bytetrack', trackBuffer: 2.5 }), /trackBuffer must be a whole number/);
+    assert.throws(() => createTracker({ algorithm: 'ocsort', deltaT: 0 }), /deltaT must be a whole number >= 1/);
+    assert.throws(() => createTracker({ algorithm: 'ocsort', inertia: -0.1 }), /inertia must be at least 0/);
+    assert.throws(() => createTracker({ algorithm: 'kalman' } as unknown as TrackerSettings), /unknown tracker "kalman"; use sort, bytetrack, ocsort/);
+  });
+
+  it('keeps one tracker per camera, whatever the algorithm, with ids of their own', () => {
+    const trackers = new CameraTrackers({ algorithm: 'bytetrack' });
+    for (let f = 0; f < 3; f++) {
+      assert.deepEqual(trackers.get('a').update([person(10 + f, 10)]).tracks.map((t) => t.id), [1]);
+      assert.deepEqual(trackers.get('b').update([person(200, 10), person(300 + f, 10)]).tracks.map((t) => t.id), [1, 2]);
+    }
+    assert.equal(trackers.reset('a').get('a')!.length, 1);
+    assert.equal(trackers.get('b').activeTracks.length, 2);
+  });
+});
