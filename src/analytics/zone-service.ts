@@ -1,7 +1,7 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
 import type { Box } from '../types';
-import { validateLayout, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
+import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
 export interface CameraFrame {
   cameraId: string;
@@ -41,6 +41,7 @@ export class ZoneService {
     readonly maxCameras = 256,
   ) {
     validateLayout(layout);
+    validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
   }
 
   process(frame: CameraFrame, tracks: readonly { id: number; bbox: Box; detection?: { label?: string | null } | null }[]): FrameResult {

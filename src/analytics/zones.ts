@@ -36,11 +36,21 @@ export interface ZoneOptions {
   anchor: Anchor;
   /** Frames a track may be absent before it counts as ended at the last time it was seen. */
   trackTimeoutFrames: number;
+  /**
+   * A new track id within this many frames of a lost one, where the lost one was heading, continues that
+   * person (its zones, sides of lines and dwell): a broken track is not a new visitor. 0 turns it off.
+   */
+  relinkFrames: number;
+  /** How far from where the lost track was expected a new one may appear, in heights of the person's box. */
+  relinkDistance: number;
   /** Window of recent exits used for a queue's throughput. */
   queueWindowSeconds: number;
 }
 
-export const DEFAULT_ZONE_OPTIONS: ZoneOptions = { anchor: 'bottom-center', trackTimeoutFrames: 30, queueWindowSeconds: 300 };
+export const DEFAULT_ZONE_OPTIONS: ZoneOptions = { anchor: 'bottom-center', trackTimeoutFrames: 30, relinkFrames: 30, relinkDistance: 0.5, queueWindowSeconds: 300 };
+
+/** Positions kept per person to estimate where a lost one is heading. */
+const MOTION_HISTORY = 5;
 
 export interface TrackObservation {
   id: number;
@@ -121,6 +131,9 @@ interface LineSide extends Debounced<number> {
 interface TrackState {
   lastSeenAt: number;
   lastSeenFrame: number;
+  /** The last few positions with their frames, oldest first, and the height of the last box. */
+  recent: { frame: number; at: Point }[];
+  height: number;
   label: string | null;
   zones: ZoneMembership[];
   lines: (LineSide | null)[];
@@ -182,6 +195,18 @@ export function validateLayout(layout: unknown): Required<ZoneLayout> {
   return { zones, lines };
 }
 
+/** Checks zone options as users set them in the editor and says what is wrong. */
+export function validateZoneOptions(options: ZoneOptions): ZoneOptions {
+  const { anchor, trackTimeoutFrames, relinkFrames, relinkDistance, queueWindowSeconds } = options;
+  if (anchor !== 'bottom-center' && anchor !== 'center') throw new Error(`the position must be "bottom-center" or "center", got ${JSON.stringify(anchor)}`);
+  for (const [name, value] of [['track timeout', trackTimeoutFrames], ['frames to continue a lost track', relinkFrames]] as const) {
+    if (!(Number.isInteger(value) && value >= 0)) throw new Error(`the ${name} must be a whole number of frames from 0, got ${value}`);
+  }
+  if (!(relinkDistance > 0 && Number.isFinite(relinkDistance))) throw new Error(`the distance to continue a lost track must be above 0 box heights, got ${relinkDistance}`);
+  if (!(queueWindowSeconds > 0)) throw new Error(`the queue window must be above 0 seconds, got ${queueWindowSeconds}`);
+  return options;
+}
+
 /**
  * Counts entries, exits, dwell and occupancy of polygon zones and crossings of counting lines for the tracks
  * of one camera. Feed it every frame's confirmed tracks with the frame's capture time.
@@ -196,7 +221,7 @@ export class ZoneAnalytics {
 
   constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
     const { zones, lines } = validateLayout(layout);
-    this.options = { ...DEFAULT_ZONE_OPTIONS, ...options };
+    this.options = validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
     this.zones = zones.map((config) => ({
       config,
       normalised: isNormalised(config.polygon),
@@ -225,6 +250,7 @@ export class ZoneAnalytics {
   update(tracks: readonly TrackObservation[], timestamp: number, frameSize?: { width: number; height: number }): ZoneEvent[] {
     this.frame++;
     const events: ZoneEvent[] = [];
+    this.relinkNewTracks(tracks);
     for (const track of tracks) {
       const position = this.position(track.bbox);
       if (!position) continue;
@@ -233,6 +259,8 @@ export class ZoneAnalytics {
         state = {
           lastSeenAt: timestamp,
           lastSeenFrame: this.frame,
+          recent: [],
+          height: 0,
           label: track.label ?? null,
           zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, enteredAs: '' })),
           lines: this.lines.map(() => null),
@@ -241,6 +269,9 @@ export class ZoneAnalytics {
       }
       state.lastSeenAt = timestamp;
       state.lastSeenFrame = this.frame;
+      state.recent.push({ frame: this.frame, at: position });
+      if (state.recent.length > MOTION_HISTORY) state.recent.shift();
+      state.height = track.bbox[3] - track.bbox[1];
       state.label = track.label ?? state.label;
       this.observeZones(track.id, state, position, timestamp, frameSize, events);
       this.observeLines(track.id, state, position, timestamp, frameSize, events);
@@ -249,6 +280,42 @@ export class ZoneAnalytics {
       if (this.frame - state.lastSeenFrame > this.options.trackTimeoutFrames) events.push(...this.endTrack(id));
     }
     return events;
+  }
+
+  /**
+   * Gives each track id seen for the first time the state of the lost person it most plausibly is: one unseen
+   * for at most relinkFrames frames (and not seen in this frame), whose position extrapolated from its last
+   * few steps lies within relinkDistance box heights of the new track, with a box of similar height. Nearest
+   * first; each lost person continues at most one new track.
+   */
+  private relinkNewTracks(tracks: readonly TrackObservation[]): void {
+    const { relinkFrames, relinkDistance } = this.options;
+    if (relinkFrames <= 0) return;
+    const present = new Set(tracks.map((t) => t.id));
+    const lost = [...this.tracks].filter(([id, state]) => !present.has(id) && this.frame - state.lastSeenFrame <= relinkFrames);
+    if (lost.length === 0) return;
+    const candidates: { distance: number; newId: number; lostId: number }[] = [];
+    for (const track of tracks) {
+      if (this.tracks.has(track.id)) continue;
+      const position = this.position(track.bbox);
+      const height = track.bbox[3] - track.bbox[1];
+      if (!position || !(height > 0)) continue;
+      for (const [lostId, state] of lost) {
+        const ratio = height / state.height;
+        if (!(ratio >= 2 / 3 && ratio <= 3 / 2)) continue;
+        const [x, y] = expectedPosition(state, this.frame);
+        const distance = Math.hypot(position[0] - x, position[1] - y);
+        if (distance <= relinkDistance * Math.max(height, state.height)) candidates.push({ distance, newId: track.id, lostId });
+      }
+    }
+    candidates.sort((a, b) => a.distance - b.distance);
+    const taken = new Set<number>();
+    for (const { newId, lostId } of candidates) {
+      if (taken.has(newId) || !this.tracks.has(lostId)) continue;
+      taken.add(newId);
+      this.tracks.set(newId, this.tracks.get(lostId)!);
+      this.tracks.delete(lostId);
+    }
   }
 
   /** A track ended (the tracker said so, or the input ended): exits at the last time it was seen. */
@@ -440,6 +507,16 @@ export class ZoneAnalytics {
       estimatedWaitSeconds: perSecond > 0 ? zone.current / perSecond : null,
     };
   }
+}
+
+/** Where a person not seen since their last observation would be now, moving on at their recent average velocity. */
+function expectedPosition(state: TrackState, frame: number): Point {
+  const first = state.recent[0];
+  const last = state.recent[state.recent.length - 1];
+  const frames = last.frame - first.frame;
+  if (frames <= 0) return last.at;
+  const ahead = (frame - last.frame) / frames;
+  return [last.at[0] + (last.at[0] - first.at[0]) * ahead, last.at[1] + (last.at[1] - first.at[1]) * ahead];
 }
 
 /**
