@@ -1,15 +1,61 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { CameraTrackers } from '../src/tracking/camera-trackers';
-import { describeTrack, type Track } from '../src/tracking/sort';
+import { describeTrack, type Track } from '../src/tracking/track';
+import type { TrackerSettings } from '../src/tracking/trackers';
 import type { FrameRef } from '../src/types';
 import { cameraIdOf } from '../src/messages';
 import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
+type Setting = string | number | undefined;
+
 interface SortTrackDef extends NodeDef {
-  maxAge: string | number;
-  minHits: string | number;
-  iouThreshold: string | number;
-  trailLength: string | number;
+  /** Absent in flows made before there was a choice: those keep SORT. */
+  algorithm?: string;
+  maxAge: Setting;
+  minHits: Setting;
+  iouThreshold: Setting;
+  trackThresh?: Setting;
+  matchThresh?: Setting;
+  trackBuffer?: Setting;
+  frameRate?: Setting;
+  detThresh?: Setting;
+  deltaT?: Setting;
+  inertia?: Setting;
+  useByte?: boolean | string;
+  trailLength: Setting;
+}
+
+/** The tracker the node's settings describe; blank settings take the algorithm's defaults. */
+function trackerSettings(config: SortTrackDef): TrackerSettings {
+  const trailLength = settingNumber(config.trailLength, 30);
+  const algorithm = config.algorithm || 'sort';
+  switch (algorithm) {
+    case 'sort':
+      return { algorithm, trailLength, maxAge: settingNumber(config.maxAge, 30), minHits: settingNumber(config.minHits, 3), iouThreshold: settingNumber(config.iouThreshold, 0.3) };
+    case 'bytetrack':
+      return {
+        algorithm,
+        trailLength,
+        trackThresh: settingNumber(config.trackThresh, 0.6),
+        matchThresh: settingNumber(config.matchThresh, 0.9),
+        trackBuffer: settingNumber(config.trackBuffer, 30),
+        frameRate: settingNumber(config.frameRate, 30),
+      };
+    case 'ocsort':
+      return {
+        algorithm,
+        trailLength,
+        detThresh: settingNumber(config.detThresh, 0.6),
+        maxAge: settingNumber(config.maxAge, 30),
+        minHits: settingNumber(config.minHits, 3),
+        iouThreshold: settingNumber(config.iouThreshold, 0.3),
+        deltaT: settingNumber(config.deltaT, 3),
+        inertia: settingNumber(config.inertia, 0.2),
+        useByte: config.useByte === true || config.useByte === 'true',
+      };
+    default:
+      throw new RangeError(`unknown tracking algorithm "${algorithm}": choose sort, bytetrack or ocsort`);
+  }
 }
 
 type TrackMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; detections?: unknown; reset?: boolean };
@@ -28,12 +74,7 @@ export = function register(RED: NodeAPI): void {
     const visible = new Map<string, number>();
     let trackers: CameraTrackers;
     try {
-      trackers = new CameraTrackers({
-        maxAge: settingNumber(config.maxAge, 30),
-        minHits: settingNumber(config.minHits, 3),
-        iouThreshold: settingNumber(config.iouThreshold, 0.3),
-        trailLength: settingNumber(config.trailLength, 30),
-      });
+      trackers = new CameraTrackers(trackerSettings(config));
     } catch (err) {
       refuseToRun(node, 'sort-track', err as Error);
       return;

@@ -14,6 +14,9 @@ interface ZoneAnalyticsDef extends NodeDef {
   layout: string;
   anchor: Anchor;
   trackTimeout: string | number;
+  /** Absent in flows made before re-linking: those get the defaults. */
+  relinkFrames?: string | number;
+  relinkDistance?: string | number;
   timeZone: string;
   persist: boolean;
   database: string;
@@ -72,7 +75,13 @@ export = function register(RED: NodeAPI): void {
         notPersisted = true;
         metrics = acquireMetrics(null, options);
       }
-      service = new ZoneService(layout, { anchor: config.anchor || 'bottom-center', trackTimeoutFrames: Number(config.trackTimeout) || 30 }, metrics, node.id);
+      const zoneOptions = {
+        anchor: config.anchor || 'bottom-center',
+        trackTimeoutFrames: settingNumber(config.trackTimeout, 30),
+        relinkFrames: settingNumber(config.relinkFrames, 30),
+        relinkDistance: settingNumber(config.relinkDistance, 0.5),
+      };
+      service = new ZoneService(layout, zoneOptions, metrics, node.id);
     } catch (err) {
       metrics?.release();
       refuseToRun(node, 'zone-analytics', err as Error);
