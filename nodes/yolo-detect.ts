@@ -4,6 +4,7 @@ import { parseClassList } from '../src/detection/classes';
 import type { DetectOptions } from '../src/detection/detector';
 import { LatestOnlyScheduler } from '../src/detection/latest-only';
 import { decodeImage } from '../src/imaging/image';
+import { RECOMMENDED_DETECTION_CONFIDENCE } from '../src/tracking/trackers';
 import type { FrameRef, RgbImage } from '../src/types';
 import { errorStatus, startThrottledStatus } from './status';
 import type { YoloModelNode } from './types';
@@ -14,6 +15,9 @@ interface YoloDetectDef extends NodeDef {
   iou: string | number;
   classes: string;
 }
+
+/** Below this score a box is shown in the status as "low": kept for ByteTrack's second round, not a person found. */
+const CONFIDENT_SCORE = 0.5;
 
 interface Job {
   msg: NodeMessageInFlow & { frame?: FrameRef };
@@ -41,6 +45,7 @@ export = function register(RED: NodeAPI): void {
     const modelNode = RED.nodes.getNode(config.model) as YoloModelNode | null;
     let lastMs = 0;
     let lastCount = 0;
+    let lastLowCount = 0;
     let completed = 0;
     let windowStart = Date.now();
     let fps = 0;
@@ -60,14 +65,14 @@ export = function register(RED: NodeAPI): void {
         windowStart = Date.now();
       }
       const dropped = scheduler.dropped + stale;
-      return { fill: 'green', shape: 'dot', text: `${Math.round(lastMs)} ms · ${fps.toFixed(1)} fps · ${lastCount} found${dropped ? ` · dropped ${dropped}` : ''}` };
+      return { fill: 'green', shape: 'dot', text: `${Math.round(lastMs)} ms · ${fps.toFixed(1)} fps · ${lastCount} found${lastLowCount ? ` (+${lastLowCount} low)` : ''}${dropped ? ` · dropped ${dropped}` : ''}` };
     });
 
     // Settings are checked once, when the model is ready; a problem is then reported on every message.
     const ready = modelNode
       ? modelNode.detector().then((detector) => {
           const options: DetectOptions = {
-            confidence: unitInterval(config.confidence, 0.5, 'confidence'),
+            confidence: unitInterval(config.confidence, RECOMMENDED_DETECTION_CONFIDENCE, 'confidence'),
             iou: unitInterval(config.iou, 0.45, 'IoU threshold'),
             classes: parseClassList(config.classes ?? 'person', detector.model.classNames),
             maxDetections: 300,
@@ -89,7 +94,9 @@ export = function register(RED: NodeAPI): void {
           const out = job.msg as NodeMessage & { detections?: unknown };
           out.detections = result.detections;
           lastMs = result.inferenceMs;
-          lastCount = result.detections.length;
+          // Boxes kept only for the tracker's second chance (a low confidence) are not people found: counted apart.
+          lastLowCount = result.detections.filter((d) => d.score < CONFIDENT_SCORE).length;
+          lastCount = result.detections.length - lastLowCount;
           completed++;
           failure = undefined;
           job.send(out);

@@ -289,6 +289,31 @@ describe('Node-RED nodes', function () {
       await waitFor(() => errors.length === 1, 2000, 'an error');
       assert.match(errors[0].error.message, /sort-track cannot run: iouThreshold must be above 0/);
     });
+
+    it('runs ByteTrack when chosen: a person scoring low for a few frames keeps their track, low-score boxes alone show nowhere', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow({ algorithm: 'bytetrack', trackThresh: 0.6, matchThresh: 0.9, trackBuffer: 30, frameRate: 10, maxAge: '' }));
+      const out = collect('out');
+      const node = helper.getNode('track');
+      const scores = [0.9, 0.9, 0.9, 0.3, 0.2, 0.9];
+      scores.forEach((score, i) => {
+        const msg = frame('door', i + 1, [100 + 5 * i, 400]);
+        msg.detections[0].score = score;
+        // A second box that never scores above 0.4: ByteTrack never makes it a track.
+        msg.detections[1].score = 0.4;
+        node.receive(msg);
+      });
+      await waitFor(() => out.length === scores.length, 2000, 'six messages');
+      assert.deepEqual(out.map((m) => m.tracks.map((t: Msg) => t.id)), [[1], [1], [1], [1], [1], [1]]);
+      assert.deepEqual(out[4].tracks[0].detection, { index: 0, score: 0.2, classId: 0, label: 'person' });
+    });
+
+    it('refuses an algorithm it does not know, naming the ones it does', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow({ algorithm: 'deepsort' }));
+      const errors = collect('errors');
+      helper.getNode('track').receive(frame('door', 1, [100]));
+      await waitFor(() => errors.length === 1, 2000, 'an error');
+      assert.match(errors[0].error.message, /unknown tracking algorithm "deepsort": choose sort, bytetrack or ocsort/);
+    });
   });
 
   describe('zone-analytics', () => {
@@ -362,6 +387,12 @@ describe('Node-RED nodes', function () {
       helper.getNode('zones').receive(frame(1, []));
       await waitFor(() => errors.length === 1, 2000, 'an error');
       assert.match(errors[0].error.message, /zone-analytics cannot run: zone "a": "polygon" must be at least 3 points/);
+      await helper.unload();
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow('', { relinkDistance: -1, persist: false }));
+      const badSetting = collect('errors');
+      helper.getNode('zones').receive(frame(1, []));
+      await waitFor(() => badSetting.length === 1, 2000, 'an error');
+      assert.match(badSetting[0].error.message, /zone-analytics cannot run: the distance to continue a lost track must be above 0 box heights, got -1/);
       await helper.unload();
       await helper.load([zoneAnalytics, catchNode, statusNode], flow('', { persist: false }));
       const more = collect('errors');

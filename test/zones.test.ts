@@ -207,9 +207,10 @@ describe('ZoneAnalytics: tracks that break and restart', () => {
       const events = play(analytics, [...steps(1, 60, 10), ...gap(4), ...steps(2, 200, 25)]);
       const [zone] = (analytics.endAll(), analytics.stats()).zones;
       if (relinkFrames === 0) {
-        assert.deepEqual([zone.totalEntries, zone.totalExits], [2, 2], 'without re-linking the broken track is a second visitor');
+        assert.deepEqual([zone.totalEntries, zone.totalExits, analytics.peopleSeen], [2, 2, 2], 'without re-linking the broken track is a second visitor');
         continue;
       }
+      assert.equal(analytics.peopleSeen, 1);
       assert.deepEqual(summary(events), ['enter shelf @4', 'exit shelf @34']);
       assert.deepEqual([zone.totalEntries, zone.totalExits, zone.avgDwellSeconds], [1, 1, 30]);
     }

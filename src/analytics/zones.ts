@@ -218,6 +218,7 @@ export class ZoneAnalytics {
   private readonly tracks = new Map<number, TrackState>();
   private readonly footfallIds: Set<string>;
   private frame = 0;
+  private people = 0;
 
   constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
     const { zones, lines } = validateLayout(layout);
@@ -238,6 +239,11 @@ export class ZoneAnalytics {
     this.footfallIds = new Set([...zones, ...lines].filter((x) => x.footfall).map((x) => x.id));
   }
 
+  /** Different people seen so far: track ids, less those that continued a lost person. */
+  get peopleSeen(): number {
+    return this.people;
+  }
+
   /** Tracks with per-zone state; bounded by the tracks alive within the timeout. */
   get trackedCount(): number {
     return this.tracks.size;
@@ -256,6 +262,7 @@ export class ZoneAnalytics {
       if (!position) continue;
       let state = this.tracks.get(track.id);
       if (!state) {
+        this.people++;
         state = {
           lastSeenAt: timestamp,
           lastSeenFrame: this.frame,

