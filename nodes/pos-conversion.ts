@@ -4,7 +4,7 @@ import { peekMetrics } from '../src/metrics/shared';
 import { conversionReport, type ConversionReport } from '../src/sales/conversion';
 import { acquireSales, type SharedSales } from '../src/sales/ledger';
 import { parseTransactions } from '../src/sales/transactions';
-import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
+import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
 interface PosConversionDef extends NodeDef {
   footfallCamera: string;
@@ -50,6 +50,7 @@ export = function register(RED: NodeAPI): void {
     status.now();
 
     node.on('input', (incoming, send, done) => {
+      if (refuseTooDeep(incoming, done)) return;
       const msg = incoming as NodeMessageInFlow & { day?: unknown };
       try {
         const out = msg as NodeMessage & Record<string, unknown>;
@@ -57,7 +58,7 @@ export = function register(RED: NodeAPI): void {
           const day = typeof msg.day === 'string' && msg.day !== '' ? msg.day : undefined;
           out.payload = report(day);
         } else {
-          const result = ledger.record(parseTransactions(msg.payload));
+          const result = ledger.record(parseTransactions(msg.payload, { retentionDays: ledger.options.retentionDays }));
           const today = report();
           status.now();
           out.payload = { ...result, today: today.total, day: today.day };
@@ -66,7 +67,7 @@ export = function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         node.status(errorStatus(err as Error));
-        done(err as Error);
+        failMessage(msg, done, err as Error);
       }
     });
 

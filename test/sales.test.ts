@@ -12,32 +12,72 @@ const options = { timeZone: 'Europe/Paris', retentionDays: 400, footfallCamera: 
 
 describe('parseTransactions', () => {
   it('reads one transaction, an array, a { transactions } wrapper and JSON text', () => {
-    assert.deepEqual(parseTransactions({ id: 'A1', timestamp: '2026-11-28T14:05:00Z', amount: 12.5 }, NOW), [{ id: 'A1', at: Date.parse('2026-11-28T14:05:00Z'), amount: 12.5 }]);
-    assert.deepEqual(parseTransactions([{ id: 7, timestamp: NOW - 1000, amount: '3.20' }, { id: 'B' }], NOW), [
+    assert.deepEqual(parseTransactions({ id: 'A1', timestamp: '2026-11-28T14:05:00Z', amount: 12.5 }, { now: NOW }), [{ id: 'A1', at: Date.parse('2026-11-28T14:05:00Z'), amount: 12.5 }]);
+    assert.deepEqual(parseTransactions([{ id: 7, timestamp: NOW - 1000, amount: '3.20' }, { id: 'B' }], { now: NOW }), [
       { id: '7', at: NOW - 1000, amount: 3.2 },
       { id: 'B', at: NOW, amount: null },
     ]);
-    assert.equal(parseTransactions({ transactions: [{ id: 'x' }, { id: 'y' }] }, NOW).length, 2);
-    assert.deepEqual(parseTransactions('{"id":"J","amount":1}', NOW), [{ id: 'J', at: NOW, amount: 1 }]);
+    assert.equal(parseTransactions({ transactions: [{ id: 'x' }, { id: 'y' }] }, { now: NOW }).length, 2);
+    assert.deepEqual(parseTransactions('{"id":"J","amount":1}', { now: NOW }), [{ id: 'J', at: NOW, amount: 1 }]);
   });
 
-  it('gives a transaction without an id an id of its own', () => {
-    const [a, b] = parseTransactions([{ amount: 1 }, { amount: 1 }], NOW);
-    assert.ok(a.id.length > 10 && a.id !== b.id);
+  it('needs a receipt id, so that a resent sale counts once', () => {
+    assert.throws(() => parseTransactions([{ id: 'A' }, { amount: 1 }], { now: NOW }), /transaction 2: id is missing; give the receipt number/);
   });
 
   it('refuses the whole batch and says which transaction is wrong', () => {
-    assert.throws(() => parseTransactions([{ id: 1 }, { id: 2, amount: -4 }], NOW), /transaction 2: amount -4 is not a number of at least 0/);
-    assert.throws(() => parseTransactions({ id: 1, timestamp: 'yesterday' }, NOW), /transaction: timestamp "yesterday" is neither/);
-    assert.throws(() => parseTransactions({ id: 1, timestamp: NOW + 3_600_000 }, NOW), /is in the future/);
-    assert.throws(() => parseTransactions([], NOW), /no transactions/);
-    assert.throws(() => parseTransactions([{ id: 1 }, 'sale'], NOW), /transaction 2 is not an object/);
-    assert.throws(() => parseTransactions('{"id":', NOW), /not valid JSON/);
-    assert.throws(() => parseTransactions({ id: { nested: true } }, NOW), /id must be a string or a number/);
+    assert.throws(() => parseTransactions([{ id: 1 }, { id: 2, amount: -4 }], { now: NOW }), /transaction 2: amount -4 must be a number from 0 to 10000000/);
+    assert.throws(() => parseTransactions({ id: 1, timestamp: 'yesterday' }, { now: NOW }), /transaction: timestamp "yesterday" is neither/);
+    assert.throws(() => parseTransactions({ id: 1, timestamp: NOW + 3_600_000 }, { now: NOW }), /is in the future/);
+    assert.throws(() => parseTransactions([], { now: NOW }), /no transactions/);
+    assert.throws(() => parseTransactions([{ id: 1 }, 'sale'], { now: NOW }), /transaction 2 is not an object/);
+    assert.throws(() => parseTransactions('{"id":', { now: NOW }), /not valid JSON/);
+    assert.throws(() => parseTransactions({ id: { nested: true } }, { now: NOW }), /id must be the receipt number/);
+  });
+});
+
+describe('parseTransactions on hostile and careless input (issue 12)', () => {
+  const refused = (payload: unknown, pattern: RegExp) => assert.throws(() => parseTransactions(payload, { now: NOW, retentionDays: 400 }), pattern);
+
+  it('refuses junk instead of storing it as a sale with an id of its own', () => {
+    refused('', /no transactions: the message is empty/);
+    refused(Buffer.from('  '), /no transactions: the message is empty/);
+    refused({}, /transaction: id is missing/);
+    refused({ transactions: null }, /"transactions" must be an array/);
+    refused({ transactions: { id: 'X' } }, /"transactions" must be an array/);
+    let deep: unknown = { id: 'D' };
+    for (let i = 0; i < 50_000; i++) deep = { next: deep };
+    refused(deep, /transaction: id is missing/);
+    refused(null, /no transactions: send an object/);
+    refused(42, /no transactions: send an object/);
+  });
+
+  it('refuses dates outside what is kept, and amounts that are not plausible money, naming the field', () => {
+    refused({ id: 'A', timestamp: 0 }, /transaction: timestamp 1970-01-01T00:00:00.000Z is older than the 400 days sales are kept/);
+    refused({ id: 'A', timestamp: '1900-01-01T00:00:00Z' }, /older than the 400 days/);
+    refused({ id: 'A', timestamp: Math.floor(NOW / 1000) }, /older than the 400 days sales are kept \(seconds instead of milliseconds\?\)/);
+    refused({ id: 'A', timestamp: -1e20 }, /transaction: timestamp -100000000000000000000 is neither an ISO 8601 date nor milliseconds/);
+    refused({ id: 'A', amount: 1e308 }, /transaction: amount 1e\+308 must be a number from 0 to 10000000/);
+    refused({ id: 'A', amount: '0x10' }, /transaction: amount "0x10" must be a number/);
+    refused({ id: 'A', amount: '1e3' }, /amount "1e3" must be a number/);
+    refused({ id: 'A', amount: NaN }, /transaction: amount null must be a number from 0/);
+    assert.equal(parseTransactions({ id: 'A', amount: ' 12.50 ' }, { now: NOW })[0].amount, 12.5);
   });
 });
 
 describe('SalesLedger', () => {
+  it('stores nothing of a refused batch, so a till retrying after the error is not told "duplicate" (issue 12)', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'sales-')), 'metrics.db');
+    const ledger = new SalesLedger(file, options);
+    const batch = [{ id: 'REPRO-2', amount: 3 }, { id: 'REPRO-3', timestamp: -1e20, amount: 4 }];
+    assert.throws(() => ledger.record(parseTransactions(batch, { now: NOW, retentionDays: 400 }), NOW), /transaction 2: timestamp/);
+    assert.deepEqual(ledger.record(parseTransactions([batch[0]], { now: NOW }), NOW), { accepted: 1, duplicates: 0 });
+    // The ledger itself checks a whole batch before writing any of it, whatever reached it.
+    assert.throws(() => ledger.record([{ id: 'OK', at: NOW, amount: 1 }, { id: 'BAD', at: -1e20, amount: 1 }], NOW), /Invalid time value/);
+    assert.deepEqual(ledger.record([{ id: 'OK', at: NOW, amount: 1 }], NOW), { accepted: 1, duplicates: 0 });
+    ledger.close();
+  });
+
   it('counts a transaction sent twice once, per local hour, and keeps sales across restarts', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'sales-')), 'metrics.db');
     const ledger = new SalesLedger(file, options);
@@ -47,7 +87,7 @@ describe('SalesLedger', () => {
         { id: 'T2', timestamp: '2026-11-28T13:50:00Z', amount: 30 },
         { id: 'T3', timestamp: '2026-11-28T14:20:00Z' },
       ],
-      NOW,
+      { now: NOW },
     );
     assert.deepEqual(ledger.record(sales, NOW), { accepted: 3, duplicates: 0 });
     assert.deepEqual(ledger.record(sales.slice(1), NOW), { accepted: 0, duplicates: 2 });
@@ -114,7 +154,7 @@ describe('conversionReport', () => {
           { id: 4, timestamp: '2026-11-28T14:10:00Z', amount: 10 },
           { id: 5, timestamp: '2026-11-27T10:00:00Z', amount: 50 },
         ],
-        NOW,
+        { now: NOW },
       ),
       NOW,
     );

@@ -45,8 +45,9 @@ export class SalesLedger {
     return this.options.timeZone;
   }
 
-  /** Records sales not seen before; all or nothing. */
+  /** Records sales not seen before; all or nothing: every sale is checked (its local hour found) before any is written. */
   record(transactions: readonly Transaction[], now = Date.now()): { accepted: number; duplicates: number } {
+    for (const t of transactions) this.clock.hourOf(t.at);
     const insert = this.db.prepare('INSERT OR IGNORE INTO sales (id, at, amount) VALUES (?, ?, ?)');
     const fresh = this.db.transaction(() => transactions.filter((t) => insert.run(t.id, Math.round(t.at), t.amount).changes === 1))();
     for (const t of fresh) this.count(t.at, t.amount);
