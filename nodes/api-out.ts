@@ -6,9 +6,10 @@ import { createApi, type UpgradeTarget } from '../src/api/http';
 import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
 import { createStaticHandler } from '../src/api/static';
+import { plainJson } from '../src/messages';
 import { peekMetrics } from '../src/metrics/shared';
 import { peekSales } from '../src/sales/ledger';
-import { refuseToRun, startThrottledStatus } from './status';
+import { failMessage, refuseTooDeep, refuseToRun, startThrottledStatus } from './status';
 
 interface ApiOutDef extends NodeDef {
   basePath: string;
@@ -90,8 +91,17 @@ export = function register(RED: NodeAPI): void {
     // apply to them as to any request; the /ws/ route then takes the socket over.
     const server = (RED as unknown as { server?: Server }).server;
     const wsPrefix = `${nodeRoot}${basePath}/ws/`;
+    const ownRoots = mounted.map(([at]) => `${nodeRoot}${at}`);
     const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer) => {
-      if (!(req.url ?? '').startsWith(wsPrefix)) return;
+      const url = req.url ?? '';
+      if (!url.startsWith(wsPrefix)) {
+        // Our other paths are plain HTTP: an upgrade there gets an answer rather than a socket left hanging.
+        const pathname = url.split('?')[0];
+        if (ownRoots.some((root) => pathname === root || pathname.startsWith(`${root}/`))) {
+          socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nContent-Length: 34\r\nConnection: close\r\n\r\nno WebSocket endpoint at this path');
+        }
+        return;
+      }
       const app = server?.listeners('request')[0] as Handler | undefined;
       if (!app) {
         socket.destroy();
@@ -108,17 +118,18 @@ export = function register(RED: NodeAPI): void {
     status.now();
 
     node.on('input', (msg: NodeMessageInFlow, _send, done) => {
+      if (refuseTooDeep(msg, done)) return;
       try {
         const payload = msg.payload as { type?: string } | undefined;
         if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload) && EVENT_TYPES.has(String(payload.type ?? (payload as { event?: string }).event))) {
-          hub!.event(payload);
+          hub!.event(plainJson(payload, 'msg.payload'));
           return done();
         }
         const cameraId = state.ingest(msg as ApiInput);
         if ((msg as ApiInput).frame && !(msg as ApiInput).heatmap) hub!.frame(cameraId);
         done();
       } catch (err) {
-        done(err as Error);
+        failMessage(msg, done, err as Error);
       }
     });
 

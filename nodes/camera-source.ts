@@ -1,7 +1,8 @@
 import type { Node, NodeAPI, NodeDef } from 'node-red';
 import { Camera, type CameraState } from '../src/camera/camera';
 import { cameraRegistry } from '../src/camera/registry';
-import { errorStatus, startThrottledStatus } from './status';
+import { describeValue } from '../src/messages';
+import { errorStatus, failMessage, refuseTooDeep, startThrottledStatus } from './status';
 
 interface CameraSourceDef extends NodeDef {
   cameraId: string;
@@ -82,8 +83,9 @@ export = function register(RED: NodeAPI): void {
     }
 
     node.on('input', (msg, _send, done) => {
+      if (refuseTooDeep(msg, done)) return;
       const command = typeof msg.payload === 'string' ? msg.payload.trim().toLowerCase() : '';
-      if (!camera) return done(new Error(`${cameraId} cannot run: ${configError?.message}. Fix the node's settings and deploy.`));
+      if (!camera) return failMessage(msg, done, new Error(`${cameraId} cannot run: ${configError?.message}. Fix the node's settings and deploy.`));
       if (command === 'start') {
         camera.start();
         return done();
@@ -92,7 +94,7 @@ export = function register(RED: NodeAPI): void {
         camera.stop().then(() => done(), done);
         return;
       }
-      done(new Error(`unknown command ${JSON.stringify(msg.payload)}: send msg.payload "start" or "stop"`));
+      failMessage(msg, done, new Error(`unknown command ${describeValue(msg.payload)}: send msg.payload "start" or "stop"`));
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -3,8 +3,8 @@ import { frameStore } from '../src/camera/frame-store';
 import { Heatmap } from '../src/analytics/heatmap';
 import { renderHeatmap } from '../src/analytics/heatmap-render';
 import type { Box, FrameRef } from '../src/types';
-import { cameraIdOf } from '../src/messages';
-import { errorStatus, settingNumber } from './status';
+import { cameraIdOf, MessageError, readFrameRef, readTracks } from '../src/messages';
+import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber } from './status';
 
 interface HeatmapDef extends NodeDef {
   cellSize: string | number;
@@ -20,9 +20,11 @@ interface HeatmapDef extends NodeDef {
   anchor: 'bottom-center' | 'center';
 }
 
-type HeatmapMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; tracks?: { bbox: Box }[] };
+type HeatmapMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown };
 
 const MAX_CAMERAS = 256;
+/** Tracks read per message, as zone-analytics reads them. */
+const MAX_TRACKS = 1000;
 
 export = function register(RED: NodeAPI): void {
   function HeatmapNode(this: Node, config: HeatmapDef) {
@@ -32,20 +34,28 @@ export = function register(RED: NodeAPI): void {
     const maps = new Map<string, Entry>();
     const every = Math.max(0, Math.floor(settingNumber(config.every, 50)));
 
+    const settings = {
+      cellSize: settingNumber(config.cellSize, 8),
+      decay: settingNumber(config.decay, 0.98),
+      sigma: settingNumber(config.sigma, 24),
+      anchor: config.anchor || 'bottom-center',
+    } as const;
+    try {
+      // Settings are checked at deploy, on a map of one pixel, not at the first frame.
+      new Heatmap({ width: 1, height: 1, ...settings });
+      if (!(every >= 0)) throw new RangeError(`"every" must be a whole number of frames from 0, got ${config.every}`);
+    } catch (err) {
+      refuseToRun(node, 'heatmap', err as Error);
+      return;
+    }
+
     const heatmapOf = (cameraId: string, width: number, height: number) => {
       let entry = maps.get(cameraId);
       if (entry && (entry.heatmap.options.width !== width || entry.heatmap.options.height !== height)) entry = undefined;
       if (!entry) {
         if (!maps.has(cameraId) && maps.size >= MAX_CAMERAS) throw new Error(`already mapping ${MAX_CAMERAS} cameras; camera "${cameraId}" is one too many`);
         entry = {
-          heatmap: new Heatmap({
-            width,
-            height,
-            cellSize: settingNumber(config.cellSize, 8),
-            decay: settingNumber(config.decay, 0.98),
-            sigma: settingNumber(config.sigma, 24),
-            anchor: config.anchor || 'bottom-center',
-          }),
+          heatmap: new Heatmap({ width, height, ...settings }),
           frames: 0,
           people: [],
           rendering: false,
@@ -105,9 +115,10 @@ export = function register(RED: NodeAPI): void {
     };
 
     node.on('input', async (incoming, send, done) => {
+      if (refuseTooDeep(incoming, done)) return;
       const msg = incoming as HeatmapMsg;
-      const cameraId = cameraIdOf(msg);
       try {
+        const cameraId = cameraIdOf(msg);
         if (msg.payload === 'render') {
           send(await render(cameraId, msg as NodeMessage & Record<string, unknown>));
           return done();
@@ -116,18 +127,19 @@ export = function register(RED: NodeAPI): void {
           maps.get(cameraId)?.heatmap.resetLongTerm();
           return done();
         }
-        if (!Array.isArray(msg.tracks) || !msg.frame || !(msg.frame.width > 0 && msg.frame.height > 0)) {
-          return done(new Error('heatmap needs msg.tracks (from sort-track) and msg.frame with the frame size, or msg.payload "render" / "reset"'));
+        if (msg.tracks === undefined || msg.frame === undefined) {
+          throw new MessageError('heatmap needs msg.tracks (from sort-track) and msg.frame with the frame size, or msg.payload "render" / "reset"');
         }
-        const entry = heatmapOf(cameraId, msg.frame.width, msg.frame.height);
-        entry.people = msg.tracks.filter((t) => Array.isArray(t?.bbox)).map((t) => t.bbox);
+        const frame = readFrameRef(msg.frame);
+        const entry = heatmapOf(cameraId, frame.width, frame.height);
+        entry.people = readTracks(msg.tracks, MAX_TRACKS).tracks.map((t) => t.bbox);
         entry.heatmap.update(entry.people);
         entry.frames++;
-        if (every > 0 && entry.frames % every === 0) renderLatest(cameraId, entry, msg.frame);
+        if (every > 0 && entry.frames % every === 0) renderLatest(cameraId, entry, frame);
         done();
       } catch (err) {
         node.status(errorStatus(err as Error));
-        done(err as Error);
+        failMessage(msg, done, err as Error);
       }
     });
 

@@ -1,10 +1,9 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { CameraTrackers } from '../src/tracking/camera-trackers';
-import { describeTrack, type Track } from '../src/tracking/track';
+import { describeTrack, type DetectionInput, type Track } from '../src/tracking/track';
 import type { TrackerSettings } from '../src/tracking/trackers';
-import type { FrameRef } from '../src/types';
-import { cameraIdOf } from '../src/messages';
-import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
+import { cameraIdOf, checkCameraId, MessageError, readFrameRef, readList } from '../src/messages';
+import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
 type Setting = string | number | undefined;
 
@@ -58,7 +57,7 @@ function trackerSettings(config: SortTrackDef): TrackerSettings {
   }
 }
 
-type TrackMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; detections?: unknown; reset?: boolean };
+type TrackMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; detections?: unknown; reset?: boolean };
 
 function lifecycleMessage(event: 'started' | 'ended', cameraId: string, track: Track, at: number, reason?: string): NodeMessage {
   return {
@@ -86,25 +85,28 @@ export = function register(RED: NodeAPI): void {
     });
 
     node.on('input', (incoming, send, done) => {
+      if (refuseTooDeep(incoming, done)) return;
       const msg = incoming as TrackMsg;
-      const at = Number.isFinite(msg.frame?.timestamp) ? (msg.frame!.timestamp as number) : Date.now();
-      if (msg.payload === 'reset' || msg.reset === true) {
-        const only = msg.frame?.cameraId ?? msg.cameraId;
-        const events: NodeMessage[] = [];
-        for (const [cameraId, ended] of trackers.reset(only)) {
-          visible.delete(cameraId);
-          for (const track of ended) events.push(lifecycleMessage('ended', cameraId, track, at, 'reset'));
-        }
-        status.now();
-        if (events.length > 0) send([null, events]);
-        return done();
-      }
-      if (!Array.isArray(msg.detections)) {
-        return done(new Error('sort-track needs msg.detections, an array of {bbox: [x1, y1, x2, y2], score, classId, label} (from yolo-detect)'));
-      }
       try {
+        const frame = msg.frame === undefined ? null : readFrameRef(msg.frame);
+        const at = frame?.timestamp ?? Date.now();
+        if (msg.payload === 'reset' || msg.reset === true) {
+          const only = frame?.cameraId ?? (msg.cameraId === undefined ? undefined : checkCameraId(msg.cameraId, 'msg.cameraId'));
+          const events: NodeMessage[] = [];
+          for (const [cameraId, ended] of trackers.reset(only)) {
+            visible.delete(cameraId);
+            for (const track of ended) events.push(lifecycleMessage('ended', cameraId, track, at, 'reset'));
+          }
+          status.now();
+          if (events.length > 0) send([null, events]);
+          return done();
+        }
+        if (msg.detections === undefined) {
+          throw new MessageError('sort-track needs msg.detections, an array of {bbox: [x1, y1, x2, y2], score, classId, label} (from yolo-detect)');
+        }
+        const detections = readList(msg.detections, 'msg.detections', 'yolo-detect') as DetectionInput[];
         const cameraId = cameraIdOf(msg);
-        const result = trackers.get(cameraId).update(msg.detections, at);
+        const result = trackers.get(cameraId).update(detections, at);
         visible.set(cameraId, result.tracks.length);
         const out = msg as NodeMessage & { tracks?: unknown };
         out.tracks = result.tracks.map(describeTrack);
@@ -116,7 +118,7 @@ export = function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         node.status(errorStatus(err as Error));
-        done(err as Error);
+        failMessage(msg, done, err as Error);
       }
     });
 

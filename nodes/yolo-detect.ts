@@ -3,10 +3,11 @@ import { frameStore } from '../src/camera/frame-store';
 import { parseClassList } from '../src/detection/classes';
 import type { DetectOptions } from '../src/detection/detector';
 import { LatestOnlyScheduler } from '../src/detection/latest-only';
-import { decodeImage } from '../src/imaging/image';
+import { DEFAULT_MAX_PIXELS, decodeImage } from '../src/imaging/image';
+import { readFrameRef } from '../src/messages';
 import { RECOMMENDED_DETECTION_CONFIDENCE } from '../src/tracking/trackers';
 import type { FrameRef, RgbImage } from '../src/types';
-import { errorStatus, startThrottledStatus } from './status';
+import { errorStatus, failMessage, refuseTooDeep, settingNumber, startThrottledStatus } from './status';
 import type { YoloModelNode } from './types';
 
 interface YoloDetectDef extends NodeDef {
@@ -14,7 +15,12 @@ interface YoloDetectDef extends NodeDef {
   confidence: string | number;
   iou: string | number;
   classes: string;
+  /** Absent in flows from before the setting: the default. */
+  maxMegapixels?: string | number;
 }
+
+/** Images in msg.payload decoded or detected at once: all are processed, so a flood must be refused, not queued. */
+const MAX_IMAGES_IN_FLIGHT = 32;
 
 /** Below this score a box is shown in the status as "low": kept for ByteTrack's second round, not a person found. */
 const CONFIDENT_SCORE = 0.5;
@@ -33,10 +39,6 @@ function unitInterval(value: string | number, fallback: number, name: string): n
   return parsed;
 }
 
-function isFrameRef(value: unknown): value is FrameRef {
-  const ref = value as FrameRef;
-  return typeof ref === 'object' && ref !== null && typeof ref.cameraId === 'string' && Number.isInteger(ref.seq);
-}
 
 export = function register(RED: NodeAPI): void {
   function YoloDetectNode(this: Node, config: YoloDetectDef) {
@@ -68,8 +70,11 @@ export = function register(RED: NodeAPI): void {
       return { fill: 'green', shape: 'dot', text: `${Math.round(lastMs)} ms · ${fps.toFixed(1)} fps · ${lastCount} found${lastLowCount ? ` (+${lastLowCount} low)` : ''}${dropped ? ` · dropped ${dropped}` : ''}` };
     });
 
+    const maxMegapixels = settingNumber(config.maxMegapixels, DEFAULT_MAX_PIXELS / 1e6);
     // Settings are checked once, when the model is ready; a problem is then reported on every message.
-    const ready = modelNode
+    const ready = !(maxMegapixels > 0)
+      ? Promise.reject(new Error(`Largest image must be above 0 megapixels, got ${config.maxMegapixels}`))
+      : modelNode
       ? modelNode.detector().then((detector) => {
           const options: DetectOptions = {
             confidence: unitInterval(config.confidence, RECOMMENDED_DETECTION_CONFIDENCE, 'confidence'),
@@ -104,15 +109,23 @@ export = function register(RED: NodeAPI): void {
         } catch (err) {
           failure = err as Error;
           status.now();
-          job.done(err as Error);
+          failMessage(job.msg, job.done, err as Error);
         }
       },
       (dropped) => dropped.done(),
     );
 
+    let imagesInFlight = 0;
     node.on('input', (msg, send, done) => {
-      const { frame, payload } = msg as Job['msg'];
-      if (isFrameRef(frame)) {
+      if (refuseTooDeep(msg, done)) return;
+      const { frame: given, payload } = msg as Job['msg'];
+      if (given !== undefined) {
+        let frame: FrameRef;
+        try {
+          frame = readFrameRef(given);
+        } catch (err) {
+          return failMessage(msg, done, err as Error);
+        }
         const stored = frameStore.get(frame);
         if (!stored) {
           // The camera has moved on and evicted this frame: detecting it now would only add latency.
@@ -123,10 +136,22 @@ export = function register(RED: NodeAPI): void {
         return;
       }
       if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
-        scheduler.submit(`image:${msg._msgid}`, { msg: msg as Job['msg'], send, done, image: () => decodeImage(payload) });
+        if (imagesInFlight >= MAX_IMAGES_IN_FLIGHT) {
+          return failMessage(msg, done, new Error(`${MAX_IMAGES_IN_FLIGHT} images are being detected already: send images no faster than the node detects them (see its status)`));
+        }
+        imagesInFlight++;
+        const image = () =>
+          decodeImage(payload, maxMegapixels * 1e6).catch((err: Error) => {
+            throw new Error(`msg.payload: ${err.message} (yolo-detect's "Largest image" setting)`);
+          });
+        const finish = (err?: Error) => {
+          imagesInFlight--;
+          done(err);
+        };
+        scheduler.submit(`image:${msg._msgid}`, { msg: msg as Job['msg'], send, done: finish, image });
         return;
       }
-      done(new Error('yolo-detect needs msg.frame from a camera-source node, or an encoded image (JPEG/PNG Buffer) in msg.payload'));
+      failMessage(msg, done, new Error('yolo-detect needs msg.frame from a camera-source node, or an encoded image (JPEG/PNG Buffer) in msg.payload'));
     });
 
     node.on('close', (_removed: boolean, done: () => void) => {

@@ -6,9 +6,8 @@ import { encodeImage } from '../src/imaging/image';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import { SqliteUnavailableError } from '../src/sqlite';
-import type { FrameRef } from '../src/types';
-import { cameraIdOf } from '../src/messages';
-import { errorStatus, refuseToRun, settingNumber, startThrottledStatus } from './status';
+import { cameraIdOf, readFrameRef, readTracks } from '../src/messages';
+import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
 interface ZoneAnalyticsDef extends NodeDef {
   layout: string;
@@ -24,7 +23,10 @@ interface ZoneAnalyticsDef extends NodeDef {
   hourRetentionDays: string | number;
 }
 
-type ZoneMsg = NodeMessageInFlow & { frame?: FrameRef; cameraId?: string; tracks?: unknown };
+type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown[] };
+
+/** Tracks read per message: far above any camera's view, low enough that one message cannot exhaust memory. */
+const MAX_TRACKS = 1000;
 
 const FLUSH_INTERVAL_MS = 1000;
 
@@ -89,9 +91,10 @@ export = function register(RED: NodeAPI): void {
     }
     const shared = metrics;
     let occupancy = 0;
+    let malformed = 0;
     const status = startThrottledStatus(node, () => {
       const today = shared.collector.footfallOn(shared.collector.dayOf(Date.now()));
-      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}`;
+      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${malformed ? ` · ${malformed} bad tracks dropped` : ''}`;
       return notPersisted ? { fill: 'yellow', shape: 'dot', text: `${text} · not persisted (no SQLite)` } : { fill: 'green', shape: 'dot', text };
     });
     const flusher = setInterval(() => {
@@ -104,18 +107,20 @@ export = function register(RED: NodeAPI): void {
     flusher.unref();
 
     node.on('input', (incoming, send, done) => {
+      if (refuseTooDeep(incoming, done)) return;
       const msg = incoming as ZoneMsg;
-      if (!Array.isArray(msg.tracks)) {
-        return done(new Error('zone-analytics needs msg.tracks (from sort-track) and msg.frame (from camera-source)'));
+      if (msg.tracks === undefined) {
+        return failMessage(msg, done, new Error('zone-analytics needs msg.tracks (from sort-track) and msg.frame (from camera-source)'));
       }
       try {
-        const frame = {
-          cameraId: cameraIdOf(msg),
-          timestamp: Number.isFinite(msg.frame?.timestamp) ? msg.frame!.timestamp : Date.now(),
-          width: msg.frame?.width,
-          height: msg.frame?.height,
-        };
-        const result = service.process(frame, msg.tracks);
+        const ref = msg.frame === undefined ? null : readFrameRef(msg.frame);
+        const frame = { cameraId: ref?.cameraId ?? cameraIdOf(msg), timestamp: ref?.timestamp ?? Date.now(), width: ref?.width, height: ref?.height };
+        const { tracks, dropped } = readTracks(msg.tracks, MAX_TRACKS);
+        if (dropped > 0 && malformed === 0) {
+          node.warn(`dropped ${dropped} of ${msg.tracks.length} tracks of camera "${frame.cameraId}": each needs a numeric id unique in its frame and a bbox [x1, y1, x2, y2] of finite numbers, at most ${MAX_TRACKS} per message (counted in the status from now on, warned once)`);
+        }
+        malformed += dropped;
+        const result = service.process(frame, tracks);
         occupancy = result.occupancy;
         const out = msg as NodeMessage & Record<string, unknown>;
         out.zones = result.zones;
@@ -131,7 +136,7 @@ export = function register(RED: NodeAPI): void {
         done();
       } catch (err) {
         node.status(errorStatus(err as Error));
-        done(err as Error);
+        failMessage(msg, done, err as Error);
       }
     });
 

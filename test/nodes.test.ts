@@ -163,7 +163,42 @@ describe('Node-RED nodes', function () {
       helper.getNode('detect').receive({ payload: bomb });
       await waitFor(() => errors.length === 1, 10000, 'an error');
       assert.match(errors[0].error.message, /20000x20000 .* the limit is 50\.0 megapixels/);
+      helper.getNode('detect').receive({ payload: 'not an image' });
+      await waitFor(() => errors.length === 2, 2000, 'a second error');
+      assert.match(errors[1].error.message, /yolo-detect needs msg.frame from a camera-source node, or an encoded image/);
       assert.equal(errors[0].error.source.id, 'detect');
+    });
+
+    it('bounds images by its "Largest image" setting and refuses a setting below 1 pixel at deploy', async function () {
+      requireModel(this);
+      const { default: sharp } = await import('sharp');
+      const png = await sharp({ create: { width: 200, height: 100, channels: 3, background: '#000' } }).png().toBuffer();
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({ maxMegapixels: 0.01 }));
+      const errors = collect('errors');
+      helper.getNode('detect').receive({ payload: png });
+      await waitFor(() => errors.length === 1, 20000, 'an error');
+      assert.match(errors[0].error.message, /msg.payload: the image is 200x100 \(0.020 megapixels\); the limit is 0.010 megapixels \(yolo-detect's "Largest image" setting\)/);
+      await helper.unload();
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({ maxMegapixels: -1 }));
+      const more = collect('errors');
+      helper.getNode('detect').receive({ payload: png });
+      await waitFor(() => more.length === 1, 20000, 'an error');
+      assert.match(more[0].error.message, /Largest image must be above 0 megapixels, got -1/);
+    });
+
+    it('refuses images beyond 32 in progress instead of queueing a flood, and processes the rest', async function () {
+      requireModel(this);
+      const { default: sharp } = await import('sharp');
+      const png = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#777' } }).png().toBuffer();
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());
+      const out = collect('out');
+      const errors = collect('errors');
+      for (let i = 0; i < 40; i++) helper.getNode('detect').receive({ payload: png, topic: `image ${i}` });
+      await waitFor(() => out.length + errors.length === 40, 30000, 'every image answered');
+      assert.deepEqual([out.length, errors.length], [32, 8]);
+      assert.match(errors[0].error.message, /32 images are being detected already: send images no faster than the node detects them/);
+      helper.getNode('detect').receive({ payload: png });
+      await waitFor(() => out.length === 33, 20000, 'one more after the flood');
     });
 
     it('detects people in camera frames', async function () {
@@ -399,6 +434,123 @@ describe('Node-RED nodes', function () {
       helper.getNode('zones').receive({ payload: 1 });
       await waitFor(() => more.length === 1, 2000, 'an error');
       assert.match(more[0].error.message, /needs msg.tracks/);
+    });
+  });
+
+  describe('hostile input (issue 12): refused with a clear error, nothing kept, the next message works', () => {
+    const tab = { id: 'tab', type: 'tab' };
+    const helperNode = (id: string) => ({ id, type: 'helper', z: 'tab' });
+    const timed = async (what: string, action: () => Promise<void>) => {
+      const started = Date.now();
+      await action();
+      assert.ok(Date.now() - started < 2000, `${what} took ${Date.now() - started} ms`);
+    };
+
+    it('heatmap: a 30000x30000 or fractional frame size is refused at once, naming the property', async () => {
+      await helper.load([heatmapNode, catchNode, statusNode], [
+        tab,
+        { id: 'heat', type: 'heatmap', z: 'tab', cellSize: 8, decay: 0.98, sigma: 16, every: 0, format: 'png', overlay: false, wires: [['out']] },
+        helperNode('out'),
+        ...catcher(),
+      ]);
+      const errors = collect('errors');
+      const heat = helper.getNode('heat');
+      const track = [{ id: 1, bbox: [0, 0, 10, 10] }];
+      await timed('the refusal', async () => {
+        heat.receive({ frame: { cameraId: 'c', seq: 1, width: 30000, height: 30000 }, tracks: track });
+        heat.receive({ frame: { cameraId: 'c', seq: 2, timestamp: 1, width: 320.5, height: 240, dropped: 0 }, tracks: track });
+        heat.receive({ payload: 'render', cameraId: { id: 'c' } });
+        await waitFor(() => errors.length === 3, 2000, 'three errors');
+      });
+      assert.match(errors[0].error.message, /msg.frame.timestamp must be a time in ms since 1970, got undefined/);
+      assert.match(errors[1].error.message, /msg.frame.width must be a whole number of pixels from 1 to 16384, got 320.5/);
+      assert.match(errors[2].error.message, /msg.cameraId must be a camera id \(1 to 128 printable characters\), got an object/);
+      heat.receive({ frame: { cameraId: 'c', seq: 3, timestamp: 1, width: 30000, height: 30000, dropped: 0 }, tracks: track });
+      await waitFor(() => errors.length === 4, 2000, 'a fourth error');
+      assert.match(errors[3].error.message, /msg.frame.width must be a whole number of pixels from 1 to 16384, got 30000/);
+    });
+
+    it('heatmap: settings that would exhaust memory are refused at deploy with a red status', async () => {
+      await helper.load([heatmapNode, catchNode, statusNode], [
+        tab,
+        { id: 'heat', type: 'heatmap', z: 'tab', cellSize: 8, decay: 0.98, sigma: 1e9, every: 5, format: 'png', overlay: false, wires: [['out']] },
+        helperNode('out'),
+        ...catcher(),
+      ]);
+      const errors = collect('errors');
+      helper.getNode('heat').receive({ frame: { cameraId: 'c', seq: 1, timestamp: 1, width: 320, height: 240, dropped: 0 }, tracks: [] });
+      await waitFor(() => errors.length === 1, 2000, 'an error');
+      assert.match(errors[0].error.message, /heatmap cannot run: sigma must be above 0 and at most 200 cells \(1600 pixels\), got 1000000000/);
+    });
+
+    it('zone-analytics: a track with a prototype-less label is dropped and counted; the camera keeps counting', async () => {
+      const layout = JSON.stringify({ zones: [{ id: 'shelf', polygon: [[0, 0], [200, 0], [200, 200], [0, 200]] }] });
+      await helper.load([zoneAnalytics, catchNode, statusNode], [
+        tab,
+        { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeout: 5, persist: false, wires: [['out'], []] },
+        helperNode('out'),
+        ...catcher(),
+      ]);
+      const out = collect('out');
+      const errors = collect('errors');
+      const zones = helper.getNode('zones');
+      const frame = (seq: number) => ({ cameraId: 'cam', seq, timestamp: seq * 100, width: 400, height: 400, dropped: 0 });
+      const label = Object.create(null);
+      zones.receive({ frame: frame(1), tracks: [{ id: 1, bbox: [50, 50, 70, 100], detection: { label } }, { id: 2, bbox: [NaN, 0, 1, 1] }] });
+      for (let seq = 2; seq <= 4; seq++) zones.receive({ frame: frame(seq), tracks: [{ id: 1, bbox: [50, 50, 70, 100], detection: { label: 'person' } }] });
+      await waitFor(() => out.length === 4, 2000, 'four messages');
+      assert.equal(errors.length, 0);
+      assert.deepEqual(out.map((m) => m.zones[0].currentCount), [1, 1, 1, 1]);
+      assert.deepEqual(out.map((m) => m.occupancy), [1, 1, 1, 1], 'the bad track was dropped, not counted');
+    });
+
+    it('zone-analytics and sort-track: 100,000 tracks or 200,000 detections in one message are refused without a stall', async () => {
+      const layout = JSON.stringify({ zones: [{ id: 'shelf', polygon: [[0, 0], [200, 0], [200, 200], [0, 200]] }] });
+      await helper.load([zoneAnalytics, sortTrack, catchNode, statusNode], [
+        tab,
+        { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeout: 5, persist: false, wires: [[], []] },
+        { id: 'track', type: 'sort-track', z: 'tab', algorithm: 'bytetrack', wires: [[], []] },
+        ...catcher(),
+      ]);
+      const errors = collect('errors');
+      const frame = { cameraId: 'cam', seq: 1, timestamp: 1, width: 400, height: 400, dropped: 0 };
+      await timed('the refusals', async () => {
+        helper.getNode('zones').receive({ frame, tracks: Array.from({ length: 100_000 }, (_, id) => ({ id, bbox: [0, 0, 10, 10] })) });
+        helper.getNode('track').receive({ frame, detections: Array.from({ length: 200_000 }, (_, i) => ({ bbox: [i, 0, i + 10, 10], score: 0.9 })) });
+        await waitFor(() => errors.length === 2, 2000, 'two errors');
+      });
+      assert.match(errors[0].error.message, /msg.tracks has 100000 entries; at most 10000 are accepted/);
+      assert.match(errors[1].error.message, /msg.detections has 200000 entries; at most 10000 are accepted/);
+    });
+
+    it('pos-conversion: a refused batch stores nothing, junk is refused naming the field, and a 100,000-deep body still reaches Catch', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'hostile-')), 'metrics.db');
+      await helper.load([posConversion, catchNode, statusNode], [
+        tab,
+        { id: 'sales', type: 'pos-conversion', z: 'tab', footfallCamera: '', timeZone: 'UTC', database, retentionDays: 400, wires: [['out']] },
+        helperNode('out'),
+        ...catcher(),
+      ]);
+      const out = collect('out');
+      const errors = collect('errors');
+      const sales = helper.getNode('sales');
+      sales.receive({ payload: [{ id: 'REPRO-2', amount: 3 }, { id: 'REPRO-3', timestamp: -1e20, amount: 4 }] });
+      await waitFor(() => errors.length === 1, 2000, 'the batch refused');
+      assert.match(errors[0].error.message, /transaction 2: timestamp -100000000000000000000 is neither/);
+      sales.receive({ payload: [{ id: 'REPRO-2', amount: 3 }] });
+      await waitFor(() => out.length === 1, 2000, 'the retry');
+      assert.deepEqual([out[0].payload.accepted, out[0].payload.duplicates], [1, 0], 'the retry is a new sale, not a duplicate');
+      for (const payload of ['', {}, { transactions: null }, { transactions: { id: 'X' } }, { id: 'Y', amount: 1e308 }, { id: 'Z', amount: '0x10' }, { id: 'S', timestamp: 1_700_000_000 }]) {
+        sales.receive({ payload });
+      }
+      await waitFor(() => errors.length === 8, 2000, 'seven more errors');
+      assert.equal(out.length, 1, 'none of the junk became a sale');
+      let deep: unknown = [];
+      for (let i = 0; i < 100_000; i++) deep = [deep];
+      sales.receive({ payload: deep });
+      await waitFor(() => errors.length === 9, 2000, 'the deep body reported');
+      assert.match(errors[8].error.message, /msg.payload nested more than 100 levels deep: refused/);
+      assert.equal(errors[8].payload, '[removed: nested too deep to copy]');
     });
   });
 

@@ -39,9 +39,10 @@ export class Heatmap {
     this.options = { ...DEFAULT_HEATMAP_OPTIONS, ...options };
     const { width, height, cellSize, decay, sigma } = this.options;
     if (!(width > 0 && height > 0)) throw new RangeError(`heatmap frame size must be positive, got ${width}x${height}`);
-    if (!(cellSize >= 1)) throw new RangeError(`cellSize must be at least 1 pixel, got ${cellSize}`);
+    if (!(cellSize >= 1 && cellSize <= 1024)) throw new RangeError(`cellSize must be from 1 to 1024 pixels, got ${cellSize}`);
     if (!(decay > 0 && decay <= 1)) throw new RangeError(`decay must be above 0 and at most 1, got ${decay}`);
-    if (!(sigma > 0)) throw new RangeError(`sigma must be positive, got ${sigma}`);
+    // The blob's kernel grows with the square of sigma in cells: bounded so that a setting cannot exhaust memory.
+    if (!(sigma > 0 && sigma / cellSize <= 200)) throw new RangeError(`sigma must be above 0 and at most 200 cells (${200 * cellSize} pixels), got ${sigma}`);
     this.columns = Math.ceil(width / cellSize);
     this.rows = Math.ceil(height / cellSize);
     this.live = new Float32Array(this.columns * this.rows);

@@ -1,7 +1,6 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
-import type { Box } from '../types';
-import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
+import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type TrackObservation, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
 export interface CameraFrame {
   cameraId: string;
@@ -44,11 +43,11 @@ export class ZoneService {
     validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
   }
 
-  process(frame: CameraFrame, tracks: readonly { id: number; bbox: Box; detection?: { label?: string | null } | null }[]): FrameResult {
+  /** One frame of a camera: its tracks, checked (readTracks). */
+  process(frame: CameraFrame, tracks: readonly TrackObservation[]): FrameResult {
     const analytics = this.analyticsOf(frame.cameraId);
     const size = frame.width && frame.height ? { width: frame.width, height: frame.height } : undefined;
-    const observations = tracks.map((t) => ({ id: t.id, bbox: t.bbox, label: t.detection?.label ?? null }));
-    const events = analytics.update(observations, frame.timestamp, size);
+    const events = analytics.update(tracks, frame.timestamp, size);
     for (const event of analytics.footfallEvents(events)) this.metrics.collector.recordFootfall(frame.cameraId, event.at);
     this.metrics.collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
     const stats = analytics.stats(frame.timestamp);

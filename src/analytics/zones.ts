@@ -49,6 +49,12 @@ export interface ZoneOptions {
 
 export const DEFAULT_ZONE_OPTIONS: ZoneOptions = { anchor: 'bottom-center', trackTimeoutFrames: 30, relinkFrames: 30, relinkDistance: 0.5, queueWindowSeconds: 300 };
 
+/** People followed at once per camera, seen or recently lost; beyond, the longest unseen are ended. */
+const MAX_TRACK_STATES = 10_000;
+
+/** Lost people, and new tracks, considered per frame for continuing one with the other. */
+const MAX_RELINK_CANDIDATES = 500;
+
 /** Positions kept per person to estimate where a lost one is heading. */
 const MOTION_HISTORY = 5;
 
@@ -268,7 +274,7 @@ export class ZoneAnalytics {
           lastSeenFrame: this.frame,
           recent: [],
           height: 0,
-          label: track.label ?? null,
+          label: typeof track.label === 'string' ? track.label : null,
           zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, enteredAs: '' })),
           lines: this.lines.map(() => null),
         };
@@ -279,12 +285,17 @@ export class ZoneAnalytics {
       state.recent.push({ frame: this.frame, at: position });
       if (state.recent.length > MOTION_HISTORY) state.recent.shift();
       state.height = track.bbox[3] - track.bbox[1];
-      state.label = track.label ?? state.label;
+      state.label = typeof track.label === 'string' ? track.label : state.label;
       this.observeZones(track.id, state, position, timestamp, frameSize, events);
       this.observeLines(track.id, state, position, timestamp, frameSize, events);
     }
     for (const [id, state] of this.tracks) {
       if (this.frame - state.lastSeenFrame > this.options.trackTimeoutFrames) events.push(...this.endTrack(id));
+    }
+    if (this.tracks.size > MAX_TRACK_STATES) {
+      // More people than any view holds: a flood of ids. The longest unseen end first, as they would at their timeout.
+      const oldest = [...this.tracks].sort((a, b) => a[1].lastSeenFrame - b[1].lastSeenFrame).slice(0, this.tracks.size - MAX_TRACK_STATES);
+      for (const [id] of oldest) events.push(...this.endTrack(id));
     }
     return events;
   }
@@ -299,11 +310,14 @@ export class ZoneAnalytics {
     const { relinkFrames, relinkDistance } = this.options;
     if (relinkFrames <= 0) return;
     const present = new Set(tracks.map((t) => t.id));
-    const lost = [...this.tracks].filter(([id, state]) => !present.has(id) && this.frame - state.lastSeenFrame <= relinkFrames);
+    let lost = [...this.tracks].filter(([id, state]) => !present.has(id) && this.frame - state.lastSeenFrame <= relinkFrames);
     if (lost.length === 0) return;
+    // A flood of ids (hostile or broken input) must not cost new × lost comparisons: the most recently lost are enough.
+    if (lost.length > MAX_RELINK_CANDIDATES) lost = lost.sort((a, b) => b[1].lastSeenFrame - a[1].lastSeenFrame).slice(0, MAX_RELINK_CANDIDATES);
     const candidates: { distance: number; newId: number; lostId: number }[] = [];
+    let fresh = 0;
     for (const track of tracks) {
-      if (this.tracks.has(track.id)) continue;
+      if (this.tracks.has(track.id) || ++fresh > MAX_RELINK_CANDIDATES) continue;
       const position = this.position(track.bbox);
       const height = track.bbox[3] - track.bbox[1];
       if (!position || !(height > 0)) continue;

@@ -1,5 +1,5 @@
 import type { ZoneGeometry, ZoneStats, LineStats } from '../analytics/zones';
-import { cameraIdOf } from '../messages';
+import { boxOf, cameraIdOf, checkCameraId, plainJson, readFrameRef, readList } from '../messages';
 import type { Box, FrameRef } from '../types';
 
 /** What an api-out node keeps of the messages of one camera. */
@@ -21,8 +21,8 @@ export interface CameraView {
 
 /** The message fields the API reads; each is optional, so any stage of the pipeline can feed it. */
 export interface ApiInput {
-  frame?: FrameRef;
-  cameraId?: string;
+  frame?: unknown;
+  cameraId?: unknown;
   topic?: unknown;
   payload?: unknown;
   detections?: unknown;
@@ -31,10 +31,30 @@ export interface ApiInput {
   lines?: unknown;
   zoneGeometry?: unknown;
   occupancy?: unknown;
-  heatmap?: { cameraId?: string; format?: string; showsPeople?: boolean };
+  heatmap?: { cameraId?: unknown; format?: unknown; showsPeople?: unknown };
 }
 
-const array = <T>(value: unknown): T[] | undefined => (Array.isArray(value) ? (value as T[]) : undefined);
+/** The well-formed boxes of a list of detections. */
+function boxesOf(list: unknown[]): { bbox: Box }[] {
+  return list.flatMap((d) => {
+    const bbox = typeof d === 'object' && d !== null ? boxOf((d as { bbox?: unknown }).bbox) : null;
+    return bbox ? [{ bbox }] : [];
+  });
+}
+
+/** Tracks as the annotated frame draws them: a finite id, a box, and a trail of finite points (at most 100). */
+function drawableTracks(list: unknown[]): CameraView['tracks'] {
+  return list.flatMap((entry) => {
+    if (typeof entry !== 'object' || entry === null) return [];
+    const { id, bbox, trail } = entry as { id?: unknown; bbox?: unknown; trail?: unknown };
+    const box = boxOf(bbox);
+    if (typeof id !== 'number' || !Number.isFinite(id) || !box) return [];
+    const points = Array.isArray(trail)
+      ? trail.slice(-100).filter((p): p is [number, number] => Array.isArray(p) && typeof p[0] === 'number' && typeof p[1] === 'number' && Number.isFinite(p[0]) && Number.isFinite(p[1]))
+      : [];
+    return [{ id, bbox: box, trail: points.map(([x, y]) => [x, y] as [number, number]) }];
+  });
+}
 
 /** The latest state of every camera that sent something; at most `maxCameras` of them. */
 export class ApiState {
@@ -44,7 +64,7 @@ export class ApiState {
 
   /** Takes what a message carries; returns its camera id. */
   ingest(msg: ApiInput, now = Date.now()): string {
-    const id = msg.heatmap?.cameraId ?? cameraIdOf(msg);
+    const id = msg.heatmap?.cameraId !== undefined ? checkCameraId(msg.heatmap.cameraId, 'msg.heatmap.cameraId') : cameraIdOf(msg);
     let view = this.cameras.get(id);
     if (!view) {
       if (this.cameras.size >= this.maxCameras) throw new Error(`already serving ${this.maxCameras} cameras; camera "${id}" is one too many`);
@@ -56,16 +76,23 @@ export class ApiState {
       view.heatmap = { image: msg.payload, format: msg.heatmap.format === 'jpeg' ? 'jpeg' : 'png', at: now, showsPeople: msg.heatmap.showsPeople !== false };
       return id;
     }
-    if (msg.frame && typeof msg.frame.seq === 'number') {
-      if (msg.frame.seq !== view.frame?.seq) view.framesProcessed++;
-      view.frame = { ...msg.frame };
+    // Everything is read before anything is kept, so a refused message leaves the view as it was.
+    const frame = msg.frame === undefined ? undefined : readFrameRef(msg.frame);
+    const detections = msg.detections === undefined ? undefined : boxesOf(readList(msg.detections, 'msg.detections', 'yolo-detect'));
+    const tracks = msg.tracks === undefined ? undefined : drawableTracks(readList(msg.tracks, 'msg.tracks', 'sort-track'));
+    const zones = msg.zones === undefined ? undefined : plainJson(readList(msg.zones, 'msg.zones', 'zone-analytics'), 'msg.zones');
+    const lines = msg.lines === undefined ? undefined : plainJson(readList(msg.lines, 'msg.lines', 'zone-analytics'), 'msg.lines');
+    const geometry = msg.zoneGeometry && typeof msg.zoneGeometry === 'object' ? plainJson(msg.zoneGeometry as ZoneGeometry, 'msg.zoneGeometry') : undefined;
+    if (frame) {
+      if (frame.seq !== view.frame?.seq) view.framesProcessed++;
+      view.frame = frame;
     }
-    view.detections = array(msg.detections) ?? view.detections;
-    view.tracks = array(msg.tracks) ?? view.tracks;
-    view.zones = array(msg.zones) ?? view.zones;
-    view.lines = array(msg.lines) ?? view.lines;
-    if (msg.zoneGeometry && typeof msg.zoneGeometry === 'object') view.geometry = msg.zoneGeometry as ZoneGeometry;
-    if (typeof msg.occupancy === 'number') view.occupancy = msg.occupancy;
+    view.detections = detections ?? view.detections;
+    view.tracks = tracks ?? view.tracks;
+    view.zones = (zones as ZoneStats[] | undefined) ?? view.zones;
+    view.lines = (lines as LineStats[] | undefined) ?? view.lines;
+    view.geometry = geometry ?? view.geometry;
+    if (typeof msg.occupancy === 'number' && Number.isFinite(msg.occupancy) && msg.occupancy >= 0) view.occupancy = msg.occupancy;
     return id;
   }
 

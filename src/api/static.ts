@@ -56,7 +56,8 @@ export function createStaticHandler(site: StaticSite): (req: IncomingMessage & {
         res.setHeader('Cache-Control', 'no-store');
         return res.end(body);
       }
-      if (pathname.includes('\0')) return fail(res, 404, 'not found');
+      // A file has no trailing slash: "/style.css/" is not "/style.css".
+      if (pathname.includes('\0') || (pathname !== '/' && pathname.endsWith('/'))) return fail(res, 404, 'not found');
       const file = site.files?.[pathname] ?? path.resolve(root, `.${pathname === '/' ? '/index.html' : pathname}`);
       if (!site.files?.[pathname] && !file.startsWith(root + path.sep)) return fail(res, 404, 'not found');
       try {

@@ -33,6 +33,8 @@ function asUint8(buffer: Buffer): Uint8Array {
 }
 
 /** Decodes an encoded image (JPEG, PNG, WebP, GIF, TIFF…) to RGB pixels, upright as its EXIF orientation says. */
+const megapixels = (pixels: number) => (pixels >= 1e6 ? (pixels / 1e6).toFixed(1) : (pixels / 1e6).toPrecision(2));
+
 export async function decodeImage(encoded: Uint8Array, maxPixels = DEFAULT_MAX_PIXELS): Promise<RgbImage> {
   if (encoded.length === 0) throw new Error('the image is empty');
   const input = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.length);
@@ -45,7 +47,7 @@ export async function decodeImage(encoded: Uint8Array, maxPixels = DEFAULT_MAX_P
   }
   const { width = 0, height = 0 } = header;
   if (width * height > maxPixels) {
-    throw new RangeError(`the image is ${width}x${height} (${((width * height) / 1e6).toFixed(1)} megapixels); the limit is ${(maxPixels / 1e6).toFixed(1)} megapixels`);
+    throw new RangeError(`the image is ${width}x${height} (${megapixels(width * height)} megapixels); the limit is ${megapixels(maxPixels)} megapixels`);
   }
   try {
     const { data, info } = await sharp(input, { limitInputPixels: maxPixels })

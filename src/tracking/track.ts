@@ -89,8 +89,15 @@ export abstract class Track {
   }
 }
 
+/** What a track reports of its detection: plain JSON whatever the input held (a score, a class id, a short label, or null). */
 function matched(input: DetectionInput, index: number): MatchedDetection {
-  return { index, score: input.score ?? null, classId: input.classId ?? null, label: input.label ?? null };
+  const { score, classId, label } = input;
+  return {
+    index,
+    score: typeof score === 'number' && Number.isFinite(score) ? score : null,
+    classId: typeof classId === 'number' && Number.isInteger(classId) ? classId : null,
+    label: typeof label === 'string' ? label.slice(0, 100) : null,
+  };
 }
 
 export interface TrackerUpdate {
