@@ -39,5 +39,7 @@ RUN /opt/retail-analytics/install.sh /usr/src/node-red /tmp/retail-analytics.tgz
  && chown -R node-red:root /usr/src/node-red
 
 USER node-red
+# Production mode: Express answers a bad request (invalid JSON to an http in node) without a stack trace.
+ENV NODE_ENV=production
 # /data is a volume: the demo flow is put there when the container starts without flows of its own.
 ENTRYPOINT ["/opt/retail-analytics/start.sh"]

@@ -31,7 +31,8 @@ fs.copyFileSync(flowFile, path.join(userDir, 'flows.json'));
 const red = spawn(
   process.execPath,
   [require.resolve('node-red/red.js'), '--settings', settings, '--userDir', userDir, '--port', port],
-  { stdio: 'inherit' },
+  // Production mode: Express answers a bad request (invalid JSON to an http in node) without a stack trace.
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV || 'production' } },
 );
 console.log(`demo: starting Node-RED with ${path.relative(root, flowFile)}`);
 console.log(`demo: dashboard  http://localhost:${port}/dashboard/`);

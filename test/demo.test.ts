@@ -217,4 +217,28 @@ describe('npm start (the demo)', function () {
     assert.equal(JSON.parse(ticks[0].toString()).type, 'tick');
     assert.equal((await rawGet(port, '/dashboard/')).status, 401);
   });
+
+  it('answers odd HTTP as promised (issue 12): OPTIONS 405 on its own routes, no file behind a trailing slash, 404 to a WebSocket on a page', async function () {
+    const port = await startDemo(this, { DEMO_SETTINGS: path.join(ROOT, 'test', 'fixtures', 'separate-admin-settings.js') });
+    const credentials = { Authorization: `Basic ${Buffer.from('store:shopfloor').toString('base64')}` };
+    const options = await fetch(`http://127.0.0.1:${port}/api/stats`, { method: 'OPTIONS' });
+    assert.equal(options.status, 405, 'read-only, and no httpNodeCors: nobody answers a preflight for the API');
+    assert.equal(options.headers.get('access-control-allow-origin'), null);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/dashboard/style.css`, { headers: credentials })).status, 200);
+    assert.equal((await fetch(`http://127.0.0.1:${port}/dashboard/style.css/`, { headers: credentials })).status, 404);
+    await assert.rejects(listen(`ws://127.0.0.1:${port}/dashboard/`, () => true, credentials), /HTTP 404/);
+  });
+
+  it('answers a webhook caller in every case (issue 12): invalid JSON without a stack trace, a 100,000-deep body with 400', async function () {
+    const port = await startDemo(this, { DEMO_FLOW: 'pos-integration' });
+    const invalid = await fetch(`http://127.0.0.1:${port}/pos/transactions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"id":' });
+    assert.equal(invalid.status, 400);
+    const text = await invalid.text();
+    assert.doesNotMatch(text, /node_modules|at [A-Za-z.]+ \(/, 'production mode: no stack trace with server paths');
+    const deep = await fetch(`http://127.0.0.1:${port}/pos/transactions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: `${'['.repeat(100_000)}${']'.repeat(100_000)}` });
+    assert.ok([400, 413].includes(deep.status), `answered ${deep.status}`);
+    const ok = await fetch(`http://127.0.0.1:${port}/pos/transactions`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'after-the-attack', amount: 3 }) });
+    assert.equal(ok.status, 200);
+    assert.equal((await ok.json()).accepted, 1);
+  });
 });
