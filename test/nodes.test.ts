@@ -1,5 +1,5 @@
 import { strict as assert } from 'node:assert';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { decodeImage } from '../src/imaging/image';
@@ -236,6 +236,19 @@ describe('Node-RED nodes', function () {
       helper.getNode('detect').receive({ payload: Buffer.from([0xff, 0xd8]) });
       await waitFor(() => errors.length === 1, 5000, 'an error');
       assert.match(errors[0].error.message, /cannot read model file \/nonexistent\/model.onnx/);
+      await waitFor(() => statuses.some((s) => s.status.fill === 'red'), 3000, 'a red status');
+    });
+
+    it('reports a corrupt model file on each message, with a red status, and keeps running', async () => {
+      const corrupt = path.join(mkdtempSync(path.join(tmpdir(), 'model-')), 'broken.onnx');
+      writeFileSync(corrupt, 'this is not an ONNX model');
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({}, { modelPath: corrupt }));
+      const errors = collect('errors');
+      const statuses = collect('statuses');
+      helper.getNode('detect').receive({ payload: Buffer.from([0xff, 0xd8]) });
+      helper.getNode('detect').receive({ payload: Buffer.from([0xff, 0xd8]) });
+      await waitFor(() => errors.length === 2, 10000, 'two errors');
+      assert.match(errors[0].error.message, /broken\.onnx/);
       await waitFor(() => statuses.some((s) => s.status.fill === 'red'), 3000, 'a red status');
     });
 
