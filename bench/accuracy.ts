@@ -19,7 +19,7 @@ import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
 import { evaluateMot, type MotMetrics } from '../src/tracking/metrics';
-import { parseMot, type MotRow } from '../src/tracking/mot';
+import { parseMot, tracksByFrame, type MotRow } from '../src/tracking/mot';
 import { RECOMMENDED_DETECTION_CONFIDENCE, RECOMMENDED_TRACKER, type TrackerSettings } from '../src/tracking/trackers';
 import type { Detection } from '../src/types';
 
@@ -61,10 +61,9 @@ function countsOf(report: CountReport): number[] {
 
 function trueCounts(sequence: Sequence): number[] {
   const analytics = new ZoneAnalytics(sequence.layout, { relinkFrames: 0 });
-  const frames = sequence.detections.length;
-  for (let frame = 1; frame <= frames; frame++) {
-    const tracks = sequence.groundTruth.filter((r) => r.frame === frame).map((r) => ({ id: r.id, bbox: [r.x, r.y, r.x + r.w, r.y + r.h] as [number, number, number, number] }));
-    analytics.update(tracks, ((frame - 1) / sequence.frameRate) * 1000, sequence.size);
+  const byFrame = tracksByFrame(sequence.groundTruth);
+  for (let frame = 1; frame <= sequence.detections.length; frame++) {
+    analytics.update(byFrame[frame] ?? [], ((frame - 1) / sequence.frameRate) * 1000, sequence.size);
   }
   return countsOf(finishCounting(analytics));
 }

@@ -12,7 +12,7 @@ import { DEFAULT_ZONE_OPTIONS, ZoneAnalytics, type ZoneOptions } from '../analyt
 import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate } from '../camera/ffmpeg';
 import { finishCounting, RecordingCounter, runVideo } from '../pipeline/offline';
 import { evaluateMot } from '../tracking/metrics';
-import { detectionsByFrame, formatDetectionRow, parseMot } from '../tracking/mot';
+import { detectionsByFrame, formatDetectionRow, parseMot, tracksByFrame } from '../tracking/mot';
 import {
   createTracker,
   isTrackerAlgorithm,
@@ -365,9 +365,8 @@ async function zones(args: string[]): Promise<void> {
   ]);
   const analytics = new ZoneAnalytics(layout, counting);
   const rows = parseMot(tracksText, values.tracks);
-  const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);
-  const byFrame = Array.from({ length: lastFrame + 1 }, () => [] as { id: number; bbox: [number, number, number, number] }[]);
-  for (const r of rows) byFrame[r.frame].push({ id: r.id, bbox: [r.x, r.y, r.x + r.w, r.y + r.h] });
+  const byFrame = tracksByFrame(rows);
+  const lastFrame = byFrame.length - 1;
   const timeOf = (frame: number) => ((frame - 1) / fps) * 1000;
   for (let frame = 1; frame <= lastFrame; frame++) analytics.update(byFrame[frame], timeOf(frame));
   process.stdout.write(`${JSON.stringify(finishCounting(analytics), null, 2)}\n`);

@@ -7,8 +7,9 @@ import {
   requireInRange,
   requireWhole,
   resolveCommonOptions,
+  LOW_SCORE_FLOOR,
+  splitByScore,
   Track,
-  usableDetections,
   type CommonTrackOptions,
   type DetectionInput,
   type Tracker,
@@ -34,8 +35,6 @@ export interface ByteTrackOptions extends CommonTrackOptions {
 
 export const DEFAULT_BYTETRACK_OPTIONS: ByteTrackOptions = { trackThresh: 0.5, matchThresh: 0.8, trackBuffer: 30, frameRate: 30, ...DEFAULT_COMMON_OPTIONS };
 
-/** Lowest score of a detection ByteTrack looks at (second round). */
-const LOW_SCORE_FLOOR = 0.1;
 /** Largest cost 1 − IoU of a second-round match (low-score detections, no score fusion). */
 const SECOND_ROUND_LIMIT = 0.5;
 /** Largest fused cost of a match between a track born last frame and a remaining high-score detection. */
@@ -291,13 +290,8 @@ export class ByteTracker implements Tracker {
     const frame = ++this.frame;
     const { trackThresh, matchThresh, trailLength } = this.options;
     const detThresh = trackThresh + 0.1;
-    const high: ByteDetection[] = [];
-    const low: ByteDetection[] = [];
-    for (const index of usableDetections(detections, this.options.maxDetections)) {
-      const score = Number.isFinite(detections[index].score) ? (detections[index].score as number) : 1;
-      if (score > trackThresh) high.push(byteDetection(detections[index], index, score));
-      else if (score > LOW_SCORE_FLOOR && score < trackThresh) low.push(byteDetection(detections[index], index, score));
-    }
+    const split = splitByScore(detections, this.options.maxDetections, trackThresh);
+    const [high, low] = [split.high, split.low].map((indices) => indices.map((index) => byteDetection(detections[index], index, split.scores[index])));
 
     const unconfirmed = this.tracked.filter((t) => !t.activated);
     const confirmed = this.tracked.filter((t) => t.activated);

@@ -30,6 +30,14 @@ export function parseMot(text: string, source = 'input'): MotRow[] {
   return rows;
 }
 
+/** Tracks (id and corners) per frame, indexed 1..lastFrame (index 0 unused), frames without rows empty. */
+export function tracksByFrame(rows: readonly MotRow[]): { id: number; bbox: Box }[][] {
+  const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);
+  const frames: { id: number; bbox: Box }[][] = Array.from({ length: lastFrame + 1 }, () => []);
+  for (const r of rows) frames[r.frame].push({ id: r.id, bbox: [r.x, r.y, r.x + r.w, r.y + r.h] });
+  return frames;
+}
+
 /** Detections per frame, indexed 1..lastFrame (index 0 unused), frames without rows empty. */
 export function detectionsByFrame(rows: readonly MotRow[]): DetectionInput[][] {
   const lastFrame = rows.reduce((max, r) => Math.max(max, r.frame), 0);

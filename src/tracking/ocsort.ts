@@ -8,8 +8,9 @@ import {
   requireInRange,
   requireWhole,
   resolveCommonOptions,
+  LOW_SCORE_FLOOR,
+  splitByScore,
   Track,
-  usableDetections,
   type CommonTrackOptions,
   type DetectionInput,
 } from './track';
@@ -49,7 +50,6 @@ export const DEFAULT_OCSORT_OPTIONS: OcSortOptions = {
   ...DEFAULT_COMMON_OPTIONS,
 };
 
-const LOW_SCORE_FLOOR = 0.1;
 const NO_OBSERVATION: Observation = [-1, -1, -1, -1, -1];
 
 export function resolveOcSortOptions(options: Partial<OcSortOptions>): OcSortOptions {
@@ -199,15 +199,11 @@ export class OcSortTracker extends SortFamilyTracker<OcSortTrack> {
 
   protected matchAndStart(detections: readonly DetectionInput[], predictions: readonly Box[], timestamp: number): void {
     const { detThresh, iouThreshold, useByte, inertia } = this.options;
-    const high: number[] = [];
-    const low: number[] = [];
+    const { high, low, scores } = splitByScore(detections, this.options.maxDetections, detThresh);
     const observations: Observation[] = [];
-    for (const index of usableDetections(detections, this.options.maxDetections)) {
-      const score = Number.isFinite(detections[index].score) ? (detections[index].score as number) : 1;
+    for (const index of [...high, ...low]) {
       const [x1, y1, x2, y2] = detections[index].bbox;
-      observations[index] = [x1, y1, x2, y2, score];
-      if (score > detThresh) high.push(index);
-      else if (score > LOW_SCORE_FLOOR && score < detThresh) low.push(index);
+      observations[index] = [x1, y1, x2, y2, scores[index]];
     }
     const tracks = this.tracks;
 

@@ -148,6 +148,27 @@ export function usableDetections(detections: readonly DetectionInput[], limit: n
     .sort((a, b) => a - b);
 }
 
+/** The lowest score ByteTrack and OC-SORT look at (their second round). */
+export const LOW_SCORE_FLOOR = 0.1;
+
+/**
+ * The usable detections split as ByteTrack and OC-SORT split them, by index into the frame's list: above
+ * `threshold` (high), above LOW_SCORE_FLOOR and below `threshold` (low); a score equal to the threshold is in
+ * neither. A detection without a usable score counts as certain (1); `scores` holds each index's score.
+ */
+export function splitByScore(detections: readonly DetectionInput[], limit: number, threshold: number): { high: number[]; low: number[]; scores: number[] } {
+  const high: number[] = [];
+  const low: number[] = [];
+  const scores: number[] = [];
+  for (const index of usableDetections(detections, limit)) {
+    const score = Number.isFinite(detections[index].score) ? (detections[index].score as number) : 1;
+    scores[index] = score;
+    if (score > threshold) high.push(index);
+    else if (score > LOW_SCORE_FLOOR && score < threshold) low.push(index);
+  }
+  return { high, low, scores };
+}
+
 /** A detection's score, or -Infinity when it has none usable. */
 export function scoreOf(detection: DetectionInput): number {
   return Number.isFinite(detection.score) ? (detection.score as number) : -Infinity;
