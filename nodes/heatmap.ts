@@ -118,7 +118,8 @@ export = function register(RED: NodeAPI): void {
       if (refuseTooDeep(incoming, done)) return;
       const msg = incoming as HeatmapMsg;
       try {
-        const cameraId = cameraIdOf(msg);
+        const frame = msg.frame === undefined ? null : readFrameRef(msg.frame);
+        const cameraId = frame?.cameraId ?? cameraIdOf(msg);
         if (msg.payload === 'render') {
           send(await render(cameraId, msg as NodeMessage & Record<string, unknown>));
           return done();
@@ -127,10 +128,9 @@ export = function register(RED: NodeAPI): void {
           maps.get(cameraId)?.heatmap.resetLongTerm();
           return done();
         }
-        if (msg.tracks === undefined || msg.frame === undefined) {
+        if (msg.tracks === undefined || !frame) {
           throw new MessageError('heatmap needs msg.tracks (from sort-track) and msg.frame with the frame size, or msg.payload "render" / "reset"');
         }
-        const frame = readFrameRef(msg.frame);
         const entry = heatmapOf(cameraId, frame.width, frame.height);
         entry.people = readTracks(msg.tracks, MAX_TRACKS).tracks.map((t) => t.bbox);
         entry.heatmap.update(entry.people);

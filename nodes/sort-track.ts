@@ -105,7 +105,7 @@ export = function register(RED: NodeAPI): void {
           throw new MessageError('sort-track needs msg.detections, an array of {bbox: [x1, y1, x2, y2], score, classId, label} (from yolo-detect)');
         }
         const detections = readList(msg.detections, 'msg.detections', 'yolo-detect') as DetectionInput[];
-        const cameraId = cameraIdOf(msg);
+        const cameraId = frame?.cameraId ?? cameraIdOf(msg);
         const result = trackers.get(cameraId).update(detections, at);
         visible.set(cameraId, result.tracks.length);
         const out = msg as NodeMessage & { tracks?: unknown };

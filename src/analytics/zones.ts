@@ -308,7 +308,8 @@ export class ZoneAnalytics {
    */
   private relinkNewTracks(tracks: readonly TrackObservation[]): void {
     const { relinkFrames, relinkDistance } = this.options;
-    if (relinkFrames <= 0) return;
+    // Most frames bring no new id: then there is nothing to look up, and this runs on every frame.
+    if (relinkFrames <= 0 || tracks.every((t) => this.tracks.has(t.id))) return;
     const present = new Set(tracks.map((t) => t.id));
     let lost = [...this.tracks].filter(([id, state]) => !present.has(id) && this.frame - state.lastSeenFrame <= relinkFrames);
     if (lost.length === 0) return;
