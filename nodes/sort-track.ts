@@ -38,7 +38,7 @@ function trackerSettings(config: SortTrackDef): TrackerSettings {
         trackThresh: settingNumber(config.trackThresh, 0.6),
         matchThresh: settingNumber(config.matchThresh, 0.9),
         trackBuffer: settingNumber(config.trackBuffer, 30),
-        frameRate: settingNumber(config.frameRate, 30),
+        ...(config.frameRate === '' || config.frameRate === undefined ? {} : { frameRate: Number(config.frameRate) }),
       };
     case 'ocsort':
       return {
@@ -57,7 +57,13 @@ function trackerSettings(config: SortTrackDef): TrackerSettings {
   }
 }
 
-type TrackMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; detections?: unknown; reset?: boolean };
+type TrackMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; detections?: unknown; detectFps?: unknown; reset?: boolean };
+
+/** The detection rate yolo-detect reports with a camera's frames, when it is one a tracker can use. */
+function detectFpsOf(msg: TrackMsg): number | undefined {
+  const fps = msg.detectFps;
+  return typeof fps === 'number' && fps > 0 && fps <= 1000 ? fps : undefined;
+}
 
 function lifecycleMessage(event: 'started' | 'ended', cameraId: string, track: Track, at: number, reason?: string): NodeMessage {
   return {
@@ -73,7 +79,9 @@ export = function register(RED: NodeAPI): void {
     const visible = new Map<string, number>();
     let trackers: CameraTrackers;
     try {
-      trackers = new CameraTrackers(trackerSettings(config));
+      const settings = trackerSettings(config);
+      // ByteTrack without a frame rate takes each camera's from its messages.
+      trackers = new CameraTrackers(settings, { frameRateFromInput: settings.algorithm === 'bytetrack' && settings.frameRate === undefined });
     } catch (err) {
       refuseToRun(node, 'sort-track', err as Error);
       return;
@@ -106,7 +114,7 @@ export = function register(RED: NodeAPI): void {
         }
         const detections = readList(msg.detections, 'msg.detections', 'yolo-detect') as DetectionInput[];
         const cameraId = frame?.cameraId ?? cameraIdOf(msg);
-        const result = trackers.get(cameraId).update(detections, at);
+        const result = trackers.get(cameraId, detectFpsOf(msg)).update(detections, at);
         visible.set(cameraId, result.tracks.length);
         const out = msg as NodeMessage & { tracks?: unknown };
         out.tracks = result.tracks.map(describeTrack);

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ZoneService } from '../src/analytics/zone-service';
-import type { Anchor, ZoneLayout } from '../src/analytics/zones';
+import { DEFAULT_ZONE_OPTIONS, type Anchor, type ZoneLayout } from '../src/analytics/zones';
 import { encodeImage } from '../src/imaging/image';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
@@ -12,8 +12,10 @@ import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, st
 interface ZoneAnalyticsDef extends NodeDef {
   layout: string;
   anchor: Anchor;
-  trackTimeout: string | number;
-  /** Absent in flows made before re-linking: those get the defaults. */
+  /** Absent in flows made before timeouts were in seconds: those have trackTimeout and relinkFrames in frames. */
+  trackTimeoutSeconds?: string | number;
+  relinkSeconds?: string | number;
+  trackTimeout?: string | number;
   relinkFrames?: string | number;
   relinkDistance?: string | number;
   timeZone: string;
@@ -29,6 +31,14 @@ type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks
 const MAX_TRACKS = 1000;
 
 const FLUSH_INTERVAL_MS = 1000;
+
+/** Flows saved when these settings were frames read them at the frame rate of the examples then, 10 per second. */
+const FORMER_FRAMES_PER_SECOND = 10;
+
+function secondsSetting(seconds: string | number | undefined, formerFrames: string | number | undefined, fallback: number): number {
+  if (seconds !== undefined) return settingNumber(seconds, fallback);
+  return formerFrames === undefined || formerFrames === '' ? fallback : settingNumber(formerFrames, fallback) / FORMER_FRAMES_PER_SECOND;
+}
 
 export = function register(RED: NodeAPI): void {
   // The editor draws zones on each camera's latest frame.
@@ -79,8 +89,8 @@ export = function register(RED: NodeAPI): void {
       }
       const zoneOptions = {
         anchor: config.anchor || 'bottom-center',
-        trackTimeoutFrames: settingNumber(config.trackTimeout, 30),
-        relinkFrames: settingNumber(config.relinkFrames, 30),
+        trackTimeoutSeconds: secondsSetting(config.trackTimeoutSeconds, config.trackTimeout, DEFAULT_ZONE_OPTIONS.trackTimeoutSeconds),
+        relinkSeconds: secondsSetting(config.relinkSeconds, config.relinkFrames, DEFAULT_ZONE_OPTIONS.relinkSeconds),
         relinkDistance: settingNumber(config.relinkDistance, 0.5),
       };
       service = new ZoneService(layout, zoneOptions, metrics, node.id);
@@ -114,7 +124,7 @@ export = function register(RED: NodeAPI): void {
       }
       try {
         const ref = msg.frame === undefined ? null : readFrameRef(msg.frame);
-        const frame = { cameraId: ref?.cameraId ?? cameraIdOf(msg), timestamp: ref?.timestamp ?? Date.now(), width: ref?.width, height: ref?.height };
+        const frame = { cameraId: ref?.cameraId ?? cameraIdOf(msg), timestamp: ref?.timestamp ?? Date.now(), width: ref?.width, height: ref?.height, seq: ref?.seq };
         const { tracks, dropped } = readTracks(msg.tracks, MAX_TRACKS);
         if (dropped > 0 && malformed === 0) {
           node.warn(`dropped ${dropped} of ${msg.tracks.length} tracks of camera "${frame.cameraId}": each needs a numeric id unique in its frame and a bbox [x1, y1, x2, y2] of finite numbers, at most ${MAX_TRACKS} per message (counted in the status from now on, warned once)`);

@@ -213,7 +213,7 @@ describe('CameraTrackers', () => {
   });
 
   it('refuses more cameras than it may hold', () => {
-    const trackers = new CameraTrackers({ algorithm: 'sort' }, 2);
+    const trackers = new CameraTrackers({ algorithm: 'sort' }, { maxCameras: 2 });
     trackers.get('a');
     trackers.get('b');
     assert.throws(() => trackers.get('c'), /already tracking 2 cameras/);

@@ -54,7 +54,7 @@ describe('ZoneAnalytics', () => {
   });
 
   it('counts a track that first appears inside as entering, and one that vanishes inside as leaving when last seen', () => {
-    const analytics = new ZoneAnalytics(layout, { trackTimeoutFrames: 2 });
+    const analytics = new ZoneAnalytics(layout, { trackTimeoutSeconds: 2 });
     const events = [...walk(analytics, 1, [[150, 150], [160, 150]]), ...[2, 3, 4].flatMap((s) => analytics.update([], s * 1000))];
     assert.deepEqual(summary(events), ['enter shelf @0', 'exit shelf @1']);
     const exit = events[1] as Extract<ZoneEvent, { type: 'exit' }>;
@@ -149,7 +149,7 @@ describe('ZoneAnalytics', () => {
   });
 
   it("estimates a queue's waiting time from its recent throughput (Little's law)", () => {
-    const analytics = new ZoneAnalytics({ zones: [{ id: 'till', polygon: square, queue: true }] }, { queueWindowSeconds: 60, trackTimeoutFrames: 1000 });
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'till', polygon: square, queue: true }] }, { queueWindowSeconds: 60, trackTimeoutSeconds: 1000 });
     // Six people leave the queue within the minute (one every 10 s) while three wait.
     for (let i = 0; i < 6; i++) {
       analytics.update([at(100 + i, 150, 150)], i * 10000);
@@ -163,7 +163,7 @@ describe('ZoneAnalytics', () => {
 
   it('keeps memory bounded after 100,000 tracks have passed', () => {
     // Ids replaced every frame at the same spots would be taken for broken tracks: this is about memory, so no re-linking.
-    const analytics = new ZoneAnalytics({ zones: [{ id: 'z', polygon: square }], lines: [{ id: 'l', from: [100, 0], to: [100, 300] }] }, { trackTimeoutFrames: 5, relinkFrames: 0 });
+    const analytics = new ZoneAnalytics({ zones: [{ id: 'z', polygon: square }], lines: [{ id: 'l', from: [100, 0], to: [100, 300] }] }, { trackTimeoutSeconds: 0.5, relinkSeconds: 0 });
     let frame = 0;
     for (let id = 1; id <= 100000; id += 10) {
       for (const x of [80, 150, 250]) {
@@ -196,17 +196,19 @@ function play(analytics: ZoneAnalytics, frames: [number, number, number][][]): Z
 const steps = (id: number, x0: number, frames: number): [number, number, number][][] => Array.from({ length: frames }, (_, i) => [[id, x0 + 10 * i, 150]]);
 
 describe('ZoneAnalytics: tracks that break and restart', () => {
+  // Frames here are a second apart: timeouts long enough for gaps of a few frames.
+  const SECOND_APART = { trackTimeoutSeconds: 30, relinkSeconds: 30 };
   const zoneLayout: ZoneLayout = { zones: [{ id: 'shelf', polygon: [[100, 100], [400, 100], [400, 200], [100, 200]] }] };
   const lineLayout: ZoneLayout = { lines: [{ id: 'door', from: [250, 300], to: [250, 0], footfall: true }] };
   const gap = (frames: number): [number, number, number][][] => Array.from({ length: frames }, () => []);
 
   it('a person whose track breaks inside a zone enters it once, and the visit lasts from entry to exit', () => {
-    for (const relinkFrames of [30, 0]) {
-      const analytics = new ZoneAnalytics(zoneLayout, { relinkFrames });
+    for (const relinkSeconds of [30, 0]) {
+      const analytics = new ZoneAnalytics(zoneLayout, { relinkSeconds, trackTimeoutSeconds: 30 });
       // Track 1 walks in and is lost for 4 frames; the tracker finds the person again as track 2, 50 px further on.
       const events = play(analytics, [...steps(1, 60, 10), ...gap(4), ...steps(2, 200, 25)]);
       const [zone] = (analytics.endAll(), analytics.stats()).zones;
-      if (relinkFrames === 0) {
+      if (relinkSeconds === 0) {
         assert.deepEqual([zone.totalEntries, zone.totalExits, analytics.peopleSeen], [2, 2, 2], 'without re-linking the broken track is a second visitor');
         continue;
       }
@@ -217,19 +219,19 @@ describe('ZoneAnalytics: tracks that break and restart', () => {
   });
 
   it('a line crossed while the track was broken is counted once, and footfall counts the person once', () => {
-    for (const relinkFrames of [30, 0]) {
-      const analytics = new ZoneAnalytics(lineLayout, { relinkFrames });
+    for (const relinkSeconds of [30, 0]) {
+      const analytics = new ZoneAnalytics(lineLayout, { relinkSeconds, trackTimeoutSeconds: 30 });
       // Lost 20 px before the line, found again 30 px after it.
       const events = play(analytics, [...steps(1, 140, 10), ...gap(3), ...steps(7, 280, 10)]);
       const crossings = events.filter((e) => e.type === 'cross');
-      assert.equal(crossings.length, relinkFrames ? 1 : 0);
-      assert.equal(analytics.footfallEvents(events).length, relinkFrames ? 1 : 0);
-      if (relinkFrames) assert.deepEqual(summary(crossings), ['cross door in @13']);
+      assert.equal(crossings.length, relinkSeconds ? 1 : 0);
+      assert.equal(analytics.footfallEvents(events).length, relinkSeconds ? 1 : 0);
+      if (relinkSeconds) assert.deepEqual(summary(crossings), ['cross door in @13']);
     }
   });
 
   it('two people who swap track ids inside a zone are still two visits, entering and leaving once each', () => {
-    const analytics = new ZoneAnalytics(zoneLayout);
+    const analytics = new ZoneAnalytics(zoneLayout, SECOND_APART);
     const frames: [number, number, number][][] = [];
     // A walks right along y = 150, B left along y = 160; they meet at x = 250 and the tracker swaps their ids.
     for (let i = 0; i <= 30; i++) {
@@ -246,14 +248,14 @@ describe('ZoneAnalytics: tracks that break and restart', () => {
   });
 
   it('a new track far from where the lost one was heading is a new person', () => {
-    const analytics = new ZoneAnalytics(zoneLayout);
+    const analytics = new ZoneAnalytics(zoneLayout, SECOND_APART);
     // Track 1 walks right and is lost at x = 250; track 2 appears 3 frames later at x = 150, behind it.
     play(analytics, [...steps(1, 60, 20), ...gap(3), ...steps(2, 150, 5)]);
     assert.equal(analytics.stats().zones[0].totalEntries, 2);
   });
 
   it('a lost person continues one new track only, the nearest to where they were heading', () => {
-    const analytics = new ZoneAnalytics(zoneLayout);
+    const analytics = new ZoneAnalytics(zoneLayout, SECOND_APART);
     const events = play(analytics, [
       ...steps(1, 60, 12),
       [],
@@ -265,7 +267,7 @@ describe('ZoneAnalytics: tracks that break and restart', () => {
   });
 
   it('refuses re-linking settings it cannot use', () => {
-    assert.throws(() => new ZoneAnalytics(zoneLayout, { relinkFrames: -1 }), /whole number of frames/);
+    assert.throws(() => new ZoneAnalytics(zoneLayout, { relinkSeconds: -1 }), /from 0 to 3600 seconds/);
     assert.throws(() => new ZoneAnalytics(zoneLayout, { relinkDistance: 0 }), /above 0 box heights/);
   });
 });
@@ -298,5 +300,38 @@ describe('retail-analytics zones', () => {
     const result = spawnSync(process.execPath, [path.join(ROOT, 'dist', 'src', 'cli', 'main.js'), 'zones', '--tracks', path.join(dir, 'tracks.txt'), '--config', path.join(dir, 'layout.json')], { encoding: 'utf8' });
     assert.equal(result.status, 1);
     assert.match(result.stderr, /layout.json is not valid JSON/);
+  });
+});
+
+describe('ZoneAnalytics: the same counts at any detection rate', () => {
+  const lineLayout: ZoneLayout = { lines: [{ id: 'door', from: [250, 300], to: [250, 0], minFrames: 3 }] };
+
+  it('minFrames counts camera frames, so a crossing seen at every fifth frame needs two observations, not three', () => {
+    // A person walks from x = 100 to 400, 4 px per camera frame (25 fps); the crossing is near the end.
+    const walk = (every: number) => {
+      const analytics = new ZoneAnalytics(lineLayout);
+      for (let frame = 1; frame <= 48; frame += every) analytics.update([at(1, 100 + 4 * frame, 150)], (frame - 1) * 40, undefined, frame);
+      return analytics.stats().lines[0].in;
+    };
+    assert.equal(walk(1), 1);
+    assert.equal(walk(5), 1, 'detected at 5 of 25 frames per second');
+  });
+
+  it('without frame numbers each update is the next frame, as before', () => {
+    const analytics = new ZoneAnalytics(lineLayout);
+    for (const [i, x] of [200, 240, 260, 270].entries()) analytics.update([at(1, x, 150)], i * 200);
+    assert.equal(analytics.stats().lines[0].in, 0, 'two observations past the line are not three frames');
+    analytics.update([at(1, 280, 150)], 800);
+    assert.equal(analytics.stats().lines[0].in, 1);
+  });
+
+  it('times a track out after the same seconds whatever the frame rate', () => {
+    for (const fps of [5, 25]) {
+      const analytics = new ZoneAnalytics({ zones: [{ id: 'z', polygon: [[0, 0], [300, 0], [300, 300], [0, 300]] }] }, { trackTimeoutSeconds: 2, relinkSeconds: 0 });
+      analytics.update([at(1, 150, 150)], 0);
+      let endedAt = null;
+      for (let t = 1000 / fps; t <= 5000 && endedAt === null; t += 1000 / fps) if (analytics.update([], t).some((e) => e.type === 'exit')) endedAt = t;
+      assert.ok(endedAt !== null && endedAt > 2000 && endedAt <= 2000 + 1000 / fps, `${fps} fps: ended at ${endedAt} ms`);
+    }
   });
 });

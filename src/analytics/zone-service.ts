@@ -7,6 +7,8 @@ export interface CameraFrame {
   timestamp: number;
   width?: number;
   height?: number;
+  /** The camera's frame number, which counts frames not detected too. */
+  seq?: number;
 }
 
 export interface FrameResult {
@@ -47,7 +49,7 @@ export class ZoneService {
   process(frame: CameraFrame, tracks: readonly TrackObservation[]): FrameResult {
     const analytics = this.analyticsOf(frame.cameraId);
     const size = frame.width && frame.height ? { width: frame.width, height: frame.height } : undefined;
-    const events = analytics.update(tracks, frame.timestamp, size);
+    const events = analytics.update(tracks, frame.timestamp, size, frame.seq);
     for (const event of analytics.footfallEvents(events)) this.metrics.collector.recordFootfall(frame.cameraId, event.at);
     this.metrics.collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
     const stats = analytics.stats(frame.timestamp);

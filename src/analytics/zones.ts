@@ -34,20 +34,26 @@ export type Anchor = 'bottom-center' | 'center';
 export interface ZoneOptions {
   /** Which point of a track's box is its position: the feet (default) or the centre. */
   anchor: Anchor;
-  /** Frames a track may be absent before it counts as ended at the last time it was seen. */
-  trackTimeoutFrames: number;
   /**
-   * A new track id within this many frames of a lost one, where the lost one was heading, continues that
+   * Seconds a track may be absent before it counts as ended at the last time it was seen. Time, not frames, so
+   * the same setting holds at any capture or detection rate.
+   */
+  trackTimeoutSeconds: number;
+  /**
+   * A new track id within this many seconds of a lost one, where the lost one was heading, continues that
    * person (its zones, sides of lines and dwell): a broken track is not a new visitor. 0 turns it off.
    */
-  relinkFrames: number;
+  relinkSeconds: number;
   /** How far from where the lost track was expected a new one may appear, in heights of the person's box. */
   relinkDistance: number;
   /** Window of recent exits used for a queue's throughput. */
   queueWindowSeconds: number;
 }
 
-export const DEFAULT_ZONE_OPTIONS: ZoneOptions = { anchor: 'bottom-center', trackTimeoutFrames: 30, relinkFrames: 30, relinkDistance: 0.5, queueWindowSeconds: 300 };
+export const DEFAULT_ZONE_OPTIONS: ZoneOptions = { anchor: 'bottom-center', trackTimeoutSeconds: 2, relinkSeconds: 2, relinkDistance: 0.5, queueWindowSeconds: 300 };
+
+/** Longest track timeout or re-link time accepted: an hour. */
+const MAX_TIMEOUT_SECONDS = 3600;
 
 /** People followed at once per camera, seen or recently lost; beyond, the longest unseen are ended. */
 const MAX_TRACK_STATES = 10_000;
@@ -113,11 +119,17 @@ export interface LineStats {
   out: number;
 }
 
-/** A side or an inside/outside state that changes only after `minFrames` consecutive observations. */
+/**
+ * A side or an inside/outside state that changes only when observations on the new side, with none between
+ * them on the old one, span `minFrames` frames of the camera.
+ */
 interface Debounced<T> {
   state: T;
   candidate: T;
+  /** Observations in the current run; 0 when there is none. */
   run: number;
+  /** The camera frame of the first observation of the current run. */
+  runStartFrame: number;
   /** Time and position of the first observation of the current run. */
   runStartedAt: number;
   runStart: Point;
@@ -136,9 +148,8 @@ interface LineSide extends Debounced<number> {
 
 interface TrackState {
   lastSeenAt: number;
-  lastSeenFrame: number;
-  /** The last few positions with their frames, oldest first, and the height of the last box. */
-  recent: { frame: number; at: Point }[];
+  /** The last few positions with their times, oldest first, and the height of the last box. */
+  recent: { time: number; at: Point }[];
   height: number;
   label: string | null;
   zones: ZoneMembership[];
@@ -203,10 +214,10 @@ export function validateLayout(layout: unknown): Required<ZoneLayout> {
 
 /** Checks zone options as users set them in the editor and says what is wrong. */
 export function validateZoneOptions(options: ZoneOptions): ZoneOptions {
-  const { anchor, trackTimeoutFrames, relinkFrames, relinkDistance, queueWindowSeconds } = options;
+  const { anchor, trackTimeoutSeconds, relinkSeconds, relinkDistance, queueWindowSeconds } = options;
   if (anchor !== 'bottom-center' && anchor !== 'center') throw new Error(`the position must be "bottom-center" or "center", got ${JSON.stringify(anchor)}`);
-  for (const [name, value] of [['track timeout', trackTimeoutFrames], ['frames to continue a lost track', relinkFrames]] as const) {
-    if (!(Number.isInteger(value) && value >= 0)) throw new Error(`the ${name} must be a whole number of frames from 0, got ${value}`);
+  for (const [name, value] of [['track timeout', trackTimeoutSeconds], ['time to continue a lost track', relinkSeconds]] as const) {
+    if (!(value >= 0 && value <= MAX_TIMEOUT_SECONDS)) throw new Error(`the ${name} must be from 0 to ${MAX_TIMEOUT_SECONDS} seconds, got ${value}`);
   }
   if (!(relinkDistance > 0 && Number.isFinite(relinkDistance))) throw new Error(`the distance to continue a lost track must be above 0 box heights, got ${relinkDistance}`);
   if (!(queueWindowSeconds > 0)) throw new Error(`the queue window must be above 0 seconds, got ${queueWindowSeconds}`);
@@ -223,8 +234,9 @@ export class ZoneAnalytics {
   private readonly lines: LineCounter[];
   private readonly tracks = new Map<number, TrackState>();
   private readonly footfallIds: Set<string>;
-  private frame = 0;
   private people = 0;
+  /** The camera frame of the latest update. */
+  private frame = 0;
 
   constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
     const { zones, lines } = validateLayout(layout);
@@ -257,12 +269,15 @@ export class ZoneAnalytics {
 
   /**
    * One frame: `tracks` are the tracker's confirmed tracks, `timestamp` the capture time in ms. `frameSize` is
-   * needed for normalised shapes. Returns the events of this frame, including exits of tracks that timed out.
+   * needed for normalised shapes. `frame` is the camera's frame number, counting frames not detected too (so
+   * `minFrames` means the same at any detection rate); without it each update is the next frame. Returns the
+   * events of this frame, including exits of tracks that timed out.
    */
-  update(tracks: readonly TrackObservation[], timestamp: number, frameSize?: { width: number; height: number }): ZoneEvent[] {
-    this.frame++;
+  update(tracks: readonly TrackObservation[], timestamp: number, frameSize?: { width: number; height: number }, frame?: number): ZoneEvent[] {
+    // A camera restarted from frame 1 (or numbers out of order) must not undo a run: frames only move forward.
+    this.frame = frame !== undefined && Number.isFinite(frame) && frame > this.frame ? frame : this.frame + 1;
     const events: ZoneEvent[] = [];
-    this.relinkNewTracks(tracks);
+    this.relinkNewTracks(tracks, timestamp);
     for (const track of tracks) {
       const position = this.position(track.bbox);
       if (!position) continue;
@@ -271,18 +286,16 @@ export class ZoneAnalytics {
         this.people++;
         state = {
           lastSeenAt: timestamp,
-          lastSeenFrame: this.frame,
           recent: [],
           height: 0,
           label: typeof track.label === 'string' ? track.label : null,
-          zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, enteredAs: '' })),
+          zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartFrame: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, enteredAs: '' })),
           lines: this.lines.map(() => null),
         };
         this.tracks.set(track.id, state);
       }
       state.lastSeenAt = timestamp;
-      state.lastSeenFrame = this.frame;
-      state.recent.push({ frame: this.frame, at: position });
+      state.recent.push({ time: timestamp, at: position });
       if (state.recent.length > MOTION_HISTORY) state.recent.shift();
       state.height = track.bbox[3] - track.bbox[1];
       state.label = typeof track.label === 'string' ? track.label : state.label;
@@ -290,11 +303,11 @@ export class ZoneAnalytics {
       this.observeLines(track.id, state, position, timestamp, frameSize, events);
     }
     for (const [id, state] of this.tracks) {
-      if (this.frame - state.lastSeenFrame > this.options.trackTimeoutFrames) events.push(...this.endTrack(id));
+      if (timestamp - state.lastSeenAt > this.options.trackTimeoutSeconds * 1000) events.push(...this.endTrack(id));
     }
     if (this.tracks.size > MAX_TRACK_STATES) {
       // More people than any view holds: a flood of ids. The longest unseen end first, as they would at their timeout.
-      const oldest = [...this.tracks].sort((a, b) => a[1].lastSeenFrame - b[1].lastSeenFrame).slice(0, this.tracks.size - MAX_TRACK_STATES);
+      const oldest = [...this.tracks].sort((a, b) => a[1].lastSeenAt - b[1].lastSeenAt).slice(0, this.tracks.size - MAX_TRACK_STATES);
       for (const [id] of oldest) events.push(...this.endTrack(id));
     }
     return events;
@@ -302,19 +315,19 @@ export class ZoneAnalytics {
 
   /**
    * Gives each track id seen for the first time the state of the lost person it most plausibly is: one unseen
-   * for at most relinkFrames frames (and not seen in this frame), whose position extrapolated from its last
+   * for at most relinkSeconds (and not seen in this frame), whose position extrapolated from its last
    * few steps lies within relinkDistance box heights of the new track, with a box of similar height. Nearest
    * first; each lost person continues at most one new track.
    */
-  private relinkNewTracks(tracks: readonly TrackObservation[]): void {
-    const { relinkFrames, relinkDistance } = this.options;
+  private relinkNewTracks(tracks: readonly TrackObservation[], timestamp: number): void {
+    const { relinkSeconds, relinkDistance } = this.options;
     // Most frames bring no new id: then there is nothing to look up, and this runs on every frame.
-    if (relinkFrames <= 0 || tracks.every((t) => this.tracks.has(t.id))) return;
+    if (relinkSeconds <= 0 || tracks.every((t) => this.tracks.has(t.id))) return;
     const present = new Set(tracks.map((t) => t.id));
-    let lost = [...this.tracks].filter(([id, state]) => !present.has(id) && this.frame - state.lastSeenFrame <= relinkFrames);
+    let lost = [...this.tracks].filter(([id, state]) => !present.has(id) && timestamp - state.lastSeenAt <= relinkSeconds * 1000);
     if (lost.length === 0) return;
     // A flood of ids (hostile or broken input) must not cost new × lost comparisons: the most recently lost are enough.
-    if (lost.length > MAX_RELINK_CANDIDATES) lost = lost.sort((a, b) => b[1].lastSeenFrame - a[1].lastSeenFrame).slice(0, MAX_RELINK_CANDIDATES);
+    if (lost.length > MAX_RELINK_CANDIDATES) lost = lost.sort((a, b) => b[1].lastSeenAt - a[1].lastSeenAt).slice(0, MAX_RELINK_CANDIDATES);
     const candidates: { distance: number; newId: number; lostId: number }[] = [];
     let fresh = 0;
     for (const track of tracks) {
@@ -325,7 +338,7 @@ export class ZoneAnalytics {
       for (const [lostId, state] of lost) {
         const ratio = height / state.height;
         if (!(ratio >= 2 / 3 && ratio <= 3 / 2)) continue;
-        const [x, y] = expectedPosition(state, this.frame);
+        const [x, y] = expectedPosition(state, timestamp);
         const distance = Math.hypot(position[0] - x, position[1] - y);
         if (distance <= relinkDistance * Math.max(height, state.height)) candidates.push({ distance, newId: track.id, lostId });
       }
@@ -455,7 +468,7 @@ export class ZoneAnalytics {
     this.zones.forEach((zone, z) => {
       const inside = insidePolygon(p, this.scaled(zone.config.polygon, zone.normalised, frameSize, zone.config.id));
       const membership = state.zones[z];
-      if (!debounce(membership, inside, zone.config.minFrames ?? 1, at, p)) return;
+      if (!debounce(membership, inside, zone.config.minFrames ?? 1, this.frame, at, p)) return;
       if (inside) {
         membership.enteredAt = membership.runStartedAt;
         membership.enteredAs = state.label ?? 'unknown';
@@ -485,11 +498,11 @@ export class ZoneAnalytics {
       if (side === 0) return;
       const known = state.lines[l];
       if (!known) {
-        state.lines[l] = { state: side, candidate: side, run: 0, runStartedAt: at, runStart: p, lastOnSide: p };
+        state.lines[l] = { state: side, candidate: side, run: 0, runStartFrame: 0, runStartedAt: at, runStart: p, lastOnSide: p };
         return;
       }
       const from = known.lastOnSide;
-      if (!debounce(known, side, line.config.minFrames ?? 1, at, p)) {
+      if (!debounce(known, side, line.config.minFrames ?? 1, this.frame, at, p)) {
         if (side === known.state) known.lastOnSide = p;
         return;
       }
@@ -532,20 +545,21 @@ export class ZoneAnalytics {
 }
 
 /** Where a person not seen since their last observation would be now, moving on at their recent average velocity. */
-function expectedPosition(state: TrackState, frame: number): Point {
+function expectedPosition(state: TrackState, time: number): Point {
   const first = state.recent[0];
   const last = state.recent[state.recent.length - 1];
-  const frames = last.frame - first.frame;
-  if (frames <= 0) return last.at;
-  const ahead = (frame - last.frame) / frames;
+  const span = last.time - first.time;
+  if (span <= 0) return last.at;
+  const ahead = (time - last.time) / span;
   return [last.at[0] + (last.at[0] - first.at[0]) * ahead, last.at[1] + (last.at[1] - first.at[1]) * ahead];
 }
 
 /**
- * Feeds one observation to a debounced state; returns true when the state changes, which takes `minFrames`
- * consecutive observations different from the current state.
+ * Feeds one observation (in camera frame `frame`) to a debounced state; returns true when the state changes,
+ * which takes observations different from the current state spanning `minFrames` frames: `minFrames`
+ * consecutive observations when every frame is seen, fewer when frames between them were not detected.
  */
-function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, at: number, p: Point): boolean {
+function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, frame: number, at: number, p: Point): boolean {
   if (observed === d.state) {
     d.run = 0;
     return false;
@@ -553,11 +567,12 @@ function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, at: number
   if (d.run === 0 || observed !== d.candidate) {
     d.candidate = observed;
     d.run = 0;
+    d.runStartFrame = frame;
     d.runStartedAt = at;
     d.runStart = p;
   }
   d.run++;
-  if (d.run < minFrames) return false;
+  if (frame - d.runStartFrame + 1 < minFrames) return false;
   d.state = observed;
   d.run = 0;
   return true;

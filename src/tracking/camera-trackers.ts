@@ -6,17 +6,27 @@ export class CameraTrackers {
   private readonly trackers = new Map<string, Tracker>();
   readonly settings: ResolvedTrackerSettings;
 
-  constructor(settings: TrackerSettings = { algorithm: 'sort' }, readonly maxCameras = 256) {
+  private readonly frameRateFromInput: boolean;
+  readonly maxCameras: number;
+
+  /**
+   * With `frameRateFromInput`, a camera's ByteTrack runs at the frame rate given with the camera's first frame
+   * (the settings' frame rate when none is given), so its lost buffer lasts the same time at any rate.
+   */
+  constructor(settings: TrackerSettings = { algorithm: 'sort' }, { frameRateFromInput = false, maxCameras = 256 } = {}) {
     this.settings = resolveTrackerSettings(settings);
+    this.frameRateFromInput = frameRateFromInput;
+    this.maxCameras = maxCameras;
   }
 
-  get(cameraId: string): Tracker {
+  get(cameraId: string, frameRate?: number): Tracker {
     let tracker = this.trackers.get(cameraId);
     if (!tracker) {
       if (this.trackers.size >= this.maxCameras) {
         throw new Error(`already tracking ${this.maxCameras} cameras; camera "${cameraId}" is one too many (check msg.frame.cameraId / msg.topic)`);
       }
-      tracker = createTracker(this.settings);
+      const rateGiven = this.frameRateFromInput && this.settings.algorithm === 'bytetrack' && frameRate !== undefined;
+      tracker = createTracker(rateGiven ? { ...this.settings, frameRate } : this.settings);
       this.trackers.set(cameraId, tracker);
     }
     return tracker;
