@@ -1,14 +1,18 @@
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { frameStore } from '../src/camera/frame-store';
 import { parseClassList } from '../src/detection/classes';
-import type { DetectOptions } from '../src/detection/detector';
-import { LatestOnlyScheduler } from '../src/detection/latest-only';
+import { spareCameras, SupersededError, type DetectOptions, type Detector } from '../src/detection/detector';
+import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
+import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, DetectionSchedules, REFERENCE_DETECT_FPS } from '../src/detection/schedule';
+import { detectionRegistry } from '../src/detection/usage-registry';
 import { DEFAULT_MAX_PIXELS, decodeImage } from '../src/imaging/image';
 import { readFrameRef } from '../src/messages';
 import { RECOMMENDED_DETECTION_CONFIDENCE } from '../src/tracking/trackers';
 import type { FrameRef, RgbImage } from '../src/types';
-import { errorStatus, failMessage, refuseTooDeep, settingNumber, startThrottledStatus } from './status';
+import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 import type { YoloModelNode } from './types';
+
+type Setting = string | number | undefined;
 
 interface YoloDetectDef extends NodeDef {
   model: string;
@@ -16,7 +20,14 @@ interface YoloDetectDef extends NodeDef {
   iou: string | number;
   classes: string;
   /** Absent in flows from before the setting: the default. */
-  maxMegapixels?: string | number;
+  maxMegapixels?: Setting;
+  /** Frames detected per second and camera; blank or absent (flows from before the setting): every frame. */
+  detectFps?: Setting;
+  motionGating?: boolean | string;
+  motionThreshold?: Setting;
+  /** Percent of the frame. */
+  motionArea?: Setting;
+  keepAlive?: Setting;
 }
 
 /** Images in msg.payload decoded or detected at once: all are processed, so a flood must be refused, not queued. */
@@ -25,11 +36,14 @@ const MAX_IMAGES_IN_FLIGHT = 32;
 /** Below this score a box is shown in the status as "low": kept for ByteTrack's second round, not a person found. */
 const CONFIDENT_SCORE = 0.5;
 
-interface Job {
-  msg: NodeMessageInFlow & { frame?: FrameRef };
+type FrameMsg = NodeMessageInFlow & { frame?: FrameRef };
+
+interface FrameJob {
+  msg: FrameMsg;
   send: (msg: NodeMessage) => void;
   done: (err?: Error) => void;
-  image: () => RgbImage | Promise<RgbImage>;
+  frame: FrameRef;
+  stored: RgbImage;
 }
 
 function unitInterval(value: string | number, fallback: number, name: string): number {
@@ -39,36 +53,81 @@ function unitInterval(value: string | number, fallback: number, name: string): n
   return parsed;
 }
 
+function schedulesOf(config: YoloDetectDef): DetectionSchedules {
+  const gating = config.motionGating === true || config.motionGating === 'true';
+  return new DetectionSchedules({
+    detectFps: settingNumber(config.detectFps, DEFAULT_DETECT_FPS),
+    motion: gating
+      ? {
+          ...DEFAULT_MOTION_OPTIONS,
+          threshold: settingNumber(config.motionThreshold, DEFAULT_MOTION_OPTIONS.threshold),
+          minArea: settingNumber(config.motionArea, DEFAULT_MOTION_OPTIONS.minArea * 100) / 100,
+        }
+      : null,
+    keepAliveSeconds: settingNumber(config.keepAlive, DEFAULT_KEEP_ALIVE_SECONDS),
+  });
+}
 
 export = function register(RED: NodeAPI): void {
   function YoloDetectNode(this: Node, config: YoloDetectDef) {
     RED.nodes.createNode(this, config);
     const node = this;
     const modelNode = RED.nodes.getNode(config.model) as YoloModelNode | null;
-    let lastMs = 0;
+    let schedules: DetectionSchedules;
+    try {
+      schedules = schedulesOf(config);
+    } catch (err) {
+      refuseToRun(node, 'yolo-detect', err as Error);
+      return;
+    }
+    const streamOf = (cameraId: string) => `${node.id}:${cameraId}`;
+    const staleByCamera = new Map<string, number>();
+    let loaded: { detector: Detector; options: DetectOptions } | undefined;
     let lastCount = 0;
     let lastLowCount = 0;
-    let completed = 0;
-    let windowStart = Date.now();
-    let fps = 0;
     let failure: Error | undefined;
-    let stale = 0;
 
     const status = startThrottledStatus(node, () => {
       if (failure) return errorStatus(failure);
       const phase = modelNode?.phase();
       if (phase === 'fetching') return { fill: 'yellow', shape: 'ring', text: 'fetching model…' };
       if (phase === 'loading') return { fill: 'yellow', shape: 'ring', text: 'loading model…' };
-      if (completed === 0 && fps === 0) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
-      const elapsed = (Date.now() - windowStart) / 1000;
-      if (elapsed >= 1) {
-        fps = completed / elapsed;
-        completed = 0;
-        windowStart = Date.now();
-      }
-      const dropped = scheduler.dropped + stale;
-      return { fill: 'green', shape: 'dot', text: `${Math.round(lastMs)} ms · ${fps.toFixed(1)} fps · ${lastCount} found${lastLowCount ? ` (+${lastLowCount} low)` : ''}${dropped ? ` · dropped ${dropped}` : ''}` };
+      const cameras = report();
+      if (!loaded || (cameras.length === 0 && lastCount === 0)) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
+      const usage = loaded.detector.usage();
+      const found = `${lastCount} found${lastLowCount ? ` (+${lastLowCount} low)` : ''}`;
+      if (cameras.length === 0) return { fill: 'green', shape: 'dot', text: `${found} · ${Math.round(usage.msPerImage ?? 0)} ms` };
+      const fps = cameras.reduce((sum, c) => sum + c.fps, 0) / cameras.length;
+      const rates = cameras.flatMap((c) => (c.detectFps ? [c.detectFps] : []));
+      const spare = spareCameras(usage, rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : REFERENCE_DETECT_FPS);
+      const dropped = cameras.reduce((sum, c) => sum + c.superseded + c.stale, 0);
+      const parts = [
+        found,
+        `${fps.toFixed(1)} fps${cameras.length > 1 ? ` × ${cameras.length} cameras` : ''}`,
+        `model ${Math.round(usage.busy * 100)} % busy${spare === null ? '' : `, room for ${spare} more`}`,
+        ...(dropped ? [`dropped ${dropped}`] : []),
+      ];
+      return { fill: usage.busy > 0.95 ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') };
     });
+
+    function report() {
+      const streams = loaded ? new Map(loaded.detector.usage().streams.map((s) => [s.stream, s])) : new Map();
+      return schedules.entries().map(([cameraId, schedule]) => {
+        const usage = streams.get(streamOf(cameraId));
+        return {
+          cameraId,
+          model: config.model,
+          motionGating: schedules.options.motion !== null,
+          ...schedule.stats(),
+          fps: usage?.fps ?? 0,
+          share: usage?.share ?? 0,
+          processed: usage?.processed ?? 0,
+          superseded: usage?.superseded ?? 0,
+          stale: staleByCamera.get(cameraId) ?? 0,
+        };
+      });
+    }
+    detectionRegistry.addReporter(node.id, report);
 
     const maxMegapixels = settingNumber(config.maxMegapixels, DEFAULT_MAX_PIXELS / 1e6);
     // Settings are checked once, when the model is ready; a problem is then reported on every message.
@@ -82,7 +141,8 @@ export = function register(RED: NodeAPI): void {
             classes: parseClassList(config.classes ?? 'person', detector.model.classNames),
             maxDetections: 300,
           };
-          return { detector, options };
+          loaded = { detector, options };
+          return loaded;
         })
       : Promise.reject(new Error('no model configured: choose or add a yolo-model config node'));
     ready.catch((err: Error) => {
@@ -91,34 +151,58 @@ export = function register(RED: NodeAPI): void {
     });
     status.now();
 
-    const scheduler = new LatestOnlyScheduler<Job>(
-      async (job) => {
-        try {
-          const { detector, options } = await ready;
-          const result = await detector.detect(await job.image(), options);
-          const out = job.msg as NodeMessage & { detections?: unknown };
-          out.detections = result.detections;
-          lastMs = result.inferenceMs;
-          // Boxes kept only for the tracker's second chance (a low confidence) are not people found: counted apart.
-          lastLowCount = result.detections.filter((d) => d.score < CONFIDENT_SCORE).length;
-          lastCount = result.detections.length - lastLowCount;
-          completed++;
-          failure = undefined;
-          job.send(out);
-          job.done();
-        } catch (err) {
-          failure = err as Error;
-          status.now();
-          failMessage(job.msg, job.done, err as Error);
-        }
+    async function detect(msg: FrameMsg, send: (msg: NodeMessage) => void, done: (err?: Error) => void, image: RgbImage | Promise<RgbImage>, stream?: string, detectFps?: number | null) {
+      // A decoding failure is reported below, once the model is ready: until then it must not count as unhandled.
+      if (image instanceof Promise) image.catch(() => undefined);
+      try {
+        const { detector, options } = loaded ?? (await ready);
+        const result = await detector.detect(await image, options, stream);
+        const out = msg as NodeMessage & { detections?: unknown; detectFps?: number };
+        out.detections = result.detections;
+        if (detectFps) out.detectFps = detectFps;
+        // Boxes kept only for the tracker's second chance (a low confidence) are not people found: counted apart.
+        lastLowCount = result.detections.filter((d) => d.score < CONFIDENT_SCORE).length;
+        lastCount = result.detections.length - lastLowCount;
+        failure = undefined;
+        send(out);
+        done();
+      } catch (err) {
+        // A newer frame of the camera took this one's place while the model was busy: dropped, and counted.
+        if (err instanceof SupersededError) return done();
+        failure = err as Error;
+        status.now();
+        failMessage(msg, done, err as Error);
+      }
+    }
+
+    function detectFrame({ msg, send, done, frame, stored }: FrameJob) {
+      let schedule;
+      try {
+        schedule = schedules.of(frame.cameraId);
+      } catch (err) {
+        return failMessage(msg, done, err as Error);
+      }
+      if (schedule.decide(frame.timestamp, stored) !== 'detect') return done();
+      void detect(msg, send, done, stored, streamOf(frame.cameraId), schedule.stats().detectFps);
+    }
+
+    const waitingForModel = new Map<string, FrameJob>();
+    ready.then(
+      () => {
+        for (const job of waitingForModel.values()) detectFrame(job);
+        waitingForModel.clear();
       },
-      (dropped) => dropped.done(),
+      (err: Error) => {
+        for (const job of waitingForModel.values()) failMessage(job.msg, job.done, err);
+        waitingForModel.clear();
+      },
     );
 
     let imagesInFlight = 0;
-    node.on('input', (msg, send, done) => {
-      if (refuseTooDeep(msg, done)) return;
-      const { frame: given, payload } = msg as Job['msg'];
+    node.on('input', (incoming, send, done) => {
+      if (refuseTooDeep(incoming, done)) return;
+      const msg = incoming as FrameMsg;
+      const { frame: given, payload } = msg;
       if (given !== undefined) {
         let frame: FrameRef;
         try {
@@ -129,10 +213,15 @@ export = function register(RED: NodeAPI): void {
         const stored = frameStore.get(frame);
         if (!stored) {
           // The camera has moved on and evicted this frame: detecting it now would only add latency.
-          stale++;
+          staleByCamera.set(frame.cameraId, (staleByCamera.get(frame.cameraId) ?? 0) + 1);
           return done();
         }
-        scheduler.submit(`frame:${frame.cameraId}`, { msg: msg as Job['msg'], send, done, image: () => stored });
+        if (failure && !loaded) return failMessage(msg, done, failure);
+        if (loaded) return detectFrame({ msg, send, done, frame, stored });
+        // Until the model is ready, each camera's newest frame waits.
+        const waiting = waitingForModel.get(frame.cameraId);
+        waitingForModel.set(frame.cameraId, { msg, send, done, frame, stored });
+        waiting?.done();
         return;
       }
       if (Buffer.isBuffer(payload) || payload instanceof Uint8Array) {
@@ -140,15 +229,13 @@ export = function register(RED: NodeAPI): void {
           return failMessage(msg, done, new Error(`${MAX_IMAGES_IN_FLIGHT} images are being detected already: send images no faster than the node detects them (see its status)`));
         }
         imagesInFlight++;
-        const image = () =>
-          decodeImage(payload, maxMegapixels * 1e6).catch((err: Error) => {
-            throw new Error(`msg.payload: ${err.message} (yolo-detect's "Largest image" setting)`);
-          });
-        const finish = (err?: Error) => {
+        const image = decodeImage(payload, maxMegapixels * 1e6).catch((err: Error) => {
+          throw new Error(`msg.payload: ${err.message} (yolo-detect's "Largest image" setting)`);
+        });
+        void detect(msg, send, (err?: Error) => {
           imagesInFlight--;
           done(err);
-        };
-        scheduler.submit(`image:${msg._msgid}`, { msg: msg as Job['msg'], send, done: finish, image });
+        }, image);
         return;
       }
       failMessage(msg, done, new Error('yolo-detect needs msg.frame from a camera-source node, or an encoded image (JPEG/PNG Buffer) in msg.payload'));
@@ -156,6 +243,10 @@ export = function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       status.stop();
+      detectionRegistry.removeReporter(node.id);
+      for (const job of waitingForModel.values()) job.done();
+      waitingForModel.clear();
+      if (loaded) for (const [cameraId] of schedules.entries()) loaded.detector.forget(streamOf(cameraId));
       done();
     });
   }

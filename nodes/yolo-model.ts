@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
+import { detectionRegistry } from '../src/detection/usage-registry';
 import { DEFAULT_MODEL_FILE, ensureDefaultModel, userModelDir } from '../src/detection/model-fetch';
 import type { ModelPhase, YoloModelNode } from './types';
 
@@ -46,7 +47,9 @@ export = function register(RED: NodeAPI): void {
       })
       .then((model) => {
         phase = 'ready';
-        return new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
+        const detector = new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
+        detectionRegistry.addModel(node.id, config.name || path.basename(node.modelPath), () => detector.usage());
+        return detector;
       });
     loading.catch((err: Error) => {
       phase = 'failed';
@@ -55,6 +58,7 @@ export = function register(RED: NodeAPI): void {
     node.detector = () => loading;
 
     node.on('close', (_removed: boolean, done: () => void) => {
+      detectionRegistry.removeModel(node.id);
       loading.then((detector) => detector.close()).then(done, () => done());
     });
   }

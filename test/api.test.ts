@@ -106,8 +106,8 @@ describe('REST API handler', () => {
     assert.ok(health.uptimeSeconds >= 5);
     assert.deepEqual(health.cameras.map((c: { id: string }) => c.id), ['api-test']);
     const cameras = await json('/api/cameras');
-    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'fps', 'framesProcessed', 'height', 'id', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
-    assert.deepEqual([cameras[0].width, cameras[0].activeTracks, cameras[0].zones], [64, 1, ['door']]);
+    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'detection', 'fps', 'framesProcessed', 'height', 'id', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
+    assert.deepEqual([cameras[0].width, cameras[0].activeTracks, cameras[0].zones, cameras[0].detection], [64, 1, ['door'], null], 'no yolo-detect node has seen this camera');
     const camera = await json('/api/cameras/api-test');
     assert.equal(camera.zoneStats[0].totalEntries, 5);
     const stats = await json('/api/stats');

@@ -107,7 +107,7 @@ describe('Detector batching', () => {
         for (let b = 0; b < batch; b++) {
           data.set([2 + input[b * 192 + 27] * 4, 4, 2, 2, 0.9], b * 5);
         }
-        return { data, channels: 5, anchors: 1 };
+        return { data, channels: 5, anchors: 1, input };
       },
     };
     return { model, batches };

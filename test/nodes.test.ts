@@ -215,7 +215,25 @@ describe('Node-RED nodes', function () {
       assert.ok(out.some((m) => m.detections.length >= 3), 'vtest.avi shows several pedestrians');
       const seqs = out.map((m) => m.frame.seq);
       assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'frames stay in order');
-      await waitFor(() => statuses.some((s) => s.status.source.id === 'detect' && / ms · .* fps/.test(s.status.text)), 5000, 'a status with timing');
+      await waitFor(() => statuses.some((s) => s.status.source.id === 'detect' && / fps · model \d+ % busy, room for \d+ more/.test(s.status.text)), 5000, 'a status with the load');
+    });
+
+    it('detects two cameras at its detection rate, says so in msg.detectFps, and shows the shared load', async function () {
+      requireModel(this);
+      requireVtest(this);
+      const camera = (id: string) => ({ id: `source-${id}`, type: 'camera-source', z: 'tab', cameraId: id, source: 'sample:vtest.avi', loop: true, realtime: true, width: 0, height: 0, fps: 0, autostart: true, wires: [['detect']] });
+      await helper.load([cameraSource, yoloModel, yoloDetect, catchNode, statusNode], [...flow({ detectFps: 2 }), camera('door'), camera('till')]);
+      const out = collect('out');
+      const statuses = collect('statuses');
+      await waitFor(() => ['door', 'till'].every((id) => out.filter((m) => m.frame.cameraId === id).length >= 3), 30000, 'three frames of each camera');
+      assert.ok(out.every((m) => m.detectFps === 2), `detectFps ${out.map((m) => m.detectFps)}`);
+      for (const id of ['door', 'till']) {
+        const times = out.filter((m) => m.frame.cameraId === id).map((m) => m.frame.timestamp);
+        const gaps = times.slice(1).map((t, i) => t - times[i]);
+        assert.ok(gaps.every((gap) => gap >= 400), `${id}: detected frames at least 0.5 s apart, less half a frame (${gaps})`);
+      }
+      await waitFor(() => statuses.some((s) => s.status.source.id === 'detect' && / fps × 2 cameras · model \d+ % busy/.test(s.status.text)), 5000, 'a status for two cameras');
+      assert.deepEqual(collect('errors'), []);
     });
 
     it('sends messages without a frame or image to Catch nodes', async function () {
@@ -369,7 +387,7 @@ describe('Node-RED nodes', function () {
     const layout = JSON.stringify({ zones: [{ id: 'shelf', polygon: square }], lines: [{ id: 'door', from: [0, 300], to: [400, 300] }] });
     const flow = (database: string, extra: Msg = {}) => [
       { id: 'tab', type: 'tab' },
-      { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeout: 5, timeZone: 'Europe/Paris', persist: true, database, wires: [['out'], ['events']], ...extra },
+      { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeoutSeconds: 0.5, timeZone: 'Europe/Paris', persist: true, database, wires: [['out'], ['events']], ...extra },
       { id: 'out', type: 'helper', z: 'tab' },
       { id: 'events', type: 'helper', z: 'tab' },
       ...catcher(),

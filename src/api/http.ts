@@ -1,6 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { frameStore } from '../camera/frame-store';
 import { cameraRegistry } from '../camera/registry';
+import { detectionRegistry } from '../detection/usage-registry';
+import { eventLoopDelay } from './event-loop';
 import { ALL_CAMERAS, type MetricsCollector } from '../metrics/collector';
 import { conversionReport } from '../sales/conversion';
 import type { SalesLedger } from '../sales/ledger';
@@ -68,6 +70,8 @@ function decodeSegment(segment: string): string {
  */
 export function createApi(options: ApiOptions): Api {
   const { state } = options;
+  // Measuring starts now, so /api/health has figures 10 s after deploy rather than 10 s after its first call.
+  eventLoopDelay();
   /** Annotated JPEGs by camera (or being drawn), reused while the frame and the drawing inputs do not change. */
   const rendered = new Map<string, { key: string; jpeg: Promise<Buffer> }>();
 
@@ -77,7 +81,10 @@ export function createApi(options: ApiOptions): Api {
     return view;
   };
 
-  const describe = (view: CameraView) => {
+  /** The detection figures of each camera, from the yolo-detect nodes of this process. */
+  const detectionByCamera = () => new Map(detectionRegistry.cameras().map(({ cameraId, ...figures }) => [cameraId, figures]));
+
+  const describe = (view: CameraView, detection = detectionByCamera()) => {
     const camera = cameraRegistry.get(view.id)?.stats();
     return {
       id: view.id,
@@ -92,6 +99,7 @@ export function createApi(options: ApiOptions): Api {
       occupancy: view.occupancy,
       zones: view.zones.map((z) => z.id),
       lastFrameAt: view.frame?.timestamp ?? camera?.lastFrameAt ?? null,
+      detection: detection.get(view.id) ?? null,
     };
   };
 
@@ -148,13 +156,17 @@ export function createApi(options: ApiOptions): Api {
 
   const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void | Promise<void>][] = [
     [/^\/health$/, (_m, _u, res) => {
+      const detection = detectionByCamera();
       const cameras = state.list().map((view) => {
-        const described = describe(view);
-        return { id: view.id, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt };
+        const described = describe(view, detection);
+        return { id: view.id, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt, detection: described.detection };
       });
-      sendJson(res, 200, { status: 'ok', uptimeSeconds: (Date.now() - options.startedAt) / 1000, cameras });
+      sendJson(res, 200, { status: 'ok', uptimeSeconds: (Date.now() - options.startedAt) / 1000, cameras, detectors: detectionRegistry.models(), eventLoopDelay: eventLoopDelay() });
     }],
-    [/^\/cameras$/, (_m, _u, res) => sendJson(res, 200, state.list().map(describe))],
+    [/^\/cameras$/, (_m, _u, res) => {
+      const detection = detectionByCamera();
+      sendJson(res, 200, state.list().map((view) => describe(view, detection)));
+    }],
     [/^\/cameras\/([^/]+)$/, (m, _u, res) => {
       const view = cameraOf(decodeSegment(m[1]));
       sendJson(res, 200, { ...describe(view), zoneStats: view.zones, lines: view.lines });

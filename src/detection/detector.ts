@@ -26,8 +26,70 @@ export interface DetectResult {
 interface Job {
   image: RgbImage;
   options: DetectOptions;
+  stream: string | null;
   resolve: (result: DetectResult) => void;
   reject: (err: Error) => void;
+}
+
+/** A waiting request replaced by a newer one of the same stream (a camera's newer frame): not an error. */
+export class SupersededError extends Error {
+  constructor(readonly stream: string) {
+    super(`a newer frame of "${stream}" replaced this one while it waited for the model`);
+    this.name = 'SupersededError';
+  }
+}
+
+/** One stream's use of the model over the usage window. */
+export interface StreamUsage {
+  stream: string;
+  /** Images detected per second. */
+  fps: number;
+  /** Fraction of the model's busy time spent on this stream. */
+  share: number;
+  /** Since the detector started: images detected, and waiting images replaced by newer ones. */
+  processed: number;
+  superseded: number;
+}
+
+/** How loaded the model is, over the usage window. */
+export interface DetectorUsage {
+  /** Fraction of wall time a network run was in progress (0–1). */
+  busy: number;
+  /** Mean run time per image (a batched run's time shared by its images); null before the first run. */
+  msPerImage: number | null;
+  /** Images per second the model could detect if it never rested: 1000 / msPerImage. */
+  ceilingFps: number | null;
+  /** Images detected per second. */
+  fps: number;
+  streams: StreamUsage[];
+  windowSeconds: number;
+}
+
+interface StreamTotals {
+  processed: number;
+  superseded: number;
+  /** When the stream was last served, as a count of turns; -1 never. */
+  servedAt: number;
+}
+
+interface RunRecord {
+  endedAt: number;
+  ms: number;
+  streams: (string | null)[];
+}
+
+/** Usage figures cover this much recent time. */
+const USAGE_WINDOW_MS = 10_000;
+/** Streams remembered for their turn and totals; beyond this the longest unserved is forgotten. */
+const MAX_STREAMS = 1024;
+
+/**
+ * Cameras with spare capacity at `detectFps` each: the model's idle time divided by the time `detectFps`
+ * images take. Null until the model has run.
+ */
+export function spareCameras(usage: DetectorUsage, detectFps: number): number | null {
+  if (usage.ceilingFps === null || !(detectFps > 0)) return null;
+  return Math.max(0, Math.floor((usage.ceilingFps * (1 - usage.busy)) / detectFps + 1e-9));
 }
 
 export function postprocess(
@@ -49,50 +111,134 @@ export function postprocess(
 }
 
 /**
- * Runs detection requests through one model, one network run at a time. Requests that wait while a run is
- * in progress (typically frames of several cameras) go together into the next run when the model's batch
- * dimension allows it.
+ * Runs detection requests through one model, one network run at a time, shared fairly between streams
+ * (cameras). A stream has at most one request waiting: a newer one replaces it (the older fails with
+ * SupersededError), so a slow model sees each camera's newest frame instead of a growing queue. When the model
+ * frees up, the streams served longest ago go first, several together when the model's batch dimension allows
+ * it; requests without a stream (single images) are never replaced and queue in arrival order among them.
  */
 export class Detector {
-  private readonly queue: Job[] = [];
+  /** Waiting requests by stream, in arrival order; a replaced request keeps its place. */
+  private readonly pending = new Map<string, Job>();
+  private readonly streams = new Map<string, StreamTotals>();
+  /** Counts the streams' turns: a stream's servedAt is the count when it was last served. */
+  private served = 0;
+  private readonly recentRuns: RunRecord[] = [];
+  private anonymous = 0;
   private running: Promise<void> | undefined;
   private closed = false;
-  /** Input tensors by batch size, reused: runs never overlap, and every slot is fully rewritten. */
-  private readonly tensors = new Map<number, Float32Array>();
+  private readonly spareTensors = new Map<number, Float32Array>();
+  private readonly startedAt = performance.now();
 
   constructor(readonly model: YoloModel, private readonly maxBatch = 4) {}
 
-  detect(image: RgbImage, options: DetectOptions = DEFAULT_DETECT_OPTIONS): Promise<DetectResult> {
+  /** Detects objects in an image; `stream` names the camera it comes from, for fair turns and replacement. */
+  detect(image: RgbImage, options: DetectOptions = DEFAULT_DETECT_OPTIONS, stream?: string): Promise<DetectResult> {
     if (this.closed) return Promise.reject(new Error('the model has been closed'));
     return new Promise((resolve, reject) => {
-      this.queue.push({ image, options, resolve, reject });
+      const job: Job = { image, options, stream: stream ?? null, resolve, reject };
+      const key = stream === undefined ? `\0${this.anonymous++}` : stream;
+      const superseded = this.pending.get(key);
+      this.pending.set(key, job);
+      if (superseded && stream !== undefined) {
+        this.totalsOf(stream).superseded++;
+        superseded.reject(new SupersededError(stream));
+      }
       this.running ??= this.drain().finally(() => (this.running = undefined));
     });
+  }
+
+  usage(now = performance.now()): DetectorUsage {
+    while (this.recentRuns.length > 0 && this.recentRuns[0].endedAt < now - USAGE_WINDOW_MS) this.recentRuns.shift();
+    const windowMs = Math.min(USAGE_WINDOW_MS, Math.max(1, now - this.startedAt));
+    let busyMs = 0;
+    let images = 0;
+    const perStream = new Map<string, { images: number; ms: number }>();
+    for (const run of this.recentRuns) {
+      busyMs += run.ms;
+      images += run.streams.length;
+      for (const stream of run.streams) {
+        if (stream === null) continue;
+        const entry = perStream.get(stream) ?? { images: 0, ms: 0 };
+        entry.images++;
+        entry.ms += run.ms / run.streams.length;
+        perStream.set(stream, entry);
+      }
+    }
+    const last = this.recentRuns.at(-1);
+    const msPerImage = images > 0 ? busyMs / images : last ? last.ms / last.streams.length : null;
+    return {
+      busy: Math.min(1, busyMs / windowMs),
+      msPerImage,
+      ceilingFps: msPerImage ? 1000 / msPerImage : null,
+      fps: (images * 1000) / windowMs,
+      streams: [...this.streams].map(([stream, { processed, superseded }]) => {
+        const recent = perStream.get(stream);
+        return {
+          stream,
+          fps: ((recent?.images ?? 0) * 1000) / windowMs,
+          share: recent && busyMs > 0 ? recent.ms / busyMs : 0,
+          processed,
+          superseded,
+        };
+      }),
+      windowSeconds: windowMs / 1000,
+    };
+  }
+
+  /** Forgets a stream's totals and turn (a camera removed); a request of it that waits still runs. */
+  forget(stream: string): void {
+    this.streams.delete(stream);
   }
 
   /** Refuses new work, fails what is queued, lets a run in progress finish, then frees the model. */
   async close(): Promise<void> {
     this.closed = true;
-    for (const job of this.queue.splice(0)) job.reject(new Error('the model has been closed'));
+    const waiting = [...this.pending.values()];
+    this.pending.clear();
+    for (const job of waiting) job.reject(new Error('the model has been closed'));
     await this.running;
     await this.model.release();
   }
 
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0, Math.min(this.maxBatch, this.model.maxBatch));
-      await this.runBatch(batch);
+  private totalsOf(stream: string): StreamTotals {
+    let totals = this.streams.get(stream);
+    if (!totals) {
+      if (this.streams.size >= MAX_STREAMS) {
+        const [longestUnserved] = [...this.streams].reduce((a, b) => (b[1].servedAt < a[1].servedAt ? b : a));
+        this.streams.delete(longestUnserved);
+      }
+      totals = { processed: 0, superseded: 0, servedAt: -1 };
+      this.streams.set(stream, totals);
     }
+    return totals;
   }
 
+  /** The next run's requests: streams never served or served longest ago first, single images in arrival order. */
+  private nextBatch(): Job[] {
+    const size = Math.min(this.maxBatch, this.model.maxBatch);
+    const turn = (key: string) => {
+      const { stream } = this.pending.get(key)!;
+      return stream === null ? -1 : this.totalsOf(stream).servedAt;
+    };
+    const keys = [...this.pending.keys()].sort((a, b) => turn(a) - turn(b)).slice(0, size);
+    return keys.map((key) => {
+      const job = this.pending.get(key)!;
+      this.pending.delete(key);
+      if (job.stream !== null) this.totalsOf(job.stream).servedAt = this.served++;
+      return job;
+    });
+  }
+
+  private async drain(): Promise<void> {
+    while (this.pending.size > 0) await this.runBatch(this.nextBatch());
+  }
   private async runBatch(batch: Job[]): Promise<void> {
     const { model } = this;
     const imageSize = 3 * model.inputWidth * model.inputHeight;
-    let tensor = this.tensors.get(batch.length);
-    if (!tensor) {
-      tensor = new Float32Array(batch.length * imageSize);
-      this.tensors.set(batch.length, tensor);
-    }
+    // Tensors by batch size, reused: a run hands its tensor to the model's worker thread and gets it back.
+    const tensor = this.spareTensors.get(batch.length) ?? new Float32Array(batch.length * imageSize);
+    this.spareTensors.delete(batch.length);
     // The images are scaled together (libvips threads), then written into consecutive slots.
     const scaled = await Promise.allSettled(batch.map((job) => letterboxImage(job.image, model.inputWidth, model.inputHeight)));
     const ready: { job: Job; lb: Letterbox; slot: number }[] = [];
@@ -114,6 +260,9 @@ export class Detector {
       return;
     }
     const inferenceMs = performance.now() - started;
+    if (output.input.length === batch.length * imageSize) this.spareTensors.set(batch.length, output.input);
+    this.recentRuns.push({ endedAt: performance.now(), ms: inferenceMs, streams: ready.map(({ job }) => job.stream) });
+    for (const { job } of ready) if (job.stream !== null) this.totalsOf(job.stream).processed++;
     const perImage = output.channels * output.anchors;
     for (const { job, lb, slot } of ready) {
       try {

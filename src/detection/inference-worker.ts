@@ -1,0 +1,64 @@
+/**
+ * Runs one ONNX Runtime session off Node-RED's main thread. onnxruntime-node's `session.run` is synchronous
+ * (its promise only defers the call): run on the main thread, every inference would stall the event loop for
+ * its whole duration — every other node, the editor, the HTTP API. Here the main thread only posts tensors.
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+
+export type WorkerRequest =
+  | { kind: 'load'; bytes: Uint8Array; executionProvider: string; threads: number }
+  | { kind: 'run'; id: number; input: Float32Array; dims: number[] }
+  | { kind: 'release' };
+
+export type WorkerReply =
+  | { kind: 'loaded'; inputNames: string[]; outputNames: string[]; inputShape: (number | string)[] | null }
+  | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; input: Float32Array }
+  | { kind: 'failed'; id: number | null; message: string }
+  | { kind: 'released' };
+
+let session: ort.InferenceSession | null = null;
+
+function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
+  parentPort!.postMessage(message, transfer);
+}
+
+async function handle(request: WorkerRequest): Promise<void> {
+  switch (request.kind) {
+    case 'load': {
+      try {
+        session = await ort.InferenceSession.create(request.bytes, {
+          executionProviders: [request.executionProvider],
+          intraOpNumThreads: request.threads,
+          graphOptimizationLevel: 'all',
+          // Idle inference threads sleep instead of spinning: on a small box they share the cores with FFmpeg,
+          // libvips and the event loop, and spinning threads slow those (and so the next inference) down.
+          extra: { session: { intra_op: { allow_spinning: '0' } } },
+        });
+      } catch (err) {
+        return reply({ kind: 'failed', id: null, message: (err as Error).message });
+      }
+      const input = session.inputMetadata[0];
+      return reply({ kind: 'loaded', inputNames: [...session.inputNames], outputNames: [...session.outputNames], inputShape: input?.isTensor ? [...input.shape] : null });
+    }
+    case 'run': {
+      try {
+        if (!session) throw new Error('no model loaded');
+        const tensor = new ort.Tensor('float32', request.input, request.dims);
+        const results = await session.run({ [session.inputNames[0]]: tensor });
+        const output = results[session.outputNames[0]];
+        const data = output.data as Float32Array;
+        // The input goes back with the output, so the caller can fill it again instead of allocating another.
+        return reply({ kind: 'ran', id: request.id, data, dims: [...output.dims], input: request.input }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
+      } catch (err) {
+        return reply({ kind: 'failed', id: request.id, message: (err as Error).message });
+      }
+    }
+    case 'release':
+      await session?.release();
+      session = null;
+      return reply({ kind: 'released' });
+  }
+}
+
+parentPort!.on('message', (request: WorkerRequest) => void handle(request));

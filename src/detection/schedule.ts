@@ -1,0 +1,132 @@
+import type { RgbImage } from '../types';
+import { MotionDetector, validateMotionOptions, type MotionOptions } from './motion';
+
+export interface ScheduleOptions {
+  /** Frames detected per second and camera; 0 detects every frame. */
+  detectFps: number;
+  /** Detect only when something moved (null: always). */
+  motion: MotionOptions | null;
+  /** With motion gating, detect at least this often, so people standing still stay tracked. */
+  keepAliveSeconds: number;
+}
+
+/**
+ * Every frame the model has time for, shared fairly between cameras: on the accuracy benchmark detecting fewer
+ * frames costs counts in busy scenes (people crossing each other between two detections swap ids), so a lower
+ * rate is a choice made for capacity, not the default.
+ */
+export const DEFAULT_DETECT_FPS = 0;
+/** The rate NVRs detect at, and the one capacity is quoted at ("room for N more cameras at 5 fps"). */
+export const REFERENCE_DETECT_FPS = 5;
+export const DEFAULT_KEEP_ALIVE_SECONDS = 5;
+export const DEFAULT_SCHEDULE_OPTIONS: ScheduleOptions = { detectFps: DEFAULT_DETECT_FPS, motion: null, keepAliveSeconds: DEFAULT_KEEP_ALIVE_SECONDS };
+
+export type Decision = 'detect' | 'rate' | 'still';
+
+export interface CameraScheduleStats {
+  /** Frames offered, and what became of them. */
+  frames: number;
+  detect: number;
+  /** Skipped because the camera delivers faster than the detection rate. */
+  rate: number;
+  /** Skipped by the motion gate: detector calls saved. */
+  still: number;
+  /** The camera's frame rate, from the frames' capture times. */
+  sourceFps: number | null;
+  /** The rate its frames are detected at when nothing is gated: the lower of the source's and detectFps. */
+  detectFps: number | null;
+}
+
+export function validateScheduleOptions(options: ScheduleOptions): ScheduleOptions {
+  if (!(options.detectFps >= 0 && options.detectFps <= 1000)) throw new Error(`the detection rate must be from 0 (every frame) to 1000 per second, got ${options.detectFps}`);
+  if (!(options.keepAliveSeconds > 0 && options.keepAliveSeconds <= 3600)) throw new Error(`the keep-alive must be above 0 and at most 3600 seconds, got ${options.keepAliveSeconds}`);
+  if (options.motion) validateMotionOptions(options.motion);
+  return options;
+}
+
+/**
+ * Which of one camera's frames to detect, by their capture times: at most `detectFps` per second (a frame is due
+ * when the time since the previous due one is an interval, give or take half a source frame, so a 10 fps camera
+ * detected at 5 fps gives every other frame despite jitter), and with motion gating only due frames in which
+ * something moved, or the first due one after `keepAliveSeconds` without a detection.
+ */
+export class CameraSchedule {
+  private readonly motion: MotionDetector | null;
+  private nextDue: number | null = null;
+  private lastFrameAt: number | null = null;
+  private lastDetectAt = -Infinity;
+  private frameIntervalMs: number | null = null;
+  private readonly counts = { frames: 0, detect: 0, rate: 0, still: 0 };
+
+  constructor(readonly options: ScheduleOptions) {
+    this.motion = options.motion ? new MotionDetector(options.motion) : null;
+  }
+
+  decide(timestamp: number, image: RgbImage): Decision {
+    this.counts.frames++;
+    this.observeInterval(timestamp);
+    const decision = !this.due(timestamp) ? 'rate' : this.gated(timestamp, image) ? 'still' : 'detect';
+    this.counts[decision]++;
+    if (decision === 'detect') this.lastDetectAt = timestamp;
+    return decision;
+  }
+
+  stats(): CameraScheduleStats {
+    const sourceFps = this.frameIntervalMs ? 1000 / this.frameIntervalMs : null;
+    const { detectFps } = this.options;
+    return {
+      ...this.counts,
+      sourceFps,
+      detectFps: sourceFps === null ? (detectFps || null) : detectFps > 0 ? Math.min(detectFps, sourceFps) : sourceFps,
+    };
+  }
+
+  private observeInterval(timestamp: number): void {
+    if (this.lastFrameAt !== null && timestamp > this.lastFrameAt) {
+      const interval = timestamp - this.lastFrameAt;
+      this.frameIntervalMs = this.frameIntervalMs === null ? interval : this.frameIntervalMs * 0.9 + interval * 0.1;
+    }
+    this.lastFrameAt = timestamp;
+  }
+
+  private due(timestamp: number): boolean {
+    const { detectFps } = this.options;
+    if (detectFps <= 0) return true;
+    const interval = 1000 / detectFps;
+    const slack = Math.min(interval, this.frameIntervalMs ?? 0) / 2;
+    if (this.nextDue !== null && timestamp + slack < this.nextDue) return false;
+    // Behind by more than an interval (a slow source, a pause): the cadence restarts from this frame.
+    this.nextDue = this.nextDue === null || timestamp - this.nextDue > interval ? timestamp + interval : this.nextDue + interval;
+    return true;
+  }
+
+  private gated(timestamp: number, image: RgbImage): boolean {
+    if (!this.motion) return false;
+    // The background learns from every due frame, kept alive or not.
+    const { moved } = this.motion.check(image, timestamp);
+    return !moved && timestamp - this.lastDetectAt < this.options.keepAliveSeconds * 1000;
+  }
+}
+
+/** One schedule per camera, created on first use; a bounded number of cameras. */
+export class DetectionSchedules {
+  private readonly cameras = new Map<string, CameraSchedule>();
+
+  constructor(readonly options: ScheduleOptions = DEFAULT_SCHEDULE_OPTIONS, readonly maxCameras = 256) {
+    validateScheduleOptions(options);
+  }
+
+  of(cameraId: string): CameraSchedule {
+    let schedule = this.cameras.get(cameraId);
+    if (!schedule) {
+      if (this.cameras.size >= this.maxCameras) throw new Error(`already detecting ${this.maxCameras} cameras; camera "${cameraId}" is one too many`);
+      schedule = new CameraSchedule(this.options);
+      this.cameras.set(cameraId, schedule);
+    }
+    return schedule;
+  }
+
+  entries(): [string, CameraSchedule][] {
+    return [...this.cameras];
+  }
+}
