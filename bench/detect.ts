@@ -35,7 +35,8 @@ async function main(): Promise<void> {
     if (tensors.length === frames) break;
   }
 
-  for (let i = 0; i < 5; i++) await model.run(tensors[i % tensors.length], 1);
+  // A run takes its tensor's memory (it moves to the model's worker thread): warm up on copies.
+  for (let i = 0; i < 5; i++) await model.run(tensors[i % tensors.length].slice(), 1);
 
   const capture = readVideoFile(video);
   const bare: number[] = [];

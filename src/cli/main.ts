@@ -8,6 +8,8 @@ import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
 import { ensureDefaultModel } from '../detection/model-fetch';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
+import { DEFAULT_MOTION_OPTIONS } from '../detection/motion';
+import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, type ScheduleOptions } from '../detection/schedule';
 import { DEFAULT_ZONE_OPTIONS, ZoneAnalytics, type ZoneOptions } from '../analytics/zones';
 import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate } from '../camera/ffmpeg';
 import { finishCounting, RecordingCounter, runVideo } from '../pipeline/offline';
@@ -38,17 +40,20 @@ commands:
         bytetrack: --track-thresh 0.5 --match-thresh 0.8 --track-buffer 30 --frame-rate 30
         ocsort:    --det-thresh 0.6 --max-age 30 --min-hits 3 --iou 0.3 --delta-t 3 --inertia 0.2 [--use-byte]
   run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--nms 0.45]
-      [--model FILE] [--fps N] [--tracks-out FILE] [--detections-out FILE]
-      counts a recording: detects, tracks and counts every frame (none dropped, as fast as the machine
-      goes) with the same engine as the nodes and prints the layout's counts as JSON (as zones does).
-      Defaults are the nodes' defaults: ByteTrack (track-thresh 0.6, match-thresh 0.9, track-buffer 30,
-      frame rate of the video) on detections scoring above 0.1 (--conf; --nms is the detector's
-      non-maximum suppression IoU). --fps reads the video at N frames per
+      [--model FILE] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5]
+      [--tracks-out FILE] [--detections-out FILE]
+      counts a recording: detects, tracks and counts the frames yolo-detect would detect (none dropped,
+      as fast as the machine goes) with the same engine as the nodes and prints the layout's counts as
+      JSON (as zones does). Defaults are the nodes' defaults: every frame detected (--detect-fps N
+      detects N frames per second of video), ByteTrack (track-thresh 0.6, match-thresh 0.9, track-buffer
+      30, frame rate the detection rate) on detections scoring above 0.1 (--conf; --nms is the detector's
+      non-maximum suppression IoU). --motion-gating detects only frames in which something moved, and
+      one at least every --keep-alive seconds. --fps reads the video at N frames per
       second instead of every frame. --tracks-out writes the tracks as MOT rows (frames from 1),
       --detections-out the detections as MOT det rows; a progress line goes to stderr on a terminal.
       Counting settings, as zone-analytics has them (run and zones):
-        --track-timeout 30     frames a track may be unseen before it has ended
-        --relink-frames 30     a new track within this many frames of a lost one, where it was heading,
+        --track-timeout 2      seconds a track may be unseen before it has ended
+        --relink-seconds 2     a new track within this many seconds of a lost one, where it was heading,
         --relink-distance 0.5  within this many of its box heights, continues that person (0: off)
   eval --gt FILE --res FILE
       MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
@@ -101,20 +106,15 @@ async function detect(args: string[]): Promise<void> {
 
 const COUNTING_FLAGS = {
   'track-timeout': { type: 'string' },
-  'relink-frames': { type: 'string' },
+  'relink-seconds': { type: 'string' },
   'relink-distance': { type: 'string' },
 } as const;
 
-/** The zone engine's options from --track-timeout, --relink-frames and --relink-distance (defaults: the node's). */
+/** The zone engine's options from --track-timeout, --relink-seconds and --relink-distance (defaults: the node's). */
 function countingFromFlags(flags: { [K in keyof typeof COUNTING_FLAGS]?: string }): Partial<ZoneOptions> {
-  const whole = (flag: keyof typeof COUNTING_FLAGS, fallback: number) => {
-    const value = numberOption(flags[flag], flag, fallback, 0, Number.MAX_SAFE_INTEGER);
-    if (!Number.isInteger(value)) throw new UsageError(`--${flag} must be a whole number, got "${flags[flag]}"`);
-    return value;
-  };
   return {
-    trackTimeoutFrames: whole('track-timeout', DEFAULT_ZONE_OPTIONS.trackTimeoutFrames),
-    relinkFrames: whole('relink-frames', DEFAULT_ZONE_OPTIONS.relinkFrames),
+    trackTimeoutSeconds: numberOption(flags['track-timeout'], 'track-timeout', DEFAULT_ZONE_OPTIONS.trackTimeoutSeconds, 0, 3600),
+    relinkSeconds: numberOption(flags['relink-seconds'], 'relink-seconds', DEFAULT_ZONE_OPTIONS.relinkSeconds, 0, 3600),
     relinkDistance: numberOption(flags['relink-distance'], 'relink-distance', DEFAULT_ZONE_OPTIONS.relinkDistance, Number.MIN_VALUE, 100),
   };
 }
@@ -249,6 +249,9 @@ async function run(args: string[]): Promise<void> {
       nms: { type: 'string' },
       model: { type: 'string' },
       fps: { type: 'string' },
+      'detect-fps': { type: 'string' },
+      'motion-gating': { type: 'boolean' },
+      'keep-alive': { type: 'string' },
       'tracks-out': { type: 'string' },
       'detections-out': { type: 'string' },
       ...TRACKER_FLAGS,
@@ -259,6 +262,11 @@ async function run(args: string[]): Promise<void> {
   const confidence = numberOption(values.conf, 'conf', RECOMMENDED_DETECTION_CONFIDENCE, 0, 1);
   const nms = numberOption(values.nms, 'nms', 0.45, 0, 1);
   const fps = values.fps === undefined ? undefined : numberOption(values.fps, 'fps', 0, Number.MIN_VALUE, 1000);
+  const schedule: ScheduleOptions = {
+    detectFps: numberOption(values['detect-fps'], 'detect-fps', DEFAULT_DETECT_FPS, 0, 1000),
+    motion: values['motion-gating'] ? DEFAULT_MOTION_OPTIONS : null,
+    keepAliveSeconds: numberOption(values['keep-alive'], 'keep-alive', DEFAULT_KEEP_ALIVE_SECONDS, Number.MIN_VALUE, 3600),
+  };
   const settings = trackerFromFlags(values, RECOMMENDED_TRACKER);
   await access(values.video).catch((err: Error) => {
     throw new Error(`cannot read video ${values.video}: ${err.message}`);
@@ -266,7 +274,10 @@ async function run(args: string[]): Promise<void> {
   const layout = values.layout ? await readLayout(values.layout) : undefined;
   const ffmpeg = ffmpegExecutable();
   const frameRate = fps ?? (await probeFrameRate(ffmpeg, values.video)) ?? 25;
-  if (settings.algorithm === 'bytetrack' && settings.frameRate === undefined) settings.frameRate = frameRate;
+  // As sort-track with a blank frame rate: ByteTrack runs at the rate frames are detected.
+  if (settings.algorithm === 'bytetrack' && settings.frameRate === undefined) {
+    settings.frameRate = schedule.detectFps > 0 ? Math.min(schedule.detectFps, frameRate) : frameRate;
+  }
   let counter: RecordingCounter;
   try {
     counter = new RecordingCounter(settings, frameRate, layout, countingFromFlags(values));
@@ -280,15 +291,16 @@ async function run(args: string[]): Promise<void> {
   const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH);
   try {
     const classes = parseClassList('person', model.classNames);
-    const frames = await runVideo(values.video, {
+    const { frames } = await runVideo(values.video, {
       detector: new Detector(model),
       detect: { confidence, iou: nms, classes, maxDetections: 300 },
       counter,
+      schedule,
       fps,
       ffmpeg,
-      onFrame: async (frame, _image, detections, tracks) => {
-        if (detectionsOut) await write(detectionsOut, detections.map((d) => `${formatDetectionRow(frame, d.bbox, d.score)}\n`).join(''));
-        if (tracksOut) await write(tracksOut, tracks.map((t) => `${motRow(frame, t, settings.algorithm)}\n`).join(''));
+      onFrame: async (frame, _image, result) => {
+        if (result && detectionsOut) await write(detectionsOut, result.detections.map((d) => `${formatDetectionRow(frame, d.bbox, d.score)}\n`).join(''));
+        if (result && tracksOut) await write(tracksOut, result.tracks.map((t) => `${motRow(frame, t, settings.algorithm)}\n`).join(''));
         progress?.update(frame);
       },
     });
@@ -368,7 +380,7 @@ async function zones(args: string[]): Promise<void> {
   const byFrame = tracksByFrame(rows);
   const lastFrame = byFrame.length - 1;
   const timeOf = (frame: number) => ((frame - 1) / fps) * 1000;
-  for (let frame = 1; frame <= lastFrame; frame++) analytics.update(byFrame[frame], timeOf(frame));
+  for (let frame = 1; frame <= lastFrame; frame++) analytics.update(byFrame[frame], timeOf(frame), undefined, frame);
   process.stdout.write(`${JSON.stringify(finishCounting(analytics), null, 2)}\n`);
 }
 

@@ -1,6 +1,7 @@
 import { ZoneAnalytics, type ZoneLayout, type ZoneOptions } from '../analytics/zones';
 import { readVideoFile } from '../camera/ffmpeg';
 import type { Detector, DetectOptions } from '../detection/detector';
+import { CameraSchedule, validateScheduleOptions, type ScheduleOptions } from '../detection/schedule';
 import { createTracker, type TrackerSettings } from '../tracking/trackers';
 import type { DetectionInput, Track, Tracker } from '../tracking/track';
 import type { Detection, RgbImage } from '../types';
@@ -51,6 +52,16 @@ export class RecordingCounter {
     return this.frame;
   }
 
+  /** Capture time of the next frame, in ms from the first. */
+  get nextTime(): number {
+    return (this.frame / this.frameRate) * 1000;
+  }
+
+  /** A frame that was not detected (the detection rate, motion gating): time moves on, nothing is tracked. */
+  skip(): void {
+    this.frame++;
+  }
+
   /** One frame's detections; returns the tracks the tracker reports in it. */
   next(detections: readonly DetectionInput[], frameSize?: { width: number; height: number }): Track[] {
     const at = (this.frame++ / this.frameRate) * 1000;
@@ -59,6 +70,7 @@ export class RecordingCounter {
       tracks.map((t) => ({ id: t.id, bbox: t.bbox, label: t.detection?.label ?? null })),
       at,
       frameSize,
+      this.frame,
     );
     return tracks;
   }
@@ -73,20 +85,30 @@ export interface VideoRunOptions {
   detector: Detector;
   detect: DetectOptions;
   counter: RecordingCounter;
+  /** Which frames to detect, as yolo-detect chooses them; every frame when absent. */
+  schedule?: ScheduleOptions;
   /** Frames per second to read the video at (FFmpeg resamples); every frame of the file when absent. */
   fps?: number;
   ffmpeg?: string;
-  /** After each frame: its number (from 1), image, detections and reported tracks. */
-  onFrame?: (frame: number, image: RgbImage, detections: readonly Detection[], tracks: readonly Track[]) => void | Promise<void>;
+  /** After each frame: its number (from 1), image, and its detections and reported tracks, or null when not detected. */
+  onFrame?: (frame: number, image: RgbImage, result: { detections: readonly Detection[]; tracks: readonly Track[] } | null) => void | Promise<void>;
 }
 
-/** Detects, tracks and counts every frame of a video file, as fast as the machine goes. Returns the frames processed. */
-export async function runVideo(file: string, options: VideoRunOptions): Promise<number> {
+/** Detects, tracks and counts the frames of a video file the schedule chooses, as fast as the machine goes. */
+export async function runVideo(file: string, options: VideoRunOptions): Promise<{ frames: number; detected: number }> {
   const { detector, detect, counter, onFrame } = options;
+  const schedule = options.schedule ? new CameraSchedule(validateScheduleOptions(options.schedule)) : null;
+  let detected = 0;
   for await (const image of readVideoFile(file, { fps: options.fps, ffmpeg: options.ffmpeg })) {
+    if (schedule && schedule.decide(counter.nextTime, image) !== 'detect') {
+      counter.skip();
+      await onFrame?.(counter.frames, image, null);
+      continue;
+    }
+    detected++;
     const { detections } = await detector.detect(image, detect);
     const tracks = counter.next(detections, { width: image.width, height: image.height });
-    await onFrame?.(counter.frames, image, detections, tracks);
+    await onFrame?.(counter.frames, image, { detections, tracks });
   }
-  return counter.frames;
+  return { frames: counter.frames, detected };
 }

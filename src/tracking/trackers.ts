@@ -51,7 +51,7 @@ export function createTracker(settings: TrackerSettings): Tracker {
  * the settings its authors evaluate MOTChallenge with, fed every detection scoring above
  * RECOMMENDED_DETECTION_CONFIDENCE (its second round needs the low-score ones).
  */
-export const RECOMMENDED_TRACKER: TrackerSettings = { algorithm: 'bytetrack', trackThresh: 0.6, matchThresh: 0.9, trackBuffer: 30 };
+export const RECOMMENDED_TRACKER: { algorithm: 'bytetrack' } & Partial<ByteTrackOptions> = { algorithm: 'bytetrack', trackThresh: 0.6, matchThresh: 0.9, trackBuffer: 30 };
 export const RECOMMENDED_DETECTION_CONFIDENCE = 0.1;
 
 /** The MOTChallenge row the algorithm's reference implementation prints for a track it reports. */
