@@ -207,6 +207,64 @@ describe('example flows (examples/)', function () {
       await assertCleanDeploy(this, red);
     });
 
+    it('mqtt: Home Assistant discovery and availability; a crash shows offline, a restart online with the restored counts', async function () {
+      broker = await startMosquitto(this);
+      const flows = withBroker(example('mqtt'), broker);
+      const log: { topic: string; payload: string }[] = [];
+      const latest = (topic: string) => log.findLast((m) => m.topic === topic)?.payload;
+      const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+      try {
+        client.on('message', (topic, payload) => log.push({ topic, payload: payload.toString() }));
+        await client.subscribeAsync(['retail/#', 'homeassistant/#'], { qos: 1 });
+        let red = await startNodeRed(this, { flows });
+        const configOf = (suffix: string) => log.findLast((m) => m.topic.startsWith('homeassistant/sensor/') && m.topic.endsWith(`/vtest_${suffix}/config`));
+        const events = () => log.filter((m) => m.topic === 'retail/vtest/events').map((m) => JSON.parse(m.payload));
+        await waitUntil(
+          async () => log,
+          () => latest('retail/available') === 'online' && Boolean(configOf('zone_road_count')) && events().some((e) => e.type === 'exit') && Number(latest('retail/vtest/footfall/today')) > 0,
+          90000,
+          'availability, discovery, counts and a visit that ended',
+        );
+        for (const suffix of ['occupancy', 'footfall_today', 'zone_path-left_count', 'zone_road_count', 'line_middle_in', 'line_middle_out']) {
+          const config = JSON.parse(configOf(suffix)!.payload);
+          for (const key of ['name', 'unique_id', 'state_topic', 'availability_topic', 'device', 'state_class', 'unit_of_measurement']) assert.ok(key in config, `${suffix}: ${key}`);
+          assert.equal(config.availability_topic, 'retail/available');
+          assert.ok(latest(config.state_topic) !== undefined, `${suffix}: its state topic ${config.state_topic} is published`);
+        }
+        const ids = events().map((e) => e.eventId);
+        assert.equal(new Set(ids).size, ids.length, 'event ids are unique');
+        for (const [i, exit] of events().entries()) {
+          if (exit.type === 'exit') assert.ok(events().slice(0, i).some((e) => e.type === 'enter' && e.visitId === exit.visitId), `exit ${exit.visitId} follows its enter`);
+        }
+
+        // A crash: the broker publishes the will, so subscribers see offline instead of stale counts.
+        await new Promise((resolve) => setTimeout(resolve, 1500));
+        const footfallAtCrash = Number(latest('retail/vtest/footfall/today'));
+        await red.kill();
+        await waitUntil(async () => latest('retail/available'), (value) => value === 'offline', 10000, 'offline from the will');
+
+        const restartAt = log.length;
+        red = await startNodeRed(this, { flows, userDir: red.userDir });
+        const after = () => log.slice(restartAt);
+        await waitUntil(async () => after(), (m) => m.some((x) => x.topic === 'retail/available' && x.payload === 'online') && m.some((x) => x.topic === 'retail/vtest/footfall/today'), 60000, 'online and counts again');
+        const restored = Number(after().find((m) => m.topic === 'retail/vtest/footfall/today')!.payload);
+        assert.ok(restored >= footfallAtCrash && footfallAtCrash > 0, `footfall restored: ${restored} after the restart, ${footfallAtCrash} at the crash`);
+
+        // The road zone leaves the layout: its sensor's config is emptied, so Home Assistant removes it.
+        const withoutRoad = flows.map((n) => {
+          if (n.type !== 'zone-analytics') return n;
+          const layout = JSON.parse(n.layout as string) as { zones: { id: string }[] };
+          return { ...n, layout: JSON.stringify({ ...layout, zones: layout.zones.filter((z) => z.id !== 'road') }) };
+        });
+        const deployed = await fetch(`http://127.0.0.1:${red.port}/flows`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(withoutRoad) });
+        assert.equal(deployed.status, 204);
+        await waitUntil(async () => configOf('zone_road_count')?.payload, (payload) => payload === '', 60000, "the road zone's config emptied");
+        assert.ok(configOf('zone_path-left_count')!.payload !== '', 'the other zone stays');
+      } finally {
+        await client.endAsync();
+      }
+    });
+
     /** pos-integration deployed next to a flow whose footfall is exactly 8 visitors (and an api-out node at /api). */
     async function startPosWithKnownFootfall(context: Mocha.Context) {
       broker = await startMosquitto(context);

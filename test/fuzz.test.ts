@@ -30,6 +30,7 @@ const NODES = {
   heatmap: require('../nodes/heatmap'),
   apiOut: require('../nodes/api-out'),
   posConversion: require('../nodes/pos-conversion'),
+  mqttTopics: require('../nodes/mqtt-topics'),
 };
 const catchNode = coreNode('25-catch.js');
 const completeNode = coreNode('24-complete.js');
@@ -129,6 +130,17 @@ function targets(dir: string): Target[] {
       nodes: [{ id: 'target', type: 'heatmap', cellSize: 8, decay: 0.98, sigma: 24, every: 7, format: 'png', quality: 80, overlay: false, privacy: false, opacity: 0.6, longTerm: false, anchor: 'bottom-center' }],
       valid: (n) => ({ frame: frameRef('fuzz', n), tracks: tracks(n) }),
       paths: [...FRAME_PATHS, 'tracks', 'tracks.0', 'tracks.0.bbox', 'tracks.0.bbox.3'],
+      validEvery: 1,
+    },
+    {
+      name: 'mqtt-topics',
+      modules: [NODES.mqttTopics],
+      nodes: [{ id: 'target', type: 'mqtt-topics', prefix: 'retail/', throttle: 1, discovery: true, discoveryPrefix: 'homeassistant', instance: 'fuzz' }],
+      valid: (n) =>
+        n % 2 === 0
+          ? { frame: frameRef('fuzz', n), zones: [{ id: 'shelf', name: 'shelf', currentCount: 1, totalEntries: n, totalExits: 0, avgDwellSeconds: null }], lines: [{ id: 'door', name: 'door', in: n, out: 0 }], occupancy: 2, today: { camera: { footfall: n } } }
+          : { payload: { type: 'enter', zoneId: 'shelf', trackId: n, at: n, visitId: `shelf:${n}:${n}`, label: 'person', cameraId: 'fuzz' } },
+      paths: [...FRAME_PATHS, 'zones', 'zones.0', 'zones.0.id', 'zones.0.byClass', 'lines', 'lines.0.id', 'occupancy', 'today', 'today.camera', 'payload.type', 'payload.cameraId', 'payload.zoneId'],
       validEvery: 1,
     },
     {

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { ROOT, requireModel, requireVtest, stopChild, waitFor } from './support';
@@ -12,9 +12,24 @@ export interface RunningNodeRed {
   /** Warnings and errors Node-RED logged from "Starting flows" on. */
   problems(): string[];
   stop(): Promise<void>;
+  /** Kills Node-RED at once, as a crash or power cut would (SIGKILL: nothing runs on its way out). */
+  kill(): Promise<void>;
 }
 
 const running = new Set<ChildProcess>();
+
+/** The first child process of `pid`, from /proc (field 4 of /proc/<pid>/stat is the parent). */
+function childOf(pid: number): number {
+  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
+    } catch {
+      // The process ended while the list was read.
+    }
+  }
+  throw new Error(`process ${pid} has no child`);
+}
 
 async function stop(red: ChildProcess): Promise<void> {
   await stopChild(red, 'SIGINT');
@@ -27,13 +42,13 @@ async function stop(red: ChildProcess): Promise<void> {
  */
 export async function startNodeRed(
   context: Mocha.Context,
-  options: { flows?: unknown[]; env?: Record<string, string> } = {},
+  options: { flows?: unknown[]; env?: Record<string, string>; userDir?: string } = {},
 ): Promise<RunningNodeRed> {
   requireModel(context);
   requireVtest(context);
   let output = '';
   const port = 19000 + Math.floor(Math.random() * 1000);
-  const userDir = mkdtempSync(path.join(tmpdir(), 'node-red-'));
+  const userDir = options.userDir ?? mkdtempSync(path.join(tmpdir(), 'node-red-'));
   const env: Record<string, string> = { PORT: String(port), DEMO_USER_DIR: userDir, ...options.env };
   if (options.flows) {
     env.DEMO_FLOW_FILE = path.join(userDir, 'import.json');
@@ -51,6 +66,14 @@ export async function startNodeRed(
     output: () => output,
     problems: () => output.slice(output.indexOf('Starting flows')).split('\n').filter((line) => /\[(warn|error)\]/.test(line)),
     stop: () => stop(red),
+    kill: async () => {
+      // Node-RED is the child of scripts/demo.js, which exits with it.
+      const nodeRed = childOf(red.pid!);
+      const exited = new Promise((resolve) => red.once('exit', resolve));
+      process.kill(nodeRed, 'SIGKILL');
+      await exited;
+      running.delete(red);
+    },
   };
 }
 

@@ -214,6 +214,8 @@ describe('ZoneAnalytics: tracks that break and restart', () => {
       }
       assert.equal(analytics.peopleSeen, 1);
       assert.deepEqual(summary(events), ['enter shelf @4', 'exit shelf @34']);
+      const [enter, exit] = events as Extract<ZoneEvent, { type: 'enter' | 'exit' }>[];
+      assert.deepEqual([enter.trackId, exit.trackId, exit.visitId], [1, 2, enter.visitId], 'the visit keeps its id under the new track id');
       assert.deepEqual([zone.totalEntries, zone.totalExits, zone.avgDwellSeconds], [1, 1, 30]);
     }
   });

@@ -71,8 +71,8 @@ export interface TrackObservation {
 }
 
 export type ZoneEvent =
-  | { type: 'enter'; zoneId: string; trackId: number; at: number; label: string | null }
-  | { type: 'exit'; zoneId: string; trackId: number; at: number; enteredAt: number; dwellSeconds: number; trackEnded: boolean; label: string | null }
+  | { type: 'enter'; zoneId: string; trackId: number; at: number; visitId: string; label: string | null }
+  | { type: 'exit'; zoneId: string; trackId: number; at: number; enteredAt: number; dwellSeconds: number; trackEnded: boolean; visitId: string; label: string | null }
   | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null };
 
 export interface ZoneStats {
@@ -137,6 +137,11 @@ interface Debounced<T> {
 
 interface ZoneMembership extends Debounced<boolean> {
   enteredAt: number;
+  /**
+   * Names the visit its enter and exit events share: zone, the track id at entry and the entry time. A track
+   * that breaks and continues under a new id keeps its visit.
+   */
+  visitId: string;
   /** Class counted at entry, so the exit decrements the same one. */
   enteredAs: string;
 }
@@ -289,7 +294,7 @@ export class ZoneAnalytics {
           recent: [],
           height: 0,
           label: typeof track.label === 'string' ? track.label : null,
-          zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartFrame: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, enteredAs: '' })),
+          zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartFrame: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, visitId: '', enteredAs: '' })),
           lines: this.lines.map(() => null),
         };
         this.tracks.set(track.id, state);
@@ -471,6 +476,7 @@ export class ZoneAnalytics {
       if (!debounce(membership, inside, zone.config.minFrames ?? 1, this.frame, at, p)) return;
       if (inside) {
         membership.enteredAt = membership.runStartedAt;
+        membership.visitId = `${zone.config.id}:${trackId}:${membership.enteredAt}`;
         membership.enteredAs = state.label ?? 'unknown';
         zone.entries++;
         zone.current++;
@@ -483,7 +489,7 @@ export class ZoneAnalytics {
           zone.peak = zone.current;
           zone.peakAt = membership.runStartedAt;
         }
-        events.push({ type: 'enter', zoneId: zone.config.id, trackId, at: membership.runStartedAt, label: state.label });
+        events.push({ type: 'enter', zoneId: zone.config.id, trackId, at: membership.runStartedAt, visitId: membership.visitId, label: state.label });
       } else {
         events.push(this.exit(zone, trackId, state, membership, membership.runStartedAt, false));
       }
@@ -528,7 +534,7 @@ export class ZoneAnalytics {
       zone.recentExits.push(at);
       if (zone.recentExits.length > MAX_RECENT_EXITS) zone.recentExits.shift();
     }
-    return { type: 'exit', zoneId: zone.config.id, trackId, at, enteredAt, dwellSeconds, trackEnded, label: state.label };
+    return { type: 'exit', zoneId: zone.config.id, trackId, at, enteredAt, dwellSeconds, trackEnded, visitId: membership.visitId, label: state.label };
   }
 
   private queueEstimate(zone: ZoneCounter, now?: number): NonNullable<ZoneStats['queue']> {
