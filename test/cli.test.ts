@@ -74,6 +74,18 @@ describe('retail-analytics command line', () => {
     assert.deepEqual(JSON.parse(recounted.stdout), report);
   });
 
+  it('run --detect-fps detects that many frames per second of video, as yolo-detect would', function () {
+    this.timeout(120000);
+    requireModel(this);
+    const data = requireMot15(this);
+    const detections = path.join(mkdtempSync(path.join(tmpdir(), 'cli-rate-')), 'det.txt');
+    const result = run('run', '--video', path.join(data, 'video', 'TUD-Campus.mp4'), '--detect-fps', '5', '--detections-out', detections);
+    assert.equal(result.status, 0, result.stderr);
+    const frames = [...new Set(readFileSync(detections, 'utf8').trim().split('\n').map((row) => Number(row.split(',')[0])))];
+    assert.deepEqual(frames.slice(0, 4), [1, 6, 11, 16], 'every fifth frame of a 25 fps video');
+    assert.equal(run('run', '--video', '/nonexistent.mp4', '--detect-fps', '-1').status, 2);
+  });
+
   it('run refuses what it cannot use, saying why', () => {
     assert.match(run('run').stderr, /run needs --video FILE/);
     const missing = run('run', '--video', '/nonexistent.mp4');
