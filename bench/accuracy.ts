@@ -17,7 +17,7 @@ import { ZoneAnalytics, type ZoneLayout, type ZoneOptions } from '../src/analyti
 import { ffmpegExecutable, probeFrameRate, readVideoFile } from '../src/camera/ffmpeg';
 import { parseClassList } from '../src/detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
-import { CameraSchedule, DEFAULT_KEEP_ALIVE_SECONDS, DEFAULT_SCHEDULE_OPTIONS, type Decision, type ScheduleOptions } from '../src/detection/schedule';
+import { CameraSchedule, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, DEFAULT_SCHEDULE_OPTIONS, type Decision, type ScheduleOptions } from '../src/detection/schedule';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
@@ -98,9 +98,8 @@ interface Outcome {
 
 function evaluate(sequence: Sequence, configuration: Configuration, truth: number[]): Outcome {
   const decisions = sequence.decisions.get(configuration.schedule)!;
-  const { detectFps } = configuration.schedule;
   // As sort-track with a blank frame rate: ByteTrack runs at the rate frames are detected.
-  const trackerRate = detectFps > 0 ? Math.min(detectFps, sequence.frameRate) : sequence.frameRate;
+  const trackerRate = detectionRate(configuration.schedule.detectFps, sequence.frameRate)!;
   const settings = configuration.tracker.algorithm === 'bytetrack' ? { frameRate: trackerRate, ...configuration.tracker } : configuration.tracker;
   const counter = new RecordingCounter(settings, sequence.frameRate, sequence.layout, configuration.zones);
   const rows: MotRow[] = [];

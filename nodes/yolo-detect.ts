@@ -3,8 +3,8 @@ import { frameStore } from '../src/camera/frame-store';
 import { parseClassList } from '../src/detection/classes';
 import { spareCameras, SupersededError, type DetectOptions, type Detector } from '../src/detection/detector';
 import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
-import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, DetectionSchedules, REFERENCE_DETECT_FPS } from '../src/detection/schedule';
-import { detectionRegistry } from '../src/detection/usage-registry';
+import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, DetectionSchedules } from '../src/detection/schedule';
+import { detectionRegistry, meanDetectFps } from '../src/detection/usage-registry';
 import { DEFAULT_MAX_PIXELS, decodeImage } from '../src/imaging/image';
 import { readFrameRef } from '../src/messages';
 import { RECOMMENDED_DETECTION_CONFIDENCE } from '../src/tracking/trackers';
@@ -92,14 +92,14 @@ export = function register(RED: NodeAPI): void {
       const phase = modelNode?.phase();
       if (phase === 'fetching') return { fill: 'yellow', shape: 'ring', text: 'fetching model…' };
       if (phase === 'loading') return { fill: 'yellow', shape: 'ring', text: 'loading model…' };
-      const cameras = report();
-      if (!loaded || (cameras.length === 0 && lastCount === 0)) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
+      if (!loaded) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
       const usage = loaded.detector.usage();
+      const cameras = report(usage);
+      if (cameras.length === 0 && lastCount === 0) return { fill: 'green', shape: 'ring', text: 'model ready' };
       const found = `${lastCount} found${lastLowCount ? ` (+${lastLowCount} low)` : ''}`;
       if (cameras.length === 0) return { fill: 'green', shape: 'dot', text: `${found} · ${Math.round(usage.msPerImage ?? 0)} ms` };
       const fps = cameras.reduce((sum, c) => sum + c.fps, 0) / cameras.length;
-      const rates = cameras.flatMap((c) => (c.detectFps ? [c.detectFps] : []));
-      const spare = spareCameras(usage, rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : REFERENCE_DETECT_FPS);
+      const spare = spareCameras(usage, meanDetectFps(cameras));
       const dropped = cameras.reduce((sum, c) => sum + c.superseded + c.stale, 0);
       const parts = [
         found,
@@ -110,8 +110,8 @@ export = function register(RED: NodeAPI): void {
       return { fill: usage.busy > 0.95 ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') };
     });
 
-    function report() {
-      const streams = loaded ? new Map(loaded.detector.usage().streams.map((s) => [s.stream, s])) : new Map();
+    function report(usage = loaded?.detector.usage()) {
+      const streams = new Map(usage?.streams.map((s) => [s.stream, s]));
       return schedules.entries().map(([cameraId, schedule]) => {
         const usage = streams.get(streamOf(cameraId));
         return {
@@ -183,7 +183,7 @@ export = function register(RED: NodeAPI): void {
         return failMessage(msg, done, err as Error);
       }
       if (schedule.decide(frame.timestamp, stored) !== 'detect') return done();
-      void detect(msg, send, done, stored, streamOf(frame.cameraId), schedule.stats().detectFps);
+      void detect(msg, send, done, stored, streamOf(frame.cameraId), schedule.detectFps);
     }
 
     const waitingForModel = new Map<string, FrameJob>();

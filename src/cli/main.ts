@@ -9,7 +9,7 @@ import { ensureDefaultModel } from '../detection/model-fetch';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../detection/motion';
-import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, type ScheduleOptions } from '../detection/schedule';
+import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, type ScheduleOptions } from '../detection/schedule';
 import { DEFAULT_ZONE_OPTIONS, ZoneAnalytics, type ZoneOptions } from '../analytics/zones';
 import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate } from '../camera/ffmpeg';
 import { finishCounting, RecordingCounter, runVideo } from '../pipeline/offline';
@@ -276,7 +276,7 @@ async function run(args: string[]): Promise<void> {
   const frameRate = fps ?? (await probeFrameRate(ffmpeg, values.video)) ?? 25;
   // As sort-track with a blank frame rate: ByteTrack runs at the rate frames are detected.
   if (settings.algorithm === 'bytetrack' && settings.frameRate === undefined) {
-    settings.frameRate = schedule.detectFps > 0 ? Math.min(schedule.detectFps, frameRate) : frameRate;
+    settings.frameRate = detectionRate(schedule.detectFps, frameRate)!;
   }
   let counter: RecordingCounter;
   try {

@@ -37,6 +37,15 @@ export interface CameraScheduleStats {
   detectFps: number | null;
 }
 
+/**
+ * The rate a camera's frames are detected at when nothing is gated: the lower of the detection rate and the
+ * camera's own (every frame when the rate is 0); null while neither is known.
+ */
+export function detectionRate(detectFps: number, sourceFps: number | null): number | null {
+  if (sourceFps === null) return detectFps || null;
+  return detectFps > 0 ? Math.min(detectFps, sourceFps) : sourceFps;
+}
+
 export function validateScheduleOptions(options: ScheduleOptions): ScheduleOptions {
   if (!(options.detectFps >= 0 && options.detectFps <= 1000)) throw new Error(`the detection rate must be from 0 (every frame) to 1000 per second, got ${options.detectFps}`);
   if (!(options.keepAliveSeconds > 0 && options.keepAliveSeconds <= 3600)) throw new Error(`the keep-alive must be above 0 and at most 3600 seconds, got ${options.keepAliveSeconds}`);
@@ -72,13 +81,17 @@ export class CameraSchedule {
   }
 
   stats(): CameraScheduleStats {
-    const sourceFps = this.frameIntervalMs ? 1000 / this.frameIntervalMs : null;
-    const { detectFps } = this.options;
-    return {
-      ...this.counts,
-      sourceFps,
-      detectFps: sourceFps === null ? (detectFps || null) : detectFps > 0 ? Math.min(detectFps, sourceFps) : sourceFps,
-    };
+    return { ...this.counts, sourceFps: this.sourceFps, detectFps: this.detectFps };
+  }
+
+  /** The camera's frame rate, from its frames' capture times. */
+  get sourceFps(): number | null {
+    return this.frameIntervalMs ? 1000 / this.frameIntervalMs : null;
+  }
+
+  /** The rate its frames are detected at when nothing is gated (see detectionRate). */
+  get detectFps(): number | null {
+    return detectionRate(this.options.detectFps, this.sourceFps);
   }
 
   private observeInterval(timestamp: number): void {

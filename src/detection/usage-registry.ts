@@ -35,6 +35,12 @@ export interface ModelReport {
   spareCameras: number | null;
 }
 
+/** The mean detection rate of a model's cameras, 5 (the rate capacity is quoted at) when none is known yet. */
+export function meanDetectFps(cameras: readonly Pick<CameraDetectionReport, 'detectFps'>[]): number {
+  const rates = cameras.flatMap((c) => (c.detectFps ? [c.detectFps] : []));
+  return rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : REFERENCE_DETECT_FPS;
+}
+
 const models = new Map<string, { name: string; usage: () => DetectorUsage }>();
 const reporters = new Map<string, () => CameraDetectionReport[]>();
 
@@ -56,11 +62,11 @@ export const detectionRegistry = {
     return [...reporters.values()].flatMap((report) => report());
   },
   models(): ModelReport[] {
-    const cameras = this.cameras();
+    const all = this.cameras();
     return [...models].map(([id, { name, usage }]) => {
       const current = usage();
-      const rates = cameras.filter((c) => c.model === id).flatMap((c) => (c.detectFps ? [c.detectFps] : []));
-      const detectFps = rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : REFERENCE_DETECT_FPS;
+      const cameras = all.filter((c) => c.model === id);
+      const detectFps = meanDetectFps(cameras);
       return {
         id,
         name,
@@ -68,7 +74,7 @@ export const detectionRegistry = {
         msPerImage: current.msPerImage,
         ceilingFps: current.ceilingFps,
         fps: current.fps,
-        cameras: cameras.filter((c) => c.model === id).length,
+        cameras: cameras.length,
         detectFps,
         spareCameras: spareCameras(current, detectFps),
       };
