@@ -103,7 +103,7 @@ export = function register(RED: NodeAPI): void {
         const zones = named(readList(msg.zones, 'msg.zones', 'zone-analytics')) as ZoneStats[];
         const lines = named(readList(msg.lines, 'msg.lines', 'zone-analytics')) as LineStats[];
         const frame = msg.frame === undefined ? null : readFrameRef(msg.frame);
-        const before = JSON.stringify(topics.announced());
+        const announcementsBefore = topics.announcements;
         const messages = topics.frame(
           {
             cameraId: frame?.cameraId ?? cameraIdOf(msg),
@@ -114,8 +114,8 @@ export = function register(RED: NodeAPI): void {
           },
           Date.now(),
         );
-        const announced = topics.announced();
-        if (JSON.stringify(announced) !== before) {
+        if (topics.announcements !== announcementsBefore) {
+          const announced = topics.announced();
           writeAnnounced(announcedFile, announced);
           sensors = Object.values(announced).reduce((sum, list) => sum + list.length, 0);
         }

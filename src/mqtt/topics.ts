@@ -72,7 +72,9 @@ export class MqttTopics {
   private readonly published = new Map<string, { value: string; nextAt: number }>();
   /** Changes held back by the throttle: the latest value per topic. */
   private readonly held = new Map<string, string>();
-  private readonly announcedNow = new Map<string, string>();
+  /** Discovery topics announced since the start, sorted, by camera. */
+  private readonly announcedNow = new Map<string, string[]>();
+  private announcementsMade = 0;
 
   constructor(options: MqttTopicsOptions, private readonly announcedBefore: Announced = {}) {
     this.options = validateMqttTopicsOptions(options);
@@ -132,9 +134,12 @@ export class MqttTopics {
 
   /** The discovery topics announced so far, by camera, to keep for the next start. */
   announced(): Announced {
-    const byCamera: Announced = { ...this.announcedBefore };
-    for (const [camera, topics] of this.announcedNow) byCamera[camera] = JSON.parse(topics) as string[];
-    return byCamera;
+    return { ...this.announcedBefore, ...Object.fromEntries(this.announcedNow) };
+  }
+
+  /** How many times a camera's sensors were announced anew: when it grows, `announced()` has changed. */
+  get announcements(): number {
+    return this.announcementsMade;
   }
 
   private change(topic: string, value: string, at: number): MqttMessage | null {
@@ -161,10 +166,11 @@ export class MqttTopics {
     if (discoveryPrefix === null) return [];
     const camera = topicSafe(stats.cameraId);
     const configs = new Map(this.sensorsOf(stats).map((sensor) => [`${discoveryPrefix}/sensor/retail_${instance}/${camera}_${sensor.key}/config`, sensor]));
-    const topics = JSON.stringify([...configs.keys()].sort());
-    if (this.announcedNow.get(camera) === topics) return [];
-    const before = this.announcedNow.has(camera) ? (JSON.parse(this.announcedNow.get(camera)!) as string[]) : this.announcedBefore[camera] ?? [];
+    const topics = [...configs.keys()].sort();
+    const before = this.announcedNow.get(camera);
+    if (before && before.length === topics.length && before.every((topic, i) => topic === topics[i])) return [];
     this.announcedNow.set(camera, topics);
+    this.announcementsMade++;
     const device = {
       identifiers: [`retail_${instance}_${camera}`],
       name: `${stats.cameraId} (${instance})`,
@@ -172,7 +178,7 @@ export class MqttTopics {
       model: 'camera people counting',
       via_device: `retail_${instance}`,
     };
-    const removed = before.filter((topic) => !configs.has(topic)).map((topic) => ({ topic, payload: '', retain: true, qos: 1 as const }));
+    const removed = (before ?? this.announcedBefore[camera] ?? []).filter((topic) => !configs.has(topic)).map((topic) => ({ topic, payload: '', retain: true, qos: 1 as const }));
     const added = [...configs].map(([topic, sensor]) => ({
       topic,
       payload: JSON.stringify({
