@@ -1,6 +1,7 @@
 # Node-RED with the retail analytics nodes, YOLOv8n and the demo flow (dashboard example, /ui and /dashboard).
 #
 #   docker compose up --build        (with Mosquitto and Redis; see docker-compose.yml)
+#   docker compose --profile scale-out up --build    (two workers and an aggregator on Redis)
 #   docker build -t retail-analytics . && docker run -p 1880:1880 -v retail-data:/data retail-analytics
 #
 # The package is built and packed in a first stage and installed into Node-RED from the tarball, with the same npm
@@ -30,7 +31,7 @@ RUN printf 'path-include=/usr/share/doc/opencv-doc/examples/data/*\n' > /etc/dpk
 
 COPY --from=pack /tmp/retail-analytics.tgz /tmp/retail-analytics.tgz
 COPY docker/install.sh docker/start.sh /opt/retail-analytics/
-COPY examples/dashboard.json /opt/retail-analytics/demo-flows.json
+COPY examples/ /opt/retail-analytics/examples/
 WORKDIR /usr/src/node-red
 # The model goes into the package's models/ folder; the yolo-model node copies it into /data on first deploy.
 RUN /opt/retail-analytics/install.sh /usr/src/node-red /tmp/retail-analytics.tgz \

@@ -7,6 +7,7 @@ import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
 import { createStaticHandler } from '../src/api/static';
 import { plainJson } from '../src/messages';
+import { fleetRegistry } from '../src/fleet/registry';
 import { peekMetrics } from '../src/metrics/shared';
 import { peekSales } from '../src/sales/ledger';
 import { failMessage, refuseTooDeep, refuseToRun, startThrottledStatus } from './status';
@@ -50,11 +51,13 @@ export = function register(RED: NodeAPI): void {
     const nodeRoot = typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot.replace(/\/$/, '') : '';
     const database = config.database?.trim() || path.join(settings.userDir ?? process.cwd(), 'retail-analytics', 'metrics.db');
     const state = new ApiState();
+    /** The fleet-aggregate node feeding this API, whose time series then replace this instance's own. */
+    let aggregator: string | null = null;
     let hub: LiveHub | undefined;
     const api = createApi({
       state,
       basePath: `${nodeRoot}${basePath}`,
-      metrics: () => peekMetrics(database),
+      metrics: () => (aggregator !== null ? fleetRegistry.collector(aggregator) : null) ?? peekMetrics(database),
       sales: () => peekSales(database),
       quality: Math.min(100, Math.max(1, Number(config.quality) || 80)),
       privacy: config.privacy === true,
@@ -125,8 +128,11 @@ export = function register(RED: NodeAPI): void {
           hub!.event(plainJson(payload, 'msg.payload'));
           return done();
         }
-        const cameraId = state.ingest(msg as ApiInput);
-        if ((msg as ApiInput).frame && !(msg as ApiInput).heatmap) hub!.frame(cameraId);
+        const input = msg as ApiInput;
+        const cameraId = state.ingest(input);
+        const view = state.camera(cameraId)!;
+        if (view.remote) aggregator = view.remote.aggregator;
+        if ((input.frame && !input.heatmap) || (view.remote && Buffer.isBuffer(input.payload) && !input.heatmap)) hub!.frame(cameraId);
         done();
       } catch (err) {
         failMessage(msg, done, err as Error);

@@ -11,3 +11,14 @@ export interface YoloModelNode extends Node {
   phase(): ModelPhase;
   modelPath: string;
 }
+
+/** The redis-config node as fleet nodes see it: one connection shared by its users, reporting to each of them. */
+export interface RedisConfigNode extends Node<{ username: unknown; password: unknown }> {
+  /** Null when the settings cannot work; `problem` then says why. */
+  connection: import('../src/fleet/connection').RedisConnection | null;
+  problem: string | null;
+  keys: import('../src/fleet/layout').FleetKeys;
+  instance: string;
+  /** Shows the connection's state on `user` from now on; returns the function that stops it. */
+  register(user: Node): () => void;
+}

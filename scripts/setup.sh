@@ -16,6 +16,7 @@ APT_PACKAGES=(
   gstreamer1.0-plugins-ugly gstreamer1.0-libav   # a loopback RTSP camera for the reconnection tests
   chromium                             # the headless browser of the dashboard tests
   mosquitto                            # the MQTT broker the mqtt and pos-integration example tests start
+  redis-server                         # the Redis the scale-out tests start (the package itself needs only a reachable Redis)
 )
 
 step() { printf '\n==> %s\n' "$*"; }

@@ -69,8 +69,8 @@ describe('example flows (examples/)', function () {
   });
 
   describe('as files', () => {
-    it('are the five documented examples, each a valid flow whose wires and config references resolve', () => {
-      assert.deepEqual(exampleNames(), ['dashboard', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration']);
+    it('are the seven documented examples, each a valid flow whose wires and config references resolve', () => {
+      assert.deepEqual(exampleNames(), ['dashboard', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration', 'scale-out-aggregator', 'scale-out-worker']);
       for (const name of exampleNames()) {
         const flow = example(name);
         assert.ok(Array.isArray(flow), name);

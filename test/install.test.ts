@@ -61,7 +61,7 @@ describe('installing the packed package into Node-RED', function () {
     assert.ok(existsSync(path.join(userDir, 'node_modules', 'node-red-dashboard')), 'node-red-dashboard is installed beside it');
   });
 
-  it('registers its 8 nodes, lists its examples and counts people on vtest.avi, fetching the model on first deploy', async () => {
+  it('registers its 12 nodes, lists its examples and counts people on vtest.avi, fetching the model on first deploy', async () => {
     assert.ok(!existsSync(modelFile()), 'no model before the first deploy');
     const port = 19000 + Math.floor(Math.random() * 1000);
     copyFileSync(path.join(installed(), 'examples', 'full-pipeline.json'), path.join(userDir, 'flows.json'));

@@ -1,26 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { stopChild } from './support';
+import { accepting, stopChild } from './support';
 
 const MOSQUITTO = '/usr/sbin/mosquitto';
 
 export interface Broker {
   port: number;
   stop(): Promise<void>;
-}
-
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** A real Mosquitto broker on a free loopback port, for the calling test only; skips it when Mosquitto is absent. */

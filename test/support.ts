@@ -1,5 +1,6 @@
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { connect } from 'node:net';
 import * as path from 'node:path';
 import { readVideoFile } from '../src/camera/ffmpeg';
 import { findSampleFile } from '../src/camera/source';
@@ -89,4 +90,16 @@ export async function videoFrames(file: string, count: number, width = 0, height
 /** The first `count` frames of a video as JPEGs of width x height. */
 export async function videoJpegs(file: string, count: number, width: number, height: number): Promise<Buffer[]> {
   return Promise.all((await videoFrames(file, count, width, height)).map((frame) => encodeImage(frame, 'jpeg', 85)));
+}
+
+/** Whether something accepts TCP connections on a loopback port (a server the test started is up). */
+export function accepting(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
 }

@@ -1,4 +1,5 @@
 import type { Point } from '../analytics/geometry';
+import type { LineStats, ZoneGeometry, ZoneStats } from '../analytics/zones';
 import { blurRegions, clampBox, overlaySvg } from '../imaging/image';
 import type { Box, RgbImage } from '../types';
 
@@ -60,6 +61,25 @@ export function overlayDrawing(overlay: Overlay, width: number, height: number):
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="DejaVu Sans, Liberation Sans, Arial, sans-serif" font-size="${size}">` +
     `${parts.join('')}</svg>`
   );
+}
+
+/** The overlay of a camera's latest analytics: its zones with their present counts, its lines with their totals. */
+export function analyticsOverlay(input: {
+  tracks: Overlay['tracks'];
+  detections: Overlay['detections'];
+  zones: readonly ZoneStats[];
+  lines: readonly LineStats[];
+  geometry: ZoneGeometry | null;
+}): Overlay {
+  return {
+    tracks: input.tracks,
+    detections: input.detections,
+    zones: (input.geometry?.zones ?? []).map((z) => ({ ...z, currentCount: input.zones.find((s) => s.id === z.id)?.currentCount ?? 0 })),
+    lines: (input.geometry?.lines ?? []).map((l) => {
+      const counts = input.lines.find((s) => s.id === l.id);
+      return { ...l, in: counts?.in ?? 0, out: counts?.out ?? 0 };
+    }),
+  };
 }
 
 /** The frame with zones (and their counts), lines (in/out), boxes, ids and trails drawn, as JPEG. */

@@ -6,7 +6,7 @@ import { eventLoopDelay } from './event-loop';
 import { ALL_CAMERAS, type MetricsCollector } from '../metrics/collector';
 import { conversionReport } from '../sales/conversion';
 import type { SalesLedger } from '../sales/ledger';
-import { annotateFrame } from './annotate';
+import { analyticsOverlay, annotateFrame } from './annotate';
 import { openApiDocument } from './openapi';
 import type { ApiState, CameraView } from './state';
 
@@ -85,9 +85,29 @@ export function createApi(options: ApiOptions): Api {
   const detectionByCamera = () => new Map(detectionRegistry.cameras().map(({ cameraId, ...figures }) => [cameraId, figures]));
 
   const describe = (view: CameraView, detection = detectionByCamera()) => {
+    const remote = view.remote;
+    if (remote) {
+      return {
+        id: view.id,
+        instance: remote.instance,
+        name: remote.name || view.id,
+        source: null,
+        state: remote.online ? remote.state : 'offline',
+        width: remote.width,
+        height: remote.height,
+        fps: remote.online ? remote.fps : 0,
+        framesProcessed: remote.framesProcessed,
+        activeTracks: remote.online ? remote.activeTracks : 0,
+        occupancy: view.occupancy,
+        zones: view.zones.map((z) => z.id),
+        lastFrameAt: remote.lastFrameAt,
+        detection: remote.detection,
+      };
+    }
     const camera = cameraRegistry.get(view.id)?.stats();
     return {
       id: view.id,
+      instance: null,
       name: camera?.name ?? view.id,
       source: camera?.source ?? null,
       state: camera?.state ?? 'unknown',
@@ -104,17 +124,16 @@ export function createApi(options: ApiOptions): Api {
   };
 
   const frameJpeg = (view: CameraView, quality: number): Promise<Buffer> => {
+    if (view.remote) {
+      if (!view.remoteFrame) throw new HttpError(404, `no frame shared by camera "${view.id}": turn on frame sharing in the fleet-publish node of instance "${view.remote.instance}"`);
+      return Promise.resolve(view.remoteFrame.image);
+    }
     const stored = (view.frame && frameStore.get(view.frame)) ?? frameStore.latest(view.id);
     if (!stored) throw new HttpError(404, `no frame from camera "${view.id}" yet`);
     const key = `${stored.ref.seq}:${quality}:${view.updatedAt}`;
     const cached = rendered.get(view.id);
     if (cached?.key === key) return cached.jpeg;
-    const zones = (view.geometry?.zones ?? []).map((z) => ({ ...z, currentCount: view.zones.find((s) => s.id === z.id)?.currentCount ?? 0 }));
-    const lines = (view.geometry?.lines ?? []).map((l) => {
-      const counts = view.lines.find((s) => s.id === l.id);
-      return { ...l, in: counts?.in ?? 0, out: counts?.out ?? 0 };
-    });
-    const jpeg = annotateFrame(stored, { tracks: view.tracks, detections: view.detections, zones, lines }, { quality, privacy: options.privacy });
+    const jpeg = annotateFrame(stored, analyticsOverlay(view), { quality, privacy: options.privacy });
     rendered.set(view.id, { key, jpeg });
     jpeg.catch(() => rendered.get(view.id)?.jpeg === jpeg && rendered.delete(view.id));
     return jpeg;
@@ -159,9 +178,24 @@ export function createApi(options: ApiOptions): Api {
       const detection = detectionByCamera();
       const cameras = state.list().map((view) => {
         const described = describe(view, detection);
-        return { id: view.id, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt, detection: described.detection };
+        return { id: view.id, instance: described.instance, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt, detection: described.detection };
       });
-      sendJson(res, 200, { status: 'ok', uptimeSeconds: (Date.now() - options.startedAt) / 1000, cameras, detectors: detectionRegistry.models(), eventLoopDelay: eventLoopDelay() });
+      const instances = new Map<string, { name: string; cameras: number; online: number }>();
+      for (const { remote } of state.list()) {
+        if (!remote) continue;
+        const instance = instances.get(remote.instance) ?? { name: remote.instance, cameras: 0, online: 0 };
+        instance.cameras++;
+        if (remote.online) instance.online++;
+        instances.set(remote.instance, instance);
+      }
+      sendJson(res, 200, {
+        status: 'ok',
+        uptimeSeconds: (Date.now() - options.startedAt) / 1000,
+        cameras,
+        instances: [...instances.values()],
+        detectors: detectionRegistry.models(),
+        eventLoopDelay: eventLoopDelay(),
+      });
     }],
     [/^\/cameras$/, (_m, _u, res) => {
       const detection = detectionByCamera();

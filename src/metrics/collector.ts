@@ -103,6 +103,46 @@ export class MetricsCollector {
     this.prune(at);
   }
 
+  /**
+   * Sets one camera's buckets to the values another store holds for it (a worker's, read through Redis): the
+   * same rows given twice change nothing, and the all-cameras footfall follows by difference. Minute occupancy
+   * of all cameras is left to recordTotalOccupancy.
+   */
+  setCamera(cameraId: string, rows: { minutes?: MinuteBucket[]; hours?: HourBucket[]; days?: DayPeak[] }): void {
+    if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
+    const camera = this.seriesOf(cameraId);
+    const all = this.seriesOf(ALL_CAMERAS);
+    for (const bucket of rows.minutes ?? []) {
+      const change = bucket.footfall - (camera.minutes.get(bucket.start)?.footfall ?? 0);
+      camera.minutes.set(bucket.start, { ...bucket });
+      if (change !== 0) this.minute(ALL_CAMERAS, all, bucket.start).footfall += change;
+    }
+    for (const bucket of rows.hours ?? []) {
+      const change = bucket.footfall - (camera.hours.get(bucket.key)?.footfall ?? 0);
+      camera.hours.set(bucket.key, { ...bucket });
+      if (change === 0) continue;
+      const total = all.hours.get(bucket.key) ?? { key: bucket.key, day: bucket.day, start: bucket.start, footfall: 0 };
+      total.footfall += change;
+      all.hours.set(bucket.key, total);
+      this.dirtyHours.add(`${ALL_CAMERAS}\n${bucket.key}`);
+    }
+    for (const peak of rows.days ?? []) {
+      camera.days.set(peak.day, { ...peak });
+      if (peak.peak > camera.peak.count) camera.peak = { count: peak.peak, at: peak.peakAt };
+    }
+  }
+
+  /** Occupancy of all cameras together at `at`, for an aggregate whose per-camera samples are kept elsewhere. */
+  recordTotalOccupancy(at: number, total: number): void {
+    this.sample(ALL_CAMERAS, this.seriesOf(ALL_CAMERAS), at, total);
+    this.prune(at);
+  }
+
+  /** Drops the cameras' buckets past retention, for an aggregate that only sets buckets. */
+  expire(now: number): void {
+    this.prune(now);
+  }
+
   cameras(): string[] {
     return [...this.series.keys()].filter((id) => id !== ALL_CAMERAS);
   }
