@@ -15,6 +15,7 @@ import helper from 'node-red-node-test-helper';
 import sharp from 'sharp';
 import { frameStore } from '../src/camera/frame-store';
 import { DEFAULT_MODEL_PATH } from '../src/detection/model';
+import { startRedis, stopAllRedis } from './redis';
 import { waitFor } from './support';
 import { existsSync } from 'node:fs';
 
@@ -31,6 +32,8 @@ const NODES = {
   apiOut: require('../nodes/api-out'),
   posConversion: require('../nodes/pos-conversion'),
   mqttTopics: require('../nodes/mqtt-topics'),
+  redisConfig: require('../nodes/redis-config'),
+  fleetPublish: require('../nodes/fleet-publish'),
 };
 const catchNode = coreNode('25-catch.js');
 const completeNode = coreNode('24-complete.js');
@@ -92,6 +95,8 @@ interface Target {
   /** Check a valid message every this many hostile ones. */
   validEvery: number;
   skip?: () => string | null;
+  /** Needs a Redis server: its config node (id "redis") gets the address of one the test starts. */
+  redis?: boolean;
 }
 
 const frameRef = (cameraId: string, seq: number) => ({ cameraId, seq, timestamp: 1_764_000_000_000 + seq * 100, width: 640, height: 480, dropped: 0 });
@@ -147,8 +152,26 @@ function targets(dir: string): Target[] {
       name: 'api-out',
       modules: [NODES.apiOut],
       nodes: [{ id: 'target', type: 'api-out', basePath: '/fuzzapi', privacy: false, quality: 70, database: path.join(dir, 'api.db') }],
-      valid: (n) => ({ frame: frameRef('fuzz', n), detections: detections(n), tracks: tracks(n), zones: [{ id: 'shelf', currentCount: 1 }], lines: [{ id: 'door', in: 1, out: 0 }], occupancy: 2 }),
-      paths: [...FRAME_PATHS, 'detections', 'detections.0.bbox', 'tracks', 'tracks.0.trail', 'tracks.0.id', 'zones', 'zones.0', 'lines', 'zoneGeometry', 'occupancy', 'heatmap', 'payload.type'],
+      valid: (n) =>
+        n % 3 === 0
+          ? { cameraId: 'remote', zones: [{ id: 'shelf', currentCount: 1 }], lines: [], occupancy: 1, fleet: { aggregator: 'agg', instance: 'w1', online: true, name: 'Remote', state: 'running', fps: 10, detection: { fps: 5 } } }
+          : { frame: frameRef('fuzz', n), detections: detections(n), tracks: tracks(n), zones: [{ id: 'shelf', currentCount: 1 }], lines: [{ id: 'door', in: 1, out: 0 }], occupancy: 2 },
+      paths: [...FRAME_PATHS, 'detections', 'detections.0.bbox', 'tracks', 'tracks.0.trail', 'tracks.0.id', 'zones', 'zones.0', 'lines', 'zoneGeometry', 'occupancy', 'heatmap', 'payload.type', 'fleet', 'fleet.aggregator', 'fleet.instance', 'fleet.online', 'fleet.detection', 'fleet.fps'],
+      validEvery: 1,
+    },
+    {
+      name: 'fleet-publish',
+      modules: [NODES.redisConfig, NODES.fleetPublish],
+      redis: true,
+      nodes: [
+        { id: 'redis', type: 'redis-config', host: '', port: 6379, db: 0, tls: false, prefix: 'fuzz:', instance: 'fuzz' },
+        { id: 'target', type: 'fleet-publish', redis: 'redis', prefixCameraIds: true, offlineAfter: 15, interval: 1, shareFrames: false, frameRate: 1, privacy: true, streamLength: 1000, database: '' },
+      ],
+      valid: (n) =>
+        n % 2 === 0
+          ? { frame: frameRef('fuzz', n), tracks: tracks(n), zones: [{ id: 'shelf', name: 'shelf', currentCount: 1, totalEntries: n, totalExits: 0 }], lines: [{ id: 'door', name: 'door', in: n, out: 0 }], occupancy: 2, zoneGeometry: { zones: [], lines: [] } }
+          : { payload: { type: 'enter', zoneId: 'shelf', trackId: n, at: n, visitId: `shelf:${n}:${n}`, cameraId: 'fuzz' } },
+      paths: [...FRAME_PATHS, 'zones', 'zones.0', 'zones.0.totalEntries', 'lines', 'lines.0', 'occupancy', 'tracks', 'tracks.0.bbox', 'zoneGeometry', 'heatmap', 'heatmap.cameraId', 'payload.type', 'payload.cameraId'],
       validEvery: 1,
     },
     {
@@ -217,6 +240,7 @@ describe('fuzz: hostile messages into every node', function () {
 
   afterEach(async () => {
     await helper.unload();
+    await stopAllRedis();
     await new Promise<void>((resolve) => helper.stopServer(resolve));
   });
 
@@ -227,9 +251,10 @@ describe('fuzz: hostile messages into every node', function () {
         console.log(`      skipped: ${reason}`);
         this.skip();
       }
+      const redis = target.redis ? await startRedis(this) : null;
       const flow = [
         { id: 'tab', type: 'tab' },
-        ...target.nodes.map((n) => ({ z: 'tab', wires: n.id === 'target' ? [['out'], ['out']] : [], ...n })),
+        ...target.nodes.map((n) => ({ z: 'tab', wires: n.id === 'target' ? [['out'], ['out']] : [], ...n, ...(n.id === 'redis' && redis ? { host: redis.url } : {}) })),
         { id: 'out', type: 'helper', z: 'tab' },
         { id: 'catcher', type: 'catch', z: 'tab', scope: ['target'], uncaught: false, wires: [['errors']] },
         { id: 'errors', type: 'helper', z: 'tab' },

@@ -81,6 +81,29 @@ describe('MetricsCollector', () => {
     assert.equal(metrics.hours('door').length, 1, 'the hour is kept');
     metrics.recordOccupancy('door', start + 401 * 86_400_000, 1);
     assert.equal(metrics.hours('door').length, 0);
+    assert.equal(metrics.footfallOn('2026-01-01', 'door'), 0, 'nor is it found by its day');
+  });
+
+  it('takes another store\'s buckets of a camera as they are: the same twice changes nothing, the total follows', () => {
+    const worker = new MetricsCollector({ timeZone: 'UTC' });
+    const at = utc('2026-11-29T09:10:00Z');
+    worker.recordFootfall('door', at, 3);
+    worker.recordOccupancy('door', at, 2);
+    const central = new MetricsCollector({ timeZone: 'UTC' });
+    const rows = () => ({ minutes: worker.minutes('door'), hours: worker.hours('door'), days: [worker.peakOn('2026-11-29', 'door')!] });
+    central.setCamera('w1-door', rows());
+    central.setCamera('w1-door', rows());
+    central.setCamera('w2-door', { hours: [{ key: '2026-11-29T10:00+00:00', day: '2026-11-29', start: utc('2026-11-29T10:00:00Z'), footfall: 4 }] });
+    assert.equal(central.footfallOn('2026-11-29', 'w1-door'), 3);
+    assert.equal(central.footfallOn('2026-11-29'), 7);
+    assert.deepEqual(central.minutes().map((m) => m.footfall), [3]);
+    assert.deepEqual(central.peakOn('2026-11-29', 'w1-door'), { day: '2026-11-29', peak: 2, peakAt: at });
+    // A worker whose count went down (its database reset) is followed down, the total with it.
+    central.setCamera('w1-door', { hours: [{ ...worker.hours('door')[0], footfall: 1 }] });
+    assert.equal(central.footfallOn('2026-11-29'), 5);
+    central.recordTotalOccupancy(at, 6);
+    assert.deepEqual(central.peakOn('2026-11-29'), { day: '2026-11-29', peak: 6, peakAt: at });
+    assert.throws(() => central.setCamera(ALL_CAMERAS, {}), /reserved/);
   });
 });
 

@@ -54,7 +54,8 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           type: 'object',
           properties: {
             id: { type: 'string' },
-            state: { type: 'string', enum: ['running', 'starting', 'reconnecting', 'ended', 'failed', 'stopped', 'unknown'] },
+            instance: { type: 'string', nullable: true, description: 'the fleet instance the camera belongs to (fleet-aggregate); null for this Node-RED\'s own cameras' },
+            state: { type: 'string', enum: ['running', 'starting', 'reconnecting', 'ended', 'failed', 'stopped', 'offline', 'unknown'], description: 'offline: a fleet camera whose worker stopped publishing' },
             fps: { type: 'number' },
             lastFrameAt: { type: 'integer', nullable: true, description: 'ms since the epoch' },
             detection: { $ref: '#/components/schemas/Detection' },
@@ -66,6 +67,11 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             status: { type: 'string', enum: ['ok'] },
             uptimeSeconds: { type: 'number' },
             cameras: { type: 'array', items: { $ref: '#/components/schemas/CameraHealth' } },
+            instances: {
+              type: 'array',
+              description: 'the fleet instances whose cameras fleet-aggregate feeds in (empty without one)',
+              items: { type: 'object', properties: { name: { type: 'string' }, cameras: { type: 'integer' }, online: { type: 'integer' } } },
+            },
             detectors: { type: 'array', items: { $ref: '#/components/schemas/Detector' } },
             eventLoopDelay: {
               type: 'object',
@@ -114,6 +120,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           type: 'object',
           properties: {
             id: { type: 'string' },
+            instance: { type: 'string', nullable: true, description: 'the fleet instance the camera belongs to (fleet-aggregate); null for this Node-RED\'s own cameras' },
             name: { type: 'string' },
             source: { type: 'string', nullable: true },
             state: { type: 'string' },

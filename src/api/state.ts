@@ -98,11 +98,11 @@ function readRemote(value: unknown): RemoteCamera {
   };
 }
 
-/** The latest state of every camera that sent something; at most `maxCameras` of them. */
+/** The latest state of every camera that sent something; at most `maxCameras` of them (a fleet's API serves thousands). */
 export class ApiState {
   private readonly cameras = new Map<string, CameraView>();
 
-  constructor(readonly maxCameras = 256) {}
+  constructor(readonly maxCameras = 10_000) {}
 
   /** Takes what a message carries; returns its camera id. */
   ingest(msg: ApiInput, now = Date.now()): string {

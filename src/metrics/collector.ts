@@ -36,10 +36,25 @@ export const DEFAULT_METRICS_OPTIONS: MetricsOptions = { timeZone: 'UTC', minute
 interface Series {
   minutes: Map<number, MinuteBucket>;
   hours: Map<string, HourBucket>;
+  /** The same buckets by local day, so a day's figures cost its hours, not the whole retention. */
+  hoursByDay: Map<string, Map<string, HourBucket>>;
   days: Map<string, DayPeak>;
   peak: { count: number; at: number | null };
   /** The latest occupancy of this camera, for the aggregate. */
   occupancy: number;
+}
+
+/** Keeps an hour bucket, replacing any of the same hour. */
+function putHour(series: Series, bucket: HourBucket): void {
+  const previous = series.hours.get(bucket.key);
+  if (previous && previous.day !== bucket.day) series.hoursByDay.get(previous.day)?.delete(bucket.key);
+  series.hours.set(bucket.key, bucket);
+  let day = series.hoursByDay.get(bucket.day);
+  if (!day) {
+    day = new Map();
+    series.hoursByDay.set(bucket.day, day);
+  }
+  day.set(bucket.key, bucket);
 }
 
 /** Rows changed since the last flush, for a store to write. */
@@ -83,7 +98,7 @@ export class MetricsCollector {
       let bucket = series.hours.get(hour.key);
       if (!bucket) {
         bucket = { key: hour.key, day: hour.day, start: hour.start, footfall: 0 };
-        series.hours.set(hour.key, bucket);
+        putHour(series, bucket);
       }
       bucket.footfall += count;
       this.dirtyHours.add(`${id}\n${hour.key}`);
@@ -119,11 +134,11 @@ export class MetricsCollector {
     }
     for (const bucket of rows.hours ?? []) {
       const change = bucket.footfall - (camera.hours.get(bucket.key)?.footfall ?? 0);
-      camera.hours.set(bucket.key, { ...bucket });
+      putHour(camera, { ...bucket });
       if (change === 0) continue;
       const total = all.hours.get(bucket.key) ?? { key: bucket.key, day: bucket.day, start: bucket.start, footfall: 0 };
       total.footfall += change;
-      all.hours.set(bucket.key, total);
+      putHour(all, total);
       this.dirtyHours.add(`${ALL_CAMERAS}\n${bucket.key}`);
     }
     for (const peak of rows.days ?? []) {
@@ -153,7 +168,8 @@ export class MetricsCollector {
   }
 
   hours(cameraId = ALL_CAMERAS, day?: string): HourBucket[] {
-    const buckets = [...(this.series.get(cameraId)?.hours.values() ?? [])].filter((b) => day === undefined || b.day === day);
+    const series = this.series.get(cameraId);
+    const buckets = [...((day === undefined ? series?.hours : series?.hoursByDay.get(day))?.values() ?? [])];
     return buckets.sort((a, b) => a.start - b.start).map((b) => ({ ...b }));
   }
 
@@ -201,7 +217,7 @@ export class MetricsCollector {
   /** Restores persisted rows (on start-up). */
   restore(rows: { minutes: { series: string; bucket: MinuteBucket }[]; hours: { series: string; bucket: HourBucket }[]; days: { series: string; peak: DayPeak }[] }): void {
     for (const { series, bucket } of rows.minutes) this.seriesOf(series).minutes.set(bucket.start, { ...bucket });
-    for (const { series, bucket } of rows.hours) this.seriesOf(series).hours.set(bucket.key, { ...bucket });
+    for (const { series, bucket } of rows.hours) putHour(this.seriesOf(series), { ...bucket });
     for (const { series, peak } of rows.days) {
       const s = this.seriesOf(series);
       s.days.set(peak.day, { ...peak });
@@ -212,7 +228,7 @@ export class MetricsCollector {
   private seriesOf(id: string): Series {
     let series = this.series.get(id);
     if (!series) {
-      series = { minutes: new Map(), hours: new Map(), days: new Map(), peak: { count: 0, at: null }, occupancy: 0 };
+      series = { minutes: new Map(), hours: new Map(), hoursByDay: new Map(), days: new Map(), peak: { count: 0, at: null }, occupancy: 0 };
       this.series.set(id, series);
     }
     return series;
@@ -255,7 +271,13 @@ export class MetricsCollector {
     const limits = this.retentionLimits(minute);
     for (const series of this.series.values()) {
       for (const start of series.minutes.keys()) if (start < limits.minutes) series.minutes.delete(start);
-      for (const [key, bucket] of series.hours) if (bucket.start < limits.hours) series.hours.delete(key);
+      for (const [key, bucket] of series.hours) {
+        if (bucket.start >= limits.hours) continue;
+        series.hours.delete(key);
+        const day = series.hoursByDay.get(bucket.day);
+        day?.delete(key);
+        if (day?.size === 0) series.hoursByDay.delete(bucket.day);
+      }
       for (const [day, peak] of series.days) if (peak.peakAt < limits.hours) series.days.delete(day);
     }
   }

@@ -155,7 +155,9 @@
       footfallChart.update();
       const health = await (await fetch(`${api}/health`)).json();
       for (const camera of health.cameras) {
-        cameraCard(camera.id).card.querySelector('.state').textContent = `${camera.state} · ${camera.fps} fps`;
+        // Fleet cameras (fleet-aggregate) are labelled with the instance that counts them.
+        const where = camera.instance ? `${camera.instance} · ` : '';
+        cameraCard(camera.id).card.querySelector('.state').textContent = `${where}${camera.state} · ${camera.fps} fps`;
       }
     } catch {
       // The analytics socket shows the connection state; the next refresh tries again.
