@@ -10,14 +10,15 @@
  * Usage: node dist/bench/fleet.js [camera counts, default 100,1000] [cameras per worker, default 10]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { RedisConnection } from '../src/fleet/connection';
 import { fleetKeys } from '../src/fleet/layout';
 import { FleetPublisher } from '../src/fleet/publisher';
 import { MetricsCollector } from '../src/metrics/collector';
+import { childOf } from '../test/node-red';
+import { accepting } from '../test/support';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const WARM_UP_MS = 10_000;
@@ -28,14 +29,6 @@ const CLOCK_TICKS = 100;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-function accepting(port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(port, '127.0.0.1');
-    socket.once('connect', () => (socket.destroy(), resolve(true)));
-    socket.once('error', () => resolve(false));
-  });
-}
-
 async function startRedis(port: number): Promise<ChildProcess> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-redis-'));
   const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
@@ -44,19 +37,6 @@ async function startRedis(port: number): Promise<ChildProcess> {
     await sleep(50);
   }
   return redis;
-}
-
-/** Node-RED is the child of scripts/demo.js: its pid, from /proc. */
-function childOf(pid: number): number {
-  for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
-    } catch {
-      // ended meanwhile
-    }
-  }
-  throw new Error(`process ${pid} has no child`);
 }
 
 /** CPU seconds a process has used (user + system). */
@@ -81,6 +61,7 @@ async function startAggregator(redisUrl: string, port: number): Promise<{ red: C
     if (red.exitCode !== null || waited > 60_000) throw new Error(`Node-RED did not start:\n${output}`);
     await sleep(100);
   }
+  // Node-RED is the child of scripts/demo.js.
   return { red, pid: childOf(red.pid!), userDir };
 }
 

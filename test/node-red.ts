@@ -19,7 +19,7 @@ export interface RunningNodeRed {
 const running = new Set<ChildProcess>();
 
 /** The first child process of `pid`, from /proc (field 4 of /proc/<pid>/stat is the parent). */
-function childOf(pid: number): number {
+export function childOf(pid: number): number {
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
