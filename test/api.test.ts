@@ -106,7 +106,7 @@ describe('REST API handler', () => {
     assert.ok(health.uptimeSeconds >= 5);
     assert.deepEqual(health.cameras.map((c: { id: string }) => c.id), ['api-test']);
     const cameras = await json('/api/cameras');
-    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'detection', 'fps', 'framesProcessed', 'height', 'id', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
+    assert.deepEqual(Object.keys(cameras[0]).sort(), ['activeTracks', 'detection', 'fps', 'framesProcessed', 'height', 'id', 'instance', 'lastFrameAt', 'name', 'occupancy', 'source', 'state', 'width', 'zones']);
     assert.deepEqual([cameras[0].width, cameras[0].activeTracks, cameras[0].zones, cameras[0].detection], [64, 1, ['door'], null], 'no yolo-detect node has seen this camera');
     const camera = await json('/api/cameras/api-test');
     assert.equal(camera.zoneStats[0].totalEntries, 5);
@@ -178,6 +178,36 @@ describe('REST API handler', () => {
     privateState.ingest({ payload: Buffer.from([2]), heatmap: { cameraId: 'c', format: 'png', showsPeople: false } });
     assert.equal((await get(privatePort, '/cameras/c/heatmap')).status, 200);
     privateServer.close();
+  });
+
+  it('shows a fleet camera (msg.fleet from fleet-aggregate) with its instance, offline when its worker is, and its shared frame', async () => {
+    const fleetState = new ApiState();
+    const fleet = { aggregator: 'agg', instance: 'w1', online: true, name: 'Entrance', state: 'running', fps: 9.5, width: 768, height: 576, lastFrameAt: now, framesProcessed: 40, activeTracks: 3, detection: { fps: 5 }, publishedAt: now };
+    fleetState.ingest({ cameraId: 'w1-door', zones: [{ id: 'door', currentCount: 2, totalEntries: 9, totalExits: 7 }], lines: [], occupancy: 3, fleet });
+    const api = createApi({ state: fleetState, basePath: '/api', metrics: () => null, sales: () => null, quality: 80, privacy: false, startedAt: now });
+    const fleetServer = createServer((req, res) => api.handle(req, res));
+    await new Promise<void>((resolve) => fleetServer.listen(0, '127.0.0.1', resolve));
+    const at = (fleetServer.address() as AddressInfo).port;
+    const json = async (path: string) => JSON.parse((await get(at, path)).body.toString());
+    try {
+      const [camera] = await json('/cameras');
+      assert.deepEqual([camera.id, camera.instance, camera.name, camera.state, camera.fps, camera.framesProcessed, camera.activeTracks, camera.source], ['w1-door', 'w1', 'Entrance', 'running', 9.5, 40, 3, null]);
+      const noFrame = await get(at, '/cameras/w1-door/frame');
+      assert.equal(noFrame.status, 404);
+      assert.match(JSON.parse(noFrame.body.toString()).error, /turn on frame sharing in the fleet-publish node of instance "w1"/);
+      fleetState.ingest({ cameraId: 'w1-door', payload: Buffer.from([0xff, 0xd8, 0xff]), fleet: { ...fleet, image: 'frame' } });
+      const frame = await get(at, '/cameras/w1-door/frame');
+      assert.deepEqual([frame.status, frame.type, frame.body.length], [200, 'image/jpeg', 3]);
+      fleetState.ingest({ cameraId: 'w1-door', zones: [{ id: 'door', currentCount: 0, totalEntries: 9, totalExits: 7 }], lines: [], occupancy: 0, fleet: { ...fleet, online: false } });
+      const health = await json('/health');
+      assert.deepEqual(health.cameras.map((c: { id: string; instance: string; state: string; fps: number }) => [c.id, c.instance, c.state, c.fps]), [['w1-door', 'w1', 'offline', 0]]);
+      assert.deepEqual(health.instances, [{ name: 'w1', cameras: 1, online: 0 }]);
+      assert.deepEqual((await json('/zones'))[0].zones[0].totalEntries, 9, 'an offline camera keeps its totals');
+      assert.throws(() => fleetState.ingest({ cameraId: 'w1-door', fleet: 'w1' }), /msg.fleet must be an object/);
+      assert.throws(() => fleetState.ingest({ cameraId: 'w1-door', fleet: { instance: 'w1' } }), /needs the aggregator and instance/);
+    } finally {
+      fleetServer.close();
+    }
   });
 
   it('keeps at most its maximum of cameras', () => {

@@ -77,8 +77,14 @@ export class FleetAggregator {
     this.subscriber = connection.duplicate({ offlineQueue: true });
     this.subscriber.on('message', (_channel: string, json: string) => (this.loaded ? this.receive(json) : this.queued.push(json)));
     this.subscriber.subscribe(keys.channel).catch((err: Error) => this.options.onProblem(err));
-    this.stopReady = connection.onReady(() => {
-      this.load().catch((err: Error) => this.options.onProblem(new Error(`loading the fleet from Redis failed: ${err.message}`)));
+    const load = () => this.load().catch((err: Error) => this.options.onProblem(new Error(`loading the fleet from Redis failed: ${err.message}`)));
+    this.stopReady = connection.onReady(load);
+    // What was published while the subscriber was away (Redis restarted, the network cut) is in the keys: read them
+    // again once it is back and subscribed (subscribing twice to a channel is harmless; its reply says it is done).
+    let subscriberReady = 0;
+    const subscriber = this.subscriber;
+    subscriber.on('ready', () => {
+      if (++subscriberReady > 1) subscriber.subscribe(keys.channel).then(load, (err: Error) => this.options.onProblem(err));
     });
     this.reader = connection.duplicate({ offlineQueue: false });
     void this.readEvents(this.reader);
