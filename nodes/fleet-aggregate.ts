@@ -98,7 +98,7 @@ export = function register(RED: NodeAPI): void {
         // Each distinct problem once: bad data is read again at every reconnection.
         if (problems.has(err.message) || problems.size > 100) return;
         problems.add(err.message);
-        node.error(err.message);
+        node.error(err.message, { topic: 'redis/aggregate', payload: { reason: err.message } });
       },
     });
     aggregator.start();

@@ -116,7 +116,7 @@ export = function register(RED: NodeAPI): void {
           if (err.message === lastError) return;
           lastError = err.message;
           node.status(errorStatus(err));
-          node.error(`publishing to Redis failed: ${err.message}; trying again`);
+          node.error(`publishing to Redis failed: ${err.message}; trying again`, { topic: 'redis/publish', payload: { reason: err.message } });
         },
       );
     }, ROUND_MS);

@@ -44,6 +44,8 @@ export = function register(RED: NodeAPI): void {
     node.connection = null;
     node.problem = null;
     const users = new Set<() => void>();
+    // Node-RED hands a config node's errors to the Catch nodes of the flows its users are in (node.users).
+    node.users = {};
     try {
       if (!/^[A-Za-z0-9_.-]{1,64}$/.test(node.instance)) throw new Error(`the instance name must be 1 to 64 letters, digits, ".", "_" or "-", got "${node.instance}"`);
       node.keys = fleetKeys(setting(config.prefix) || DEFAULT_KEY_PREFIX);
@@ -69,7 +71,8 @@ export = function register(RED: NodeAPI): void {
         reported = null;
       } else if (status.error && status.error !== reported && status.phase !== 'closed') {
         reported = status.error;
-        node.error(`Redis ${status.address}: ${status.error}; retrying`);
+        // With a message, so Node-RED hands it to Catch nodes (it does not for errors without one).
+        node.error(`Redis ${status.address}: ${status.error}; retrying`, { topic: 'redis/connection', payload: { address: status.address, reason: status.error } });
       }
     });
 
@@ -80,9 +83,11 @@ export = function register(RED: NodeAPI): void {
       }
       const stop = node.connection.onStatus((status) => user.status(statusOf(status)));
       users.add(stop);
+      node.users[user.id] = user;
       return () => {
         stop();
         users.delete(stop);
+        delete node.users[user.id];
       };
     };
 

@@ -21,4 +21,6 @@ export interface RedisConfigNode extends Node<{ username: unknown; password: unk
   instance: string;
   /** Shows the connection's state on `user` from now on; returns the function that stops it. */
   register(user: Node): () => void;
+  /** The nodes using it, by id: Node-RED sends a config node's errors to their flows' Catch nodes. */
+  users: Record<string, Node>;
 }

@@ -5,6 +5,7 @@ import * as path from 'node:path';
 import { decodeImage } from '../src/imaging/image';
 import helper from 'node-red-node-test-helper';
 import { frameStore } from '../src/camera/frame-store';
+import { startRedis, stopAllRedis } from './redis';
 import { DARKNET_DATA, ROOT, requireFile, requireModel, requireVtest, waitFor } from './support';
 
 helper.init(require.resolve('node-red'));
@@ -17,6 +18,9 @@ const zoneAnalytics = require('../nodes/zone-analytics');
 const heatmapNode = require('../nodes/heatmap');
 const apiOut = require('../nodes/api-out');
 const posConversion = require('../nodes/pos-conversion');
+const redisConfig = require('../nodes/redis-config');
+const fleetPublish = require('../nodes/fleet-publish');
+const fleetAggregate = require('../nodes/fleet-aggregate');
 const coreNode = (file: string) => require(require.resolve(`@node-red/nodes/core/common/${file}`));
 const catchNode = coreNode('25-catch.js');
 const statusNode = coreNode('25-status.js');
@@ -705,6 +709,75 @@ describe('Node-RED nodes', function () {
       await waitFor(() => probe.some((m) => m.payload.zones['path-left'].entries + m.payload.zones.road.entries > 0), 30000, 'people counted in zones');
       await waitFor(() => heat.length > 0, 30000, 'a heatmap');
       assert.deepEqual([heat[0].heatmap.width, heat[0].heatmap.height], [768, 576]);
+    });
+  });
+
+  describe('redis-config, fleet-publish, fleet-aggregate', () => {
+    afterEach(() => stopAllRedis());
+
+    const fleetFlow = (redis: Msg) => [
+      { id: 'tab', type: 'tab' },
+      { id: 'redis', type: 'redis-config', host: '127.0.0.1', port: 6379, db: 0, tls: false, prefix: 'nodes:', instance: 'shop1', ...redis },
+      { id: 'publish', type: 'fleet-publish', z: 'tab', redis: 'redis', prefixCameraIds: true, offlineAfter: 15, interval: 1, shareFrames: false, frameRate: 1, privacy: true, streamLength: 1000, database: '' },
+      { id: 'aggregate', type: 'fleet-aggregate', z: 'tab', redis: 'redis', timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400, wires: [['out'], ['out']] },
+      { id: 'out', type: 'helper', z: 'tab' },
+      ...catcher(),
+    ];
+    const statusTexts = (statuses: Msg[], node: string) => statuses.filter((m) => m.status.source.id === node).map((m) => String(m.status.text));
+
+    it('a refused login: every user shows why, Catch nodes get it once per reason, and it keeps retrying', async function () {
+      const server = await startRedis(this, { password: 'right' });
+      await helper.load([redisConfig, fleetPublish, fleetAggregate, catchNode, statusNode], fleetFlow({ port: server.port }), { redis: { password: 'wrong' } });
+      const errors = collect('errors');
+      const statuses = collect('statuses');
+      await waitFor(() => ['publish', 'aggregate'].every((id) => statusTexts(statuses, id).some((t) => /login refused/.test(t))), 10000, 'both users to show the refused login');
+      await waitFor(() => errors.length > 0, 10000, 'the error at a Catch node');
+      assert.match(errors[0].error.message, /Redis redis:\/\/127\.0\.0\.1:\d+\/0: login refused: .*WRONGPASS.*; retrying/);
+      const reported = errors.length;
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      assert.equal(errors.length, reported, 'not again at every retry');
+      assert.ok(reported <= 2, `reported ${reported} times (once for each user's flow at most): ${errors.map((e) => e.error.message).join(' | ')}`);
+    });
+
+    it('with the right login: connected, publishing what flows in, and the aggregate sends it on for api-out', async function () {
+      const server = await startRedis(this, { password: 'right' });
+      await helper.load([redisConfig, fleetPublish, fleetAggregate, catchNode, statusNode], fleetFlow({ port: server.port }), { redis: { password: 'right' } });
+      const out = collect('out');
+      const statuses = collect('statuses');
+      const errors = collect('errors');
+      helper.getNode('publish').receive({ cameraId: 'door', zones: [{ id: 'z', name: 'z', currentCount: 1, totalEntries: 4, totalExits: 3 }], lines: [], occupancy: 1, tracks: [] });
+      await waitFor(() => out.some((m) => m.cameraId === 'shop1-door'), 10000, 'the camera from the aggregate');
+      const msg = out.find((m) => m.cameraId === 'shop1-door')!;
+      assert.equal(msg.zones[0].totalEntries, 4);
+      assert.equal(msg.fleet.instance, 'shop1');
+      assert.equal(msg.fleet.aggregator, 'aggregate');
+      assert.equal(msg.fleet.online, true);
+      await waitFor(() => statusTexts(statuses, 'publish').some((t) => /1 cameras as shop1/.test(t)), 10000, 'the publish status');
+      await waitFor(() => statusTexts(statuses, 'aggregate').some((t) => /1 cameras on 1 instances · 1 online/.test(t)), 10000, 'the aggregate status');
+      helper.getNode('publish').receive({ payload: { type: 'enter', zoneId: 'z', trackId: 7, at: Date.now(), cameraId: 'door' } });
+      await waitFor(() => out.some((m) => m.payload?.type === 'enter'), 10000, 'the event from the aggregate');
+      const event = out.find((m) => m.payload?.type === 'enter')!;
+      assert.deepEqual([event.topic, event.payload.cameraId, event.payload.instance, event.fleet.catchUp], ['shop1-door/zones/z/enter', 'shop1-door', 'shop1', false]);
+      helper.getNode('publish').receive({ payload: 'neither counts nor an event' });
+      await waitFor(() => errors.length === 1, 5000, 'a message it cannot use refused for Catch');
+      assert.match(errors[0].error.message, /fleet-publish takes zone-analytics output/);
+    });
+
+    it('without a Redis server chosen, or with unusable settings, the nodes refuse to run and say why', async () => {
+      await helper.load([redisConfig, fleetPublish, fleetAggregate, catchNode, statusNode], [
+        { id: 'tab', type: 'tab' },
+        { id: 'redis', type: 'redis-config', host: '127.0.0.1', port: 70000, db: 0, tls: false, prefix: 'x:', instance: '' },
+        { id: 'publish', type: 'fleet-publish', z: 'tab', redis: '', offlineAfter: 15, interval: 1 },
+        { id: 'badrate', type: 'fleet-publish', z: 'tab', redis: 'redis', offlineAfter: 1, interval: 1 },
+        ...catcher(),
+      ]);
+      const errors = collect('errors');
+      helper.getNode('publish').receive({ zones: [] });
+      await waitFor(() => errors.length === 1, 5000, 'the refusal at a Catch node');
+      assert.match(errors[0].error.message, /fleet-publish cannot run: choose a Redis server/);
+      helper.getNode('badrate').receive({ zones: [] });
+      await waitFor(() => errors.length === 2, 5000, 'the second refusal');
+      assert.match(errors[1].error.message, /the Redis port must be 1 to 65535, got 70000/);
     });
   });
 });

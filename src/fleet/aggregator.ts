@@ -15,7 +15,6 @@ export interface FleetConnection {
   client: Redis;
   duplicate(options: { offlineQueue: boolean }): Redis;
   release(client: Redis): Promise<void>;
-  onReady(listener: () => void): () => void;
 }
 
 export interface AggregatorOptions {
@@ -59,7 +58,8 @@ export class FleetAggregator {
   private loaded = false;
   private queued: string[] = [];
   private timers: NodeJS.Timeout[] = [];
-  private stopReady: (() => void) | null = null;
+  /** Loads the fleet from the keys as soon as the main connection can. */
+  private loadWhenReady: () => void = () => {};
   private stopped = false;
   private occupancy = 0;
   private lastExpire = -Infinity;
@@ -76,15 +76,22 @@ export class FleetAggregator {
     const { connection, keys } = this.options;
     this.subscriber = connection.duplicate({ offlineQueue: true });
     this.subscriber.on('message', (_channel: string, json: string) => (this.loaded ? this.receive(json) : this.queued.push(json)));
-    this.subscriber.subscribe(keys.channel).catch((err: Error) => this.options.onProblem(err));
     const load = () => this.load().catch((err: Error) => this.options.onProblem(new Error(`loading the fleet from Redis failed: ${err.message}`)));
-    this.stopReady = connection.onReady(load);
-    // What was published while the subscriber was away (Redis restarted, the network cut) is in the keys: read them
-    // again once it is back and subscribed (subscribing twice to a channel is harmless; its reply says it is done).
-    let subscriberReady = 0;
+    this.loadWhenReady = () => {
+      if (connection.client.status === 'ready') return void load();
+      connection.client.off('ready', this.loadWhenReady);
+      connection.client.once('ready', this.loadWhenReady);
+    };
+    // Subscribed at every (re)connection of the subscriber, then everything is read from the keys: what was
+    // published before, or while it was away (Redis restarted, the network cut), is there; what comes meanwhile
+    // waits for the load. Connection trouble is redis-config's to report; a refusal on a working connection (an ACL
+    // without SUBSCRIBE) is ours.
     const subscriber = this.subscriber;
     subscriber.on('ready', () => {
-      if (++subscriberReady > 1) subscriber.subscribe(keys.channel).then(load, (err: Error) => this.options.onProblem(err));
+      subscriber.subscribe(keys.channel).then(
+        () => this.loadWhenReady(),
+        (err: Error) => subscriber.status === 'ready' && this.options.onProblem(new Error(`subscribing to ${keys.channel} failed: ${err.message}`)),
+      );
     });
     this.reader = connection.duplicate({ offlineQueue: false });
     void this.readEvents(this.reader);
@@ -95,7 +102,7 @@ export class FleetAggregator {
   async stop(): Promise<void> {
     this.stopped = true;
     for (const timer of this.timers) clearInterval(timer);
-    this.stopReady?.();
+    this.options.connection.client.off('ready', this.loadWhenReady);
     await this.savePeaks();
     await Promise.all([this.subscriber, this.reader].map((client) => client && this.options.connection.release(client)));
   }
