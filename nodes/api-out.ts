@@ -6,7 +6,7 @@ import { createApi, type UpgradeTarget } from '../src/api/http';
 import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
 import { createStaticHandler } from '../src/api/static';
-import { plainJson } from '../src/messages';
+import { PIPELINE_EVENT_TYPES, plainJson } from '../src/messages';
 import { fleetRegistry } from '../src/fleet/registry';
 import { peekMetrics } from '../src/metrics/shared';
 import { peekSales } from '../src/sales/ledger';
@@ -29,7 +29,6 @@ const servedPaths = new Set<string>();
 const pendingUpgrades = new WeakMap<IncomingMessage, { socket: Duplex; head: Buffer }>();
 
 const DASHBOARD = path.resolve(__dirname, '..', 'src', 'api', 'dashboard');
-const EVENT_TYPES = new Set(['enter', 'exit', 'cross', 'started', 'ended']);
 
 export = function register(RED: NodeAPI): void {
   function ApiOutNode(this: Node, config: ApiOutDef) {
@@ -124,7 +123,7 @@ export = function register(RED: NodeAPI): void {
       if (refuseTooDeep(msg, done)) return;
       try {
         const payload = msg.payload as { type?: string } | undefined;
-        if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload) && EVENT_TYPES.has(String(payload.type ?? (payload as { event?: string }).event))) {
+        if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload) && PIPELINE_EVENT_TYPES.has(String(payload.type ?? (payload as { event?: string }).event))) {
           hub!.event(plainJson(payload, 'msg.payload'));
           return done();
         }

@@ -6,7 +6,8 @@ import { frameStore } from '../src/camera/frame-store';
 import { cameraRegistry } from '../src/camera/registry';
 import { detectionRegistry } from '../src/detection/usage-registry';
 import { FleetPublisher } from '../src/fleet/publisher';
-import { boxOf, cameraIdOf, checkCameraId, MessageError, plainJson, readFrameRef, readList } from '../src/messages';
+import { drawableTracks } from '../src/api/state';
+import { cameraIdOf, checkCameraId, MessageError, PIPELINE_EVENT_TYPES, plainJson, readFrameRef, readList } from '../src/messages';
 import { peekMetrics } from '../src/metrics/shared';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber } from './status';
 import type { RedisConfigNode } from './types';
@@ -34,7 +35,6 @@ type PublishMsg = NodeMessageInFlow & {
   heatmap?: { cameraId?: unknown; format?: unknown; showsPeople?: unknown };
 };
 
-const EVENT_TYPES = new Set(['enter', 'exit', 'cross', 'started', 'ended']);
 /** How often the publisher looks for cameras due: a quarter of the default interval. */
 const ROUND_MS = 250;
 const JPEG_QUALITY = 70;
@@ -65,7 +65,7 @@ export = function register(RED: NodeAPI): void {
     const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
     const database = config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
     /** What the frames shared need to be drawn like the worker's own API draws them. */
-    const overlays = new Map<string, { tracks: { id: number; bbox: [number, number, number, number] }[]; zones: ZoneStats[]; lines: LineStats[]; geometry: ZoneGeometry | null }>();
+    const overlays = new Map<string, { tracks: ReturnType<typeof drawableTracks>; zones: ZoneStats[]; lines: LineStats[]; geometry: ZoneGeometry | null }>();
     const publisher = new FleetPublisher({
       redis: connection.client,
       keys: redis.keys,
@@ -106,12 +106,8 @@ export = function register(RED: NodeAPI): void {
     const timer = setInterval(() => {
       if (!connection.ready) return;
       publisher.publish().then(
-        () => {
-          if (lastError === null) return;
-          lastError = null;
-          const { cameras, published } = publisher.stats();
-          node.status({ fill: 'green', shape: 'dot', text: `${cameras} cameras as ${redis.instance} · ${published} published` });
-        },
+        // The status interval below shows the figures again once publishing works.
+        () => (lastError = null),
         (err: Error) => {
           if (err.message === lastError) return;
           lastError = err.message;
@@ -127,7 +123,7 @@ export = function register(RED: NodeAPI): void {
       const msg = incoming as PublishMsg;
       try {
         const payload = msg.payload as { type?: unknown; cameraId?: unknown } | undefined;
-        if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload) && EVENT_TYPES.has(String(payload.type))) {
+        if (payload && typeof payload === 'object' && !Buffer.isBuffer(payload) && PIPELINE_EVENT_TYPES.has(String(payload.type))) {
           const cameraId = checkCameraId(payload.cameraId ?? cameraIdOf(msg), 'msg.payload.cameraId');
           publisher.event(cameraId, plainJson(payload as Record<string, unknown>, 'msg.payload'));
           return done();
@@ -144,11 +140,7 @@ export = function register(RED: NodeAPI): void {
         const cameraId = ref?.cameraId ?? cameraIdOf(msg);
         const zones = plainJson(readList(msg.zones, 'msg.zones', 'zone-analytics'), 'msg.zones') as ZoneStats[];
         const lines = msg.lines === undefined ? [] : (plainJson(readList(msg.lines, 'msg.lines', 'zone-analytics'), 'msg.lines') as LineStats[]);
-        const tracks = msg.tracks === undefined ? [] : readList(msg.tracks, 'msg.tracks', 'sort-track').flatMap((t) => {
-          const { id, bbox } = (t ?? {}) as { id?: unknown; bbox?: unknown };
-          const box = boxOf(bbox);
-          return typeof id === 'number' && Number.isFinite(id) && box ? [{ id, bbox: box }] : [];
-        });
+        const tracks = msg.tracks === undefined ? [] : drawableTracks(readList(msg.tracks, 'msg.tracks', 'sort-track'));
         const geometry = msg.zoneGeometry && typeof msg.zoneGeometry === 'object' ? plainJson(msg.zoneGeometry as ZoneGeometry, 'msg.zoneGeometry') : null;
         const occupancy = typeof msg.occupancy === 'number' && Number.isFinite(msg.occupancy) && msg.occupancy >= 0 ? msg.occupancy : tracks.length;
         overlays.set(cameraId, { tracks, zones, lines, geometry });

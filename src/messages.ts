@@ -15,6 +15,9 @@ export const MAX_LIST_LENGTH = 10_000;
 /** Characters kept of a label. */
 const MAX_LABEL = 100;
 
+/** The `type` of the events zone-analytics and sort-track send on their second outputs. */
+export const PIPELINE_EVENT_TYPES: ReadonlySet<string> = new Set(['enter', 'exit', 'cross', 'started', 'ended']);
+
 /** A message that breaks these rules: the node reports it for Catch nodes and carries on with the next. */
 export class MessageError extends Error {}
 

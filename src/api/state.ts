@@ -59,7 +59,7 @@ function boxesOf(list: unknown[]): { bbox: Box }[] {
 }
 
 /** Tracks as the annotated frame draws them: a finite id, a box, and a trail of finite points (at most 100). */
-function drawableTracks(list: unknown[]): CameraView['tracks'] {
+export function drawableTracks(list: unknown[]): CameraView['tracks'] {
   return list.flatMap((entry) => {
     if (typeof entry !== 'object' || entry === null) return [];
     const { id, bbox, trail } = entry as { id?: unknown; bbox?: unknown; trail?: unknown };

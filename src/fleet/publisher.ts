@@ -50,8 +50,8 @@ interface CameraEntry {
   publishedKey: string;
   publishedAt: number;
   heatmap: { image: Buffer; format: 'png' | 'jpeg'; showsPeople: boolean; at: number; sent: boolean } | null;
+  /** When its frame was last shared. */
   frameAt: number | null;
-  frameSentAt: number;
   /** Every bucket goes out on the camera's first publication and after a reconnection (Redis may have lost them). */
   needsFull: boolean;
 }
@@ -62,7 +62,6 @@ export interface PublisherStats {
   events: number;
   pendingEvents: number;
   droppedEvents: number;
-  lastError: string | null;
 }
 
 /** Minute buckets re-sent on every publication: the current and the one before (still filling when the minute turned). */
@@ -85,7 +84,7 @@ export class FleetPublisher {
   private eventCounter = 0;
   private publishing = false;
   private lastPrune = -Infinity;
-  private readonly figures = { published: 0, events: 0, droppedEvents: 0, lastError: null as string | null };
+  private readonly figures = { published: 0, events: 0, droppedEvents: 0 };
   private readonly now: () => number;
 
   constructor(private readonly options: PublisherOptions) {
@@ -101,7 +100,7 @@ export class FleetPublisher {
   observe(frame: ObservedFrame): void {
     let entry = this.cameras.get(frame.cameraId);
     if (!entry) {
-      entry = { localId: frame.cameraId, fleetId: this.fleetId(frame.cameraId), frame, framesProcessed: 0, lastSeq: null, publishedKey: '', publishedAt: -Infinity, heatmap: null, frameAt: null, frameSentAt: -Infinity, needsFull: true };
+      entry = { localId: frame.cameraId, fleetId: this.fleetId(frame.cameraId), frame, framesProcessed: 0, lastSeq: null, publishedKey: '', publishedAt: -Infinity, heatmap: null, frameAt: null, needsFull: true };
       this.cameras.set(frame.cameraId, entry);
     }
     if (frame.seq === null || frame.seq !== entry.lastSeq) entry.framesProcessed++;
@@ -137,7 +136,7 @@ export class FleetPublisher {
   }
 
   stats(): PublisherStats {
-    return { cameras: this.cameras.size, published: this.figures.published, events: this.figures.events, pendingEvents: this.pending.length, droppedEvents: this.figures.droppedEvents, lastError: this.figures.lastError };
+    return { cameras: this.cameras.size, published: this.figures.published, events: this.figures.events, pendingEvents: this.pending.length, droppedEvents: this.figures.droppedEvents };
   }
 
   /** One round: the cameras due (changed, or silent for an interval), their frames when due, and the queued events. */
@@ -146,10 +145,6 @@ export class FleetPublisher {
     this.publishing = true;
     try {
       await this.round();
-      this.figures.lastError = null;
-    } catch (err) {
-      this.figures.lastError = (err as Error).message;
-      throw err;
     } finally {
       this.publishing = false;
     }
@@ -166,11 +161,10 @@ export class FleetPublisher {
       const full = entry.needsFull;
       const due = full || now - entry.publishedAt >= intervalMs || (key !== entry.publishedKey && now - entry.publishedAt >= intervalMs / 4);
       if (!due) continue;
-      const frameDue = this.options.frameIntervalMs > 0 && now - entry.frameSentAt >= this.options.frameIntervalMs;
+      const frameDue = this.options.frameIntervalMs > 0 && now - (entry.frameAt ?? -Infinity) >= this.options.frameIntervalMs;
       const jpeg = frameDue ? await this.options.frameJpeg(entry.localId).catch(() => null) : null;
       if (jpeg) {
         entry.frameAt = now;
-        entry.frameSentAt = now;
         multi.set(keys.frame(entry.fleetId), jpeg, 'PX', offlineAfterMs);
       }
       if (entry.heatmap && !entry.heatmap.sent) multi.set(keys.heatmap(entry.fleetId), entry.heatmap.image, 'PX', offlineAfterMs);
@@ -178,9 +172,10 @@ export class FleetPublisher {
       const state = JSON.stringify(update.camera);
       multi.hset(keys.cameras, entry.fleetId, state);
       multi.set(keys.live(entry.fleetId), this.options.instance, 'PX', offlineAfterMs);
-      for (const b of update.minutes) multi.hset(keys.minutes(entry.fleetId), String(b.start), JSON.stringify(b));
-      for (const b of update.hours) multi.hset(keys.hours(entry.fleetId), String(b.start), JSON.stringify(b));
-      for (const p of update.days) multi.hset(keys.days(entry.fleetId), p.day, JSON.stringify(p));
+      // One HSET per hash: a full republication holds a week of minutes.
+      if (update.minutes.length > 0) multi.hset(keys.minutes(entry.fleetId), hashFields(update.minutes, (b) => b.start));
+      if (update.hours.length > 0) multi.hset(keys.hours(entry.fleetId), hashFields(update.hours, (b) => b.start));
+      if (update.days.length > 0) multi.hset(keys.days(entry.fleetId), hashFields(update.days, (p) => p.day));
       multi.publish(keys.channel, JSON.stringify(update));
       entry.publishedKey = key;
       entry.publishedAt = now;
@@ -261,6 +256,11 @@ export class FleetPublisher {
       if (oldDays.length > 0) await redis.hdel(keys.days(entry.fleetId), ...oldDays.map(([day]) => day));
     }
   }
+}
+
+/** Rows as the fields of a hash: each under its key, as JSON. */
+function hashFields<T>(rows: T[], key: (row: T) => string | number): Record<string, string> {
+  return Object.fromEntries(rows.map((row) => [String(key(row)), JSON.stringify(row)]));
 }
 
 /** The figures whose change is worth publishing before the next heartbeat. */
