@@ -8,6 +8,7 @@ import { acquireMetrics } from '../src/metrics/shared';
 import { MetricsStore } from '../src/metrics/store';
 
 const utc = (iso: string) => Date.parse(iso);
+const minuteOf = (at: number) => Math.floor(at / 60_000) * 60_000;
 
 describe('LocalClock', () => {
   it("files instants under the store's local hour and day", () => {
@@ -105,6 +106,41 @@ describe('MetricsCollector', () => {
     assert.deepEqual(central.peakOn('2026-11-29'), { day: '2026-11-29', peak: 6, peakAt: at });
     assert.throws(() => central.setCamera(ALL_CAMERAS, {}), /reserved/);
   });
+
+  it('hands every change to each of its readers once, whatever its time, and forgets pruned buckets', () => {
+    const metrics = new MetricsCollector({ timeZone: 'UTC' });
+    const now = Date.now();
+    const store = metrics.followChanges();
+    const publisher = metrics.followChanges((series) => series !== ALL_CAMERAS);
+    metrics.recordFootfall('door', now);
+    // A late frame, from a day before: as much a change as the current one.
+    metrics.recordFootfall('door', now - 86_400_000);
+    metrics.recordOccupancy('till', now, 2);
+    const door = publisher.take('door');
+    assert.deepEqual(door.minutes.map((m) => [m.start, m.footfall]).sort((a, b) => a[0] - b[0]), [[minuteOf(now - 86_400_000), 1], [minuteOf(now), 1]]);
+    assert.deepEqual(door.hours.map((h) => h.footfall), [1, 1]);
+    assert.deepEqual(publisher.take('door'), { minutes: [], hours: [], days: [] }, 'taken once');
+    assert.deepEqual(publisher.take(ALL_CAMERAS), { minutes: [], hours: [], days: [] }, 'a series the reader does not follow');
+    assert.deepEqual(publisher.take('till').days, [{ day: metrics.dayOf(now), peak: 2, peakAt: now }]);
+    // The other reader still has everything, with the values of when it takes them.
+    metrics.recordFootfall('door', now, 2);
+    const all = store.takeAll();
+    assert.deepEqual(all.minutes.filter((m) => m.series === 'door').map((m) => m.bucket.footfall).sort((a, b) => a - b), [1, 3]);
+    assert.deepEqual(all.hours.map((h) => h.series).sort(), [ALL_CAMERAS, ALL_CAMERAS, 'door', 'door']);
+    assert.deepEqual(all.days.map((d) => d.series).sort(), [ALL_CAMERAS, 'till']);
+    assert.deepEqual(store.takeAll().minutes, []);
+    assert.deepEqual(publisher.take('door').minutes.map((m) => m.footfall), [3]);
+
+    // Changed, never taken, then past retention: gone from the reader as from the collector.
+    metrics.recordFootfall('door', now - 86_400_000);
+    metrics.recordOccupancy('door', now + 8 * 86_400_000, 1);
+    assert.deepEqual(publisher.take('door').minutes.map((m) => m.start), [minuteOf(now + 8 * 86_400_000)]);
+    assert.equal(store.takeAll().minutes.some((m) => m.bucket.start < now), false);
+    publisher.close();
+    metrics.recordFootfall('door', now + 8 * 86_400_000);
+    assert.deepEqual(publisher.take('door'), { minutes: [], hours: [], days: [] }, 'a closed reader collects nothing');
+    assert.equal(store.takeAll().minutes.length, 2);
+  });
 });
 
 describe('MetricsStore', () => {
@@ -112,12 +148,13 @@ describe('MetricsStore', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'metrics-')), 'metrics.db');
     const t = utc('2026-11-28T10:00:00Z');
     const before = new MetricsCollector({ timeZone: 'Europe/Paris' });
+    const changes = before.followChanges();
     before.recordFootfall('door', t);
     before.recordOccupancy('door', t, 5);
     const store = new MetricsStore(file);
-    store.write(before.takeChanges());
+    store.write(changes.takeAll());
     before.recordFootfall('door', t + 3_600_000);
-    store.write(before.takeChanges());
+    store.write(changes.takeAll());
     store.saveCounters('node-1', { door: { 'zone:entrance': { entries: 12 } } });
     store.close();
 

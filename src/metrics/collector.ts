@@ -65,6 +65,36 @@ export interface MetricsChanges {
   removedBefore: { minutes: number; hours: number };
 }
 
+/** Buckets of one series. */
+export interface SeriesRows {
+  minutes: MinuteBucket[];
+  hours: HourBucket[];
+  days: DayPeak[];
+}
+
+/** The keys of one series' buckets changed since a reader last took them. */
+interface ChangedKeys {
+  minutes: Set<number>;
+  hours: Set<string>;
+  days: Set<string>;
+}
+
+/** What names a bucket of a kind: a minute's start, an hour's key, a peak's day. */
+type BucketKey<K extends keyof ChangedKeys> = ChangedKeys[K] extends Set<infer T> ? T : never;
+
+/**
+ * What changed in a collector, for one consumer (its store, a fleet publisher): every bucket of the series it follows
+ * that changes after the reader is opened, whatever its time, is handed over once by `take` or `takeAll`, with its
+ * value then. Buckets dropped past retention are dropped from the reader too; a closed reader collects nothing more.
+ */
+export interface ChangeReader {
+  /** One series' changed buckets, forgotten by this reader once taken. */
+  take(series: string): SeriesRows;
+  /** Every series' changed buckets, and the retention limits below which rows are gone, for a store to write. */
+  takeAll(): MetricsChanges;
+  close(): void;
+}
+
 /**
  * Footfall and occupancy over time, per camera and for all cameras together (series `*`): one-minute buckets,
  * local-hour footfall buckets in the store's time zone, and peak occupancy per local day and overall. Old
@@ -74,9 +104,8 @@ export class MetricsCollector {
   readonly options: MetricsOptions;
   private readonly clock: LocalClock;
   private readonly series = new Map<string, Series>();
-  private dirtyMinutes = new Set<string>();
-  private dirtyHours = new Set<string>();
-  private dirtyDays = new Set<string>();
+  /** Each open reader: the series it follows, and their changes it has not taken yet. */
+  private readonly readers = new Set<{ follows: (series: string) => boolean; changed: Map<string, ChangedKeys> }>();
   private dayOfMinute: { minute: number; day: string } = { minute: NaN, day: '' };
   private prunedMinute = -Infinity;
 
@@ -101,7 +130,7 @@ export class MetricsCollector {
         putHour(series, bucket);
       }
       bucket.footfall += count;
-      this.dirtyHours.add(`${id}\n${hour.key}`);
+      this.changed(id, 'hours', hour.key);
     }
     this.prune(at);
   }
@@ -130,19 +159,22 @@ export class MetricsCollector {
     for (const bucket of rows.minutes ?? []) {
       const change = bucket.footfall - (camera.minutes.get(bucket.start)?.footfall ?? 0);
       camera.minutes.set(bucket.start, { ...bucket });
+      this.changed(cameraId, 'minutes', bucket.start);
       if (change !== 0) this.minute(ALL_CAMERAS, all, bucket.start).footfall += change;
     }
     for (const bucket of rows.hours ?? []) {
       const change = bucket.footfall - (camera.hours.get(bucket.key)?.footfall ?? 0);
       putHour(camera, { ...bucket });
+      this.changed(cameraId, 'hours', bucket.key);
       if (change === 0) continue;
       const total = all.hours.get(bucket.key) ?? { key: bucket.key, day: bucket.day, start: bucket.start, footfall: 0 };
       total.footfall += change;
       putHour(all, total);
-      this.dirtyHours.add(`${ALL_CAMERAS}\n${bucket.key}`);
+      this.changed(ALL_CAMERAS, 'hours', bucket.key);
     }
     for (const peak of rows.days ?? []) {
       camera.days.set(peak.day, { ...peak });
+      this.changed(cameraId, 'days', peak.day);
       if (peak.peak > camera.peak.count) camera.peak = { count: peak.peak, at: peak.peakAt };
     }
   }
@@ -194,27 +226,54 @@ export class MetricsCollector {
     return peak ? { ...peak } : null;
   }
 
-  /** What changed since the last call, for persistence. */
-  takeChanges(): MetricsChanges {
-    const take = <T>(dirty: Set<string>, read: (series: Series, key: string) => T | undefined) =>
-      [...dirty].flatMap((entry) => {
-        const [series, key] = entry.split('\n');
-        const value = this.series.get(series) && read(this.series.get(series)!, key);
-        return value ? [{ series, value }] : [];
-      });
-    const changes: MetricsChanges = {
-      minutes: take(this.dirtyMinutes, (s, k) => s.minutes.get(Number(k))).map(({ series, value }) => ({ series, bucket: { ...value } })),
-      hours: take(this.dirtyHours, (s, k) => s.hours.get(k)).map(({ series, value }) => ({ series, bucket: { ...value } })),
-      days: take(this.dirtyDays, (s, k) => s.days.get(k)).map(({ series, value }) => ({ series, peak: { ...value } })),
-      removedBefore: this.retentionLimits(this.prunedMinute),
+  /** Every bucket of one series, e.g. for a consumer that must send all of them. */
+  rows(seriesId: string): SeriesRows {
+    const series = this.series.get(seriesId);
+    return {
+      minutes: this.minutes(seriesId),
+      hours: this.hours(seriesId),
+      days: [...(series?.days.values() ?? [])].sort((a, b) => a.day.localeCompare(b.day)).map((p) => ({ ...p })),
     };
-    this.dirtyMinutes.clear();
-    this.dirtyHours.clear();
-    this.dirtyDays.clear();
-    return changes;
   }
 
-  /** Restores persisted rows (on start-up). */
+  /**
+   * Opens a reader of the changes from now on, of every series or of those `follows` accepts; close it when done, or
+   * it collects for as long as the collector lives.
+   */
+  followChanges(follows: (series: string) => boolean = () => true): ChangeReader {
+    const reader = { follows, changed: new Map<string, ChangedKeys>() };
+    const { changed } = reader;
+    this.readers.add(reader);
+    const rowsOf = (id: string, keys: ChangedKeys): SeriesRows => {
+      const series = this.series.get(id)!;
+      const pick = <K, T>(wanted: Set<K>, from: Map<K, T>) => [...wanted].flatMap((key) => from.get(key) ?? []).map((row) => ({ ...row }));
+      return { minutes: pick(keys.minutes, series.minutes), hours: pick(keys.hours, series.hours), days: pick(keys.days, series.days) };
+    };
+    return {
+      take: (id) => {
+        const keys = changed.get(id);
+        changed.delete(id);
+        return keys ? rowsOf(id, keys) : { minutes: [], hours: [], days: [] };
+      },
+      takeAll: () => {
+        const changes: MetricsChanges = { minutes: [], hours: [], days: [], removedBefore: this.retentionLimits(this.prunedMinute) };
+        for (const [series, keys] of changed) {
+          const rows = rowsOf(series, keys);
+          changes.minutes.push(...rows.minutes.map((bucket) => ({ series, bucket })));
+          changes.hours.push(...rows.hours.map((bucket) => ({ series, bucket })));
+          changes.days.push(...rows.days.map((peak) => ({ series, peak })));
+        }
+        changed.clear();
+        return changes;
+      },
+      close: () => {
+        this.readers.delete(reader);
+        changed.clear();
+      },
+    };
+  }
+
+  /** Restores persisted rows (on start-up): what is restored is no change for the readers. */
   restore(rows: { minutes: { series: string; bucket: MinuteBucket }[]; hours: { series: string; bucket: HourBucket }[]; days: { series: string; peak: DayPeak }[] }): void {
     for (const { series, bucket } of rows.minutes) this.seriesOf(series).minutes.set(bucket.start, { ...bucket });
     for (const { series, bucket } of rows.hours) putHour(this.seriesOf(series), { ...bucket });
@@ -241,8 +300,26 @@ export class MetricsCollector {
       bucket = { start, footfall: 0, occupancyMax: 0, occupancySum: 0, samples: 0 };
       series.minutes.set(start, bucket);
     }
-    this.dirtyMinutes.add(`${id}\n${start}`);
+    this.changed(id, 'minutes', start);
     return bucket;
+  }
+
+  /** Tells every open reader that a bucket of series `id` changed. */
+  private changed<K extends keyof ChangedKeys>(id: string, kind: K, key: BucketKey<K>): void {
+    for (const { follows, changed } of this.readers) {
+      let keys = changed.get(id);
+      if (!keys) {
+        if (!follows(id)) continue;
+        keys = { minutes: new Set(), hours: new Set(), days: new Set() };
+        changed.set(id, keys);
+      }
+      (keys[kind] as Set<BucketKey<K>>).add(key);
+    }
+  }
+
+  /** Tells every open reader that a bucket of series `id` is gone. */
+  private dropped<K extends keyof ChangedKeys>(id: string, kind: K, key: BucketKey<K>): void {
+    for (const { changed } of this.readers) (changed.get(id)?.[kind] as Set<BucketKey<K>> | undefined)?.delete(key);
   }
 
   private sample(id: string, series: Series, at: number, occupancy: number): void {
@@ -255,7 +332,7 @@ export class MetricsCollector {
     const peak = series.days.get(day);
     if (!peak || occupancy > peak.peak) {
       series.days.set(day, { day, peak: occupancy, peakAt: at });
-      this.dirtyDays.add(`${id}\n${day}`);
+      this.changed(id, 'days', day);
     }
   }
 
@@ -269,16 +346,25 @@ export class MetricsCollector {
     if (minute <= this.prunedMinute) return;
     this.prunedMinute = minute;
     const limits = this.retentionLimits(minute);
-    for (const series of this.series.values()) {
-      for (const start of series.minutes.keys()) if (start < limits.minutes) series.minutes.delete(start);
+    for (const [id, series] of this.series) {
+      for (const start of series.minutes.keys()) {
+        if (start >= limits.minutes) continue;
+        series.minutes.delete(start);
+        this.dropped(id, 'minutes', start);
+      }
       for (const [key, bucket] of series.hours) {
         if (bucket.start >= limits.hours) continue;
         series.hours.delete(key);
+        this.dropped(id, 'hours', key);
         const day = series.hoursByDay.get(bucket.day);
         day?.delete(key);
         if (day?.size === 0) series.hoursByDay.delete(bucket.day);
       }
-      for (const [day, peak] of series.days) if (peak.peakAt < limits.hours) series.days.delete(day);
+      for (const [day, peak] of series.days) {
+        if (peak.peakAt >= limits.hours) continue;
+        series.days.delete(day);
+        this.dropped(id, 'days', day);
+      }
     }
   }
 }

@@ -1,5 +1,5 @@
 import { SharedByFile } from '../shared-by-file';
-import { MetricsCollector, type MetricsOptions } from './collector';
+import { MetricsCollector, type ChangeReader, type MetricsOptions } from './collector';
 import { MetricsStore } from './store';
 
 export interface SharedMetrics {
@@ -11,16 +11,16 @@ export interface SharedMetrics {
   release(): void;
 }
 
-type Opened = { collector: MetricsCollector; store: MetricsStore };
+type Opened = { collector: MetricsCollector; store: MetricsStore; changes: ChangeReader };
 
-const flush = ({ collector, store }: Opened) => store.write(collector.takeChanges());
+const flush = ({ store, changes }: Opened) => store.write(changes.takeAll());
 
 const databases = new SharedByFile<Opened, MetricsOptions>({
   create(file, options) {
     const collector = new MetricsCollector(options);
     const store = new MetricsStore(file);
     collector.restore(store.read());
-    return { collector, store };
+    return { collector, store, changes: collector.followChanges() };
   },
   release: flush,
   close: ({ store }) => store.close(),
@@ -38,7 +38,8 @@ export function acquireMetrics(file: string | null, options: MetricsOptions): Sh
     return { collector: new MetricsCollector(options), store: null, flush: () => {}, release: () => {} };
   }
   const held = databases.acquire(file, options);
-  return { ...held.value, flush: () => flush(held.value), release: held.release };
+  const { collector, store } = held.value;
+  return { collector, store, flush: () => flush(held.value), release: held.release };
 }
 
 /** The collector already open for a database file, if a zone-analytics node opened it; for readers such as the API. */
