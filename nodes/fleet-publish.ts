@@ -165,6 +165,7 @@ export = function register(RED: NodeAPI): void {
       clearInterval(status);
       stopReady();
       unregister();
+      publisher.close();
       done();
     });
   }

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { LineStats, ZoneGeometry, ZoneStats } from '../analytics/zones';
-import { HOUR, MINUTE } from '../metrics/local-time';
-import type { DayPeak, HourBucket, MetricsCollector, MinuteBucket } from '../metrics/collector';
+import { MINUTE } from '../metrics/local-time';
+import type { ChangeReader, DayPeak, MetricsCollector } from '../metrics/collector';
 import type { FleetKeys } from './layout';
 import type { CameraDescription, CameraState, FleetEvent, LiveUpdate } from './state';
 
@@ -52,8 +52,17 @@ interface CameraEntry {
   heatmap: { image: Buffer; format: 'png' | 'jpeg'; showsPeople: boolean; at: number; sent: boolean } | null;
   /** When its frame was last shared. */
   frameAt: number | null;
-  /** Every bucket goes out on the camera's first publication and after a reconnection (Redis may have lost them). */
+  /**
+   * Every bucket goes out on the camera's first publication, after a reconnection or a failed round (Redis may have
+   * lost them) and when the collector is another (a redeploy); otherwise those changed since it was last published.
+   */
   needsFull: boolean;
+}
+
+/** A collector and this publisher's reader of its changes. */
+interface Followed {
+  collector: MetricsCollector;
+  changes: ChangeReader;
 }
 
 export interface PublisherStats {
@@ -64,10 +73,6 @@ export interface PublisherStats {
   droppedEvents: number;
 }
 
-/** Minute buckets re-sent on every publication: the current and the one before (still filling when the minute turned). */
-const RECENT_MINUTES = 2 * MINUTE;
-/** Hour buckets re-sent on every publication: those of the last day, so the hour that just closed gets its final count. */
-const RECENT_HOURS = 25 * HOUR;
 /** How often buckets past retention are deleted from Redis. */
 const PRUNE_INTERVAL_MS = 10 * MINUTE;
 
@@ -86,6 +91,8 @@ export class FleetPublisher {
   private lastPrune = -Infinity;
   private readonly figures = { published: 0, events: 0, droppedEvents: 0 };
   private readonly now: () => number;
+  /** The collector whose buckets are published, and this publisher's reader of its changes. */
+  private followed: Followed | null = null;
 
   constructor(private readonly options: PublisherOptions) {
     this.now = options.now ?? Date.now;
@@ -135,6 +142,12 @@ export class FleetPublisher {
     for (const entry of this.cameras.values()) entry.needsFull = true;
   }
 
+  /** Stops following the collector's changes; publishing again follows them anew. */
+  close(): void {
+    this.followed?.changes.close();
+    this.followed = null;
+  }
+
   stats(): PublisherStats {
     return { cameras: this.cameras.size, published: this.figures.published, events: this.figures.events, pendingEvents: this.pending.length, droppedEvents: this.figures.droppedEvents };
   }
@@ -153,7 +166,7 @@ export class FleetPublisher {
   private async round(): Promise<void> {
     const { redis, keys, offlineAfterMs, intervalMs } = this.options;
     const now = this.now();
-    const collector = this.options.metrics();
+    const followed = this.follow();
     const multi = redis.multi();
     const published: CameraEntry[] = [];
     for (const entry of this.cameras.values()) {
@@ -168,7 +181,7 @@ export class FleetPublisher {
         multi.set(keys.frame(entry.fleetId), jpeg, 'PX', offlineAfterMs);
       }
       if (entry.heatmap && !entry.heatmap.sent) multi.set(keys.heatmap(entry.fleetId), entry.heatmap.image, 'PX', offlineAfterMs);
-      const update = this.update(entry, collector, now, full);
+      const update = this.update(entry, followed, now, full);
       const state = JSON.stringify(update.camera);
       multi.hset(keys.cameras, entry.fleetId, state);
       multi.set(keys.live(entry.fleetId), this.options.instance, 'PX', offlineAfterMs);
@@ -184,13 +197,15 @@ export class FleetPublisher {
     }
     const events = this.pending.slice();
     for (const event of events) multi.xadd(keys.events, 'MAXLEN', '~', String(this.options.maxStreamLength), '*', 'e', JSON.stringify(event));
-    const pruneDue = collector !== null && now - this.lastPrune >= PRUNE_INTERVAL_MS;
+    const pruneDue = followed !== null && now - this.lastPrune >= PRUNE_INTERVAL_MS;
     if (published.length === 0 && events.length === 0 && !pruneDue) return;
     const results = await multi.exec();
     const failed = results?.find(([err]) => err);
     if (!results || failed) {
-      // Cameras go out again next round; the events stay queued.
+      // Cameras go out again next round, those of this round with every bucket (their changes were taken); the events
+      // stay queued.
       for (const entry of this.cameras.values()) entry.publishedAt = -Infinity;
+      for (const entry of published) entry.needsFull = true;
       throw failed?.[0] ?? new Error('the transaction was discarded');
     }
     this.pending.splice(0, events.length);
@@ -199,11 +214,22 @@ export class FleetPublisher {
     this.figures.events += events.length;
     if (pruneDue) {
       this.lastPrune = now;
-      await this.prune(collector!, now);
+      await this.prune(followed!.collector, now);
     }
   }
 
-  private update(entry: CameraEntry, collector: MetricsCollector | null, now: number, full: boolean): LiveUpdate {
+  /** The collector to publish from now; when it is another than before (a redeploy), every camera goes out in full. */
+  private follow(): Followed | null {
+    const collector = this.options.metrics();
+    if (collector === (this.followed?.collector ?? null)) return this.followed;
+    this.close();
+    // Only the cameras seen here: a camera's first publication carries all its buckets anyway.
+    if (collector) this.followed = { collector, changes: collector.followChanges((id) => this.cameras.has(id)) };
+    for (const entry of this.cameras.values()) entry.needsFull = true;
+    return this.followed;
+  }
+
+  private update(entry: CameraEntry, followed: Followed | null, now: number, full: boolean): LiveUpdate {
     const { frame } = entry;
     const described = this.options.describe(entry.localId);
     const camera: CameraState = {
@@ -224,16 +250,11 @@ export class FleetPublisher {
       frameAt: entry.frameAt,
       heatmap: entry.heatmap ? { at: entry.heatmap.at, format: entry.heatmap.format, showsPeople: entry.heatmap.showsPeople } : null,
     };
-    if (!collector) return { camera, minutes: [], hours: [], days: [] };
-    const id = entry.localId;
-    const minutes: MinuteBucket[] = collector.minutes(id, full ? -Infinity : now - RECENT_MINUTES);
-    const hours: HourBucket[] = collector.hours(id).filter((h) => full || h.start >= now - RECENT_HOURS);
-    const days: DayPeak[] = [];
-    for (const day of full ? new Set(hours.map((h) => h.day)) : new Set([collector.dayOf(now), collector.dayOf(now - HOUR)])) {
-      const peak = collector.peakOn(day, id);
-      if (peak) days.push(peak);
-    }
-    return { camera, minutes, hours, days };
+    if (!followed) return { camera, minutes: [], hours: [], days: [] };
+    // The buckets changed since the camera was last published, whatever their time: a frame's timestamp comes from
+    // its camera, not this clock, and may be late, early or of another day.
+    const changed = followed.changes.take(entry.localId);
+    return { camera, ...(full ? followed.collector.rows(entry.localId) : changed) };
   }
 
   /** Deletes from Redis the buckets the worker's own store has dropped past retention. */
