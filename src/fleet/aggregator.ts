@@ -56,7 +56,10 @@ export class FleetAggregator {
   private subscriber: Redis | null = null;
   private reader: Redis | null = null;
   private loaded = false;
-  private queued: string[] = [];
+  /** Live messages held while the keys are read after a (re)subscription; null while messages apply as they come. */
+  private waiting: string[] | null = [];
+  /** Subscriptions so far: a reading of the keys lets the held messages through only if begun after the latest. */
+  private subscriptions = 0;
   private timers: NodeJS.Timeout[] = [];
   /** Loads the fleet from the keys as soon as the main connection can. */
   private loadWhenReady: () => void = () => {};
@@ -75,7 +78,7 @@ export class FleetAggregator {
   start(): void {
     const { connection, keys } = this.options;
     this.subscriber = connection.duplicate({ offlineQueue: true });
-    this.subscriber.on('message', (_channel: string, json: string) => (this.loaded ? this.receive(json) : this.queued.push(json)));
+    this.subscriber.on('message', (_channel: string, json: string) => (this.waiting ? this.waiting.push(json) : this.receive(json)));
     const load = () => this.load().catch((err: Error) => this.options.onProblem(new Error(`loading the fleet from Redis failed: ${err.message}`)));
     this.loadWhenReady = () => {
       if (connection.client.status === 'ready') return void load();
@@ -83,13 +86,18 @@ export class FleetAggregator {
       connection.client.once('ready', this.loadWhenReady);
     };
     // Subscribed at every (re)connection of the subscriber, then everything is read from the keys: what was
-    // published before, or while it was away (Redis restarted, the network cut), is there; what comes meanwhile
-    // waits for the load. Connection trouble is redis-config's to report; a refusal on a working connection (an ACL
-    // without SUBSCRIBE) is ours.
+    // published before, or while it was away (Redis restarted, the network cut), is there; what comes from the
+    // disconnection on waits for the load, so a state already read live cannot hide the buckets of those missed
+    // (publications carry only the buckets that changed). Connection trouble is redis-config's to report; a refusal
+    // on a working connection (an ACL without SUBSCRIBE) is ours.
     const subscriber = this.subscriber;
+    subscriber.on('close', () => (this.waiting ??= []));
     subscriber.on('ready', () => {
       subscriber.subscribe(keys.channel).then(
-        () => this.loadWhenReady(),
+        () => {
+          this.subscriptions++;
+          this.loadWhenReady();
+        },
         (err: Error) => subscriber.status === 'ready' && this.options.onProblem(new Error(`subscribing to ${keys.channel} failed: ${err.message}`)),
       );
     });
@@ -130,6 +138,7 @@ export class FleetAggregator {
   private async load(): Promise<void> {
     const { keys } = this.options;
     const { client } = this.options.connection;
+    const subscription = this.subscriptions;
     const states = await client.hgetall(keys.cameras);
     const ids = Object.keys(states);
     const reads = client.pipeline();
@@ -171,11 +180,11 @@ export class FleetAggregator {
       }
     });
     this.options.collector.restore({ minutes: [], hours: [], days: fleetDays });
-    if (!this.loaded) {
-      this.loaded = true;
-      const queued = this.queued;
-      this.queued = [];
-      for (const json of queued) this.receive(json);
+    this.loaded = true;
+    if (this.waiting && subscription === this.subscriptions) {
+      const waiting = this.waiting;
+      this.waiting = null;
+      for (const json of waiting) this.receive(json);
     }
   }
 
