@@ -7,11 +7,21 @@ import { fleetKeys } from '../src/fleet/layout';
 import { FleetPublisher } from '../src/fleet/publisher';
 import type { FleetEvent } from '../src/fleet/state';
 import { ALL_CAMERAS, MetricsCollector } from '../src/metrics/collector';
+import { DAY, MINUTE } from '../src/metrics/local-time';
 import { startRedis, stopAllRedis, type RedisServer } from './redis';
 import { waitFor } from './support';
 
 const KEYS = fleetKeys('test:');
-const T0 = Date.UTC(2026, 10, 29, 9, 30);
+/** The day the tests run (UTC), so that every retention keeps their data whatever the date. */
+const DAY0 = new Date().toISOString().slice(0, 10);
+const T0 = Date.parse(`${DAY0}T09:30:00Z`);
+const dayAfter = (day: string) => new Date(Date.parse(`${day}T00:00:00Z`) + DAY).toISOString().slice(0, 10);
+
+/** A clock showing `at` now and running on from there; `set` moves it. */
+function clockAt(at: number): { now: () => number; set(at: number): void } {
+  let offset = at - Date.now();
+  return { now: () => Date.now() + offset, set: (to) => void (offset = to - Date.now()) };
+}
 
 const zone = (entries: number, exits: number, present: number): ZoneStats => ({
   id: 'door', name: 'Door', currentCount: present, totalEntries: entries, totalExits: exits, avgDwellSeconds: null, peakCount: present, peakAt: null,
@@ -19,13 +29,15 @@ const zone = (entries: number, exits: number, present: number): ZoneStats => ({
 
 /** A worker without Node-RED: its own metrics store fed as zone-analytics feeds it, published through Redis. */
 class Worker {
-  readonly collector = new MetricsCollector({ timeZone: 'UTC' });
+  readonly collector: MetricsCollector;
   readonly connection: RedisConnection;
   readonly publisher: FleetPublisher;
   private readonly stopReady: () => void;
   entries = new Map<string, number>();
 
-  constructor(server: RedisServer, readonly instance: string, options: { offlineAfterMs?: number; now?: () => number } = {}) {
+  constructor(server: RedisServer, readonly instance: string, options: { offlineAfterMs?: number; now?: () => number; timeZone?: string } = {}) {
+    const timeZone = options.timeZone ?? 'UTC';
+    this.collector = new MetricsCollector({ timeZone });
     this.connection = new RedisConnection({ host: server.url, port: 6379, db: 0, tls: false });
     this.publisher = new FleetPublisher({
       redis: this.connection.client,
@@ -37,7 +49,7 @@ class Worker {
       maxStreamLength: 1000,
       maxPendingEvents: 1000,
       metrics: () => this.collector,
-      timeZone: () => 'UTC',
+      timeZone: () => timeZone,
       describe: (id) => ({ name: id, state: 'running', fps: 10, width: 768, height: 576, lastFrameAt: T0, detection: null }),
       frameIntervalMs: 0,
       frameJpeg: async () => null,
@@ -69,31 +81,33 @@ class Worker {
 }
 
 class Central {
-  readonly collector = new MetricsCollector({ timeZone: 'UTC' });
+  readonly collector: MetricsCollector;
   readonly connection: RedisConnection;
   readonly aggregator: FleetAggregator;
   readonly cameras = new Map<string, FleetCamera>();
   readonly events: { event: FleetEvent; catchUp: boolean }[] = [];
   readonly problems: string[] = [];
 
-  constructor(server: RedisServer, name = 'central') {
+  constructor(server: RedisServer, options: { name?: string; now?: () => number; timeZone?: string } = {}) {
+    this.collector = new MetricsCollector({ timeZone: options.timeZone ?? 'UTC' });
     this.connection = new RedisConnection({ host: server.url, port: 6379, db: 0, tls: false });
     this.aggregator = new FleetAggregator({
       connection: this.connection,
       keys: KEYS,
-      name,
+      name: options.name ?? 'central',
       collector: this.collector,
       images: false,
       onCamera: (camera) => this.cameras.set(camera.state.cameraId, camera),
       onEvent: (event, catchUp) => this.events.push({ event, catchUp }),
       onImage: () => {},
       onProblem: (err) => this.problems.push(err.message),
+      now: options.now,
     });
     this.aggregator.start();
   }
 
-  footfall(cameraId = ALL_CAMERAS): number {
-    return this.collector.footfallOn('2026-11-29', cameraId);
+  footfall(cameraId = ALL_CAMERAS, day = DAY0): number {
+    return this.collector.footfallOn(day, cameraId);
   }
 
   async close(): Promise<void> {
@@ -155,9 +169,9 @@ describe('fleet through Redis (src/fleet)', function () {
     assert.equal(central.footfall(), 7);
     assert.deepEqual(
       ['w1-door', 'w1-till', 'w2-door'].map((id) => central.footfall(id)),
-      [w1.collector.footfallOn('2026-11-29', 'door'), w1.collector.footfallOn('2026-11-29', 'till'), w2.collector.footfallOn('2026-11-29', 'door')],
+      [w1.collector.footfallOn(DAY0, 'door'), w1.collector.footfallOn(DAY0, 'till'), w2.collector.footfallOn(DAY0, 'door')],
     );
-    assert.deepEqual(central.collector.hours(ALL_CAMERAS).map((h) => [h.key, h.footfall]), [['2026-11-29T09:00+00:00', 4], ['2026-11-29T10:00+00:00', 3]]);
+    assert.deepEqual(central.collector.hours(ALL_CAMERAS).map((h) => [h.key, h.footfall]), [[`${DAY0}T09:00+00:00`, 4], [`${DAY0}T10:00+00:00`, 3]]);
     assert.deepEqual([...central.cameras.values()].map((c) => [c.state.cameraId, c.state.instance, c.online]).sort(), [['w1-door', 'w1', true], ['w1-till', 'w1', true], ['w2-door', 'w2', true]]);
     assert.deepEqual(central.problems, []);
   });
@@ -195,6 +209,77 @@ describe('fleet through Redis (src/fleet)', function () {
     assert.equal(new Set(second.events.map((e) => e.event.eventId)).size, 3, 'event ids are unique');
     await new Promise((resolve) => setTimeout(resolve, 1500));
     assert.equal(second.events.length, 3, 'nothing twice');
+  });
+
+  it('a worker before midnight and an aggregator already past it: every bucket counts on its own day, a late one too', async function () {
+    const server = await startRedis(this);
+    const midnight = Date.parse(`${DAY0}T00:00:00Z`) + DAY;
+    const nextDay = dayAfter(DAY0);
+    const workerClock = clockAt(midnight - 10_000);
+    const centralClock = clockAt(midnight + 20_000);
+    const worker = track(new Worker(server, 'w1', { now: workerClock.now }));
+    const central = track(new Central(server, { now: centralClock.now }));
+    worker.enter('door', midnight - 20_000, 2);
+    await worker.publish();
+    await waitFor(() => central.footfall() === 2, 10000, 'the worker\'s 23:59 bucket on its day');
+    assert.equal(central.collector.dayOf(centralClock.now()), nextDay);
+    assert.equal(central.footfall(ALL_CAMERAS, nextDay), 0);
+
+    // Past midnight on the worker too: a person of the new day, then one of 23:59 whose frame comes minutes late
+    // (frames carry their camera's timestamp, not the worker's clock).
+    workerClock.set(midnight + 3 * MINUTE);
+    worker.enter('door', midnight + 5_000);
+    await worker.publish();
+    worker.enter('door', midnight - 1_000);
+    await worker.publish();
+    await waitFor(() => central.footfall() === 3 && central.footfall(ALL_CAMERAS, nextDay) === 1, 10000, 'each day with its own people');
+    assert.deepEqual(central.collector.minutes('w1-door'), worker.collector.minutes('door'));
+    assert.deepEqual(central.collector.hours('w1-door'), worker.collector.hours('door'));
+    assert.deepEqual(central.problems, []);
+  });
+
+  it('a store where the day has already changed (Pacific/Kiritimati, UTC+14) has its own hours and "today"', async function () {
+    const server = await startRedis(this);
+    const timeZone = 'Pacific/Kiritimati';
+    // 10:00 UTC on the tests' day is midnight of the next day in Kiritimati.
+    const midnight = Date.parse(`${DAY0}T10:00:00Z`);
+    const nextDay = dayAfter(DAY0);
+    const workerClock = clockAt(midnight + MINUTE);
+    const centralClock = clockAt(midnight + 5 * MINUTE);
+    const worker = track(new Worker(server, 'w1', { timeZone, now: workerClock.now }));
+    const central = track(new Central(server, { timeZone, now: centralClock.now }));
+    worker.enter('door', midnight - 30_000, 2);
+    worker.enter('door', midnight + 30_000);
+    await worker.publish();
+    await waitFor(() => central.footfall(ALL_CAMERAS, nextDay) === 1, 10000, 'the new day\'s person');
+    assert.equal(central.collector.dayOf(centralClock.now()), nextDay, 'today in Kiritimati is tomorrow in UTC');
+    assert.equal(central.footfall(), 2, 'the day before keeps its people');
+    assert.deepEqual(central.collector.hours('w1-door').map((h) => [h.key, h.footfall]), [[`${DAY0}T23:00+14:00`, 2], [`${nextDay}T00:00+14:00`, 1]]);
+    assert.equal(central.cameras.get('w1-door')!.state.timeZone, timeZone);
+    // Later that night, a person of the evening before whose frame comes late.
+    workerClock.set(midnight + 10 * MINUTE);
+    worker.enter('door', midnight - 10_000);
+    await worker.publish();
+    await waitFor(() => central.footfall() === 3, 10000, 'the late person on the day before');
+    assert.deepEqual(central.collector.minutes('w1-door'), worker.collector.minutes('door'));
+    assert.deepEqual(central.problems, []);
+  });
+
+  it('an aggregator whose subscription drops reads what it missed from the keys while the worker goes on publishing', async function () {
+    const server = await startRedis(this);
+    const worker = track(new Worker(server, 'w1'));
+    const central = track(new Central(server));
+    worker.enter('door', T0, 2);
+    await worker.publish();
+    await waitFor(() => central.footfall() === 2, 10000, 'counted');
+    assert.equal(await client(server).call('CLIENT', 'KILL', 'TYPE', 'pubsub'), 1, 'the aggregator\'s subscriber cut off');
+    // Unheard: a bucket's change, published once; then states without changed buckets, heard again once resubscribed.
+    worker.enter('door', T0 + 60_000, 3);
+    const until = Date.now() + 2000;
+    while (Date.now() < until) await worker.publish();
+    await waitFor(() => central.footfall() === 5, 10000, 'the unheard change read from the keys');
+    assert.deepEqual(central.collector.minutes('w1-door'), worker.collector.minutes('door'));
+    assert.deepEqual(central.problems, []);
   });
 
   it('a silent worker\'s cameras go offline after its expiry and keep their totals; back online when it publishes', async function () {
@@ -242,7 +327,7 @@ describe('fleet through Redis (src/fleet)', function () {
       assert.ok(phases.includes('reconnecting') && phases.at(-1) === 'connected', `phases ${phases.join(' → ')}`);
       assert.equal(worker.publisher.stats().pendingEvents, 0);
       // Whatever Redis kept, it now holds the worker's whole state again: a new aggregator sees all of it.
-      const fresh = track(new Central(server, 'fresh'));
+      const fresh = track(new Central(server, { name: 'fresh' }));
       await waitFor(() => fresh.footfall() === 5, 10000, 'a new aggregator reads the totals');
       assert.deepEqual(fresh.collector.minutes('w1-door').map((m) => m.footfall), [2, 3]);
     });
