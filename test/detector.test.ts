@@ -139,11 +139,55 @@ describe('Detector batching', () => {
     assert.ok(released);
   });
 
+  it('serves a request made just as the one before it resolves', async () => {
+    const { model } = recordingModel();
+    const detector = new Detector(model as unknown as YoloModel, 4);
+    // A request that comes while a drain is finishing (a few microtasks after the previous result) must start the
+    // next drain, not wait for another request: tried at each distance.
+    for (let hops = 0; hops < 8; hops++) {
+      await detector.detect(solid(1));
+      for (let i = 0; i < hops; i++) await null;
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`a request ${hops} microtasks after a result was never served`)), 2000)));
+      await Promise.race([detector.detect(solid(2)), late]).finally(() => clearTimeout(timer));
+    }
+  });
+
   it('never batches beyond what the model accepts', async () => {
     const { model, batches } = recordingModel();
     model.maxBatch = 1;
     const detector = new Detector(model as unknown as YoloModel, 4);
     await Promise.all([1, 2, 3].map((red) => detector.detect(solid(red))));
     assert.deepEqual(batches, [1, 1, 1]);
+  });
+});
+
+describe('A model whose worker thread dies', function () {
+  this.timeout(60000);
+
+  it('fails the frames it had in hand with the reason, starts a new worker, and detects again', async function () {
+    requireModel(this);
+    requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos (Debian package darknet)");
+    const model = await YoloModel.load(DEFAULT_MODEL_PATH, { restartInitialMs: 200 });
+    const detector = new Detector(model);
+    const image = await decodeImage(readFileSync(path.join(DARKNET_DATA, 'person.jpg')));
+    const people = async () => (await detector.detect(image, LOW_CONFIDENCE)).detections.filter((d) => d.label === 'person').length;
+    try {
+      assert.equal(await people(), 1);
+      // As a crash in ONNX Runtime's thread would: the worker is gone while a frame waits for it.
+      const inHand = detector.detect(image, LOW_CONFIDENCE);
+      await (model as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+      await assert.rejects(inHand, /worker thread stopped \(exit code 1\); starting it again/);
+      assert.equal(model.health().state, 'restarting');
+      await assert.rejects(detector.detect(image, LOW_CONFIDENCE), /being loaded again/, 'frames asked for meanwhile fail with the reason, not silence');
+      const started = Date.now();
+      while (model.health().state !== 'ready' && Date.now() - started < 20000) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.deepEqual([model.health().state, model.health().restarts], ['ready', 1]);
+      assert.match(model.health().lastError!, /exit code 1/);
+      assert.equal(await people(), 1, 'the new worker detects as before');
+    } finally {
+      await detector.close();
+    }
+    assert.equal(model.health().state, 'released');
   });
 });

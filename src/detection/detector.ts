@@ -144,7 +144,7 @@ export class Detector {
         this.totalsOf(stream).superseded++;
         superseded.reject(new SupersededError(stream));
       }
-      this.running ??= this.drain().finally(() => (this.running = undefined));
+      this.drainSoon();
     });
   }
 
@@ -227,6 +227,17 @@ export class Detector {
       this.pending.delete(key);
       if (job.stream !== null) this.totalsOf(job.stream).servedAt = this.served++;
       return job;
+    });
+  }
+
+  /**
+   * Serves the queue unless a drain already does. A request that arrives after a drain's last look at the queue,
+   * while it is finishing, starts the next one: it would otherwise wait for the next request to come.
+   */
+  private drainSoon(): void {
+    this.running ??= this.drain().finally(() => {
+      this.running = undefined;
+      if (this.pending.size > 0) this.drainSoon();
     });
   }
 
