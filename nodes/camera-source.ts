@@ -30,6 +30,9 @@ const STATE_BADGE: Record<CameraState, { fill: 'green' | 'yellow' | 'red' | 'gre
   failed: { fill: 'red', shape: 'ring' },
 };
 
+/** Failed runs in a row after which a retrying camera's badge turns red. */
+const FAILING_AFTER = 3;
+
 export = function register(RED: NodeAPI): void {
   function CameraSourceNode(this: Node<CameraCredentials>, config: CameraSourceDef) {
     RED.nodes.createNode(this, config);
@@ -41,7 +44,8 @@ export = function register(RED: NodeAPI): void {
     const status = startThrottledStatus(node, () => {
       if (!camera) return null;
       const stats = camera.stats();
-      const badge = STATE_BADGE[stats.state];
+      // A source that keeps failing is shown red while it goes on retrying.
+      const badge = stats.state === 'reconnecting' && stats.failures >= FAILING_AFTER ? STATE_BADGE.failed : STATE_BADGE[stats.state];
       const text = stats.state === 'running' ? `${stats.fps} fps · dropped ${stats.dropped}` : `${stats.state}${detail ? `: ${detail}` : ''}`;
       return { ...badge, text };
     });

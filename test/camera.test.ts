@@ -1,7 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { Camera, type CameraState } from '../src/camera/camera';
 import { FrameStore, type StoredFrame } from '../src/camera/frame-store';
-import { requireVtest, waitFor } from './support';
+import { ffmpegReading, requireVtest, signalFfmpeg, uniqueVideo, waitFor } from './support';
 
 function recorder() {
   const frames: StoredFrame[] = [];
@@ -165,6 +165,68 @@ describe('Camera', function () {
     camera.start();
     await waitFor(() => seen.frames.length >= count + 5, 10000, 'frames after restart');
     assert.equal(seen.frames[count].ref.seq, count + 1);
+  });
+
+  it('starts FFmpeg again after it is killed while looping a file, and keeps the sequence', async function () {
+    const video = uniqueVideo(requireVtest(this), 'killed-loop');
+    const seen = recorder();
+    const camera = open({ id: 'killed-loop', source: video, loop: true, width: 96, reconnectInitialMs: 100 }, seen.handlers);
+    camera.start();
+    for (let kill = 1; kill <= 3; kill++) {
+      await waitFor(() => camera.state === 'running' && ffmpegReading(video).length === 1, 10000, `FFmpeg running before kill ${kill}`);
+      assert.ok(signalFfmpeg(video, 'SIGKILL'));
+      await waitFor(() => camera.stats().reconnects === kill, 10000, `the camera to notice kill ${kill}`);
+      const noticed = seen.frames.length;
+      await waitFor(() => camera.state === 'running' && seen.frames.length > noticed + 3, 10000, `frames after kill ${kill}`);
+    }
+    assert.equal(seen.errors.length, 3, 'each exit is reported once');
+    assert.match(seen.errors[0].message, /SIGKILL/);
+    assert.match(seen.states.find((s) => s.state === 'reconnecting')!.detail!, /retry in 0 s: .*SIGKILL/);
+    assert.deepEqual(seen.frames.map((f) => f.ref.seq), seen.frames.map((_, i) => i + 1), 'sequence numbers continue across restarts');
+    assert.equal(camera.state, 'running');
+  });
+
+  it('reopens a looping file whose FFmpeg hangs (no frame within the stall timeout)', async function () {
+    const video = uniqueVideo(requireVtest(this), 'hung-loop');
+    const seen = recorder();
+    const camera = open({ id: 'hung-loop', source: video, loop: true, width: 96, stallTimeoutMs: 1000, reconnectInitialMs: 100 }, seen.handlers);
+    camera.start();
+    await waitFor(() => camera.state === 'running', 10000, 'running');
+    const [hung] = ffmpegReading(video);
+    process.kill(hung, 'SIGSTOP');
+    await waitFor(() => camera.stats().reconnects === 1, 10000, 'the stall noticed');
+    assert.match(seen.errors[0].message, /no frame for 1 s/);
+    const before = seen.frames.length;
+    await waitFor(() => seen.frames.length > before + 3 && camera.state === 'running', 10000, 'frames from a new FFmpeg');
+    assert.ok(!ffmpegReading(video).includes(hung), 'the hung FFmpeg is gone');
+  });
+
+  it('a file that is not looped fails when FFmpeg is killed before its end, and reports 0 fps', async function () {
+    const video = uniqueVideo(requireVtest(this), 'killed-once');
+    const seen = recorder();
+    const camera = open({ id: 'killed-once', source: video, reconnectInitialMs: 100 }, seen.handlers);
+    camera.start();
+    await waitFor(() => seen.frames.length >= 5, 10000, 'frames');
+    assert.ok(camera.stats().fps > 0);
+    signalFfmpeg(video, 'SIGKILL');
+    await waitFor(() => camera.state === 'failed', 10000, 'the failure');
+    assert.equal(camera.stats().fps, 0, 'a camera that is not running has no frame rate');
+    assert.match(camera.stats().lastError!, /SIGKILL/);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    assert.deepEqual([camera.state, camera.stats().reconnects], ['failed', 0], 'not replayed from its start');
+  });
+
+  it('a looping source that keeps failing retries with growing waits and says how often it failed', async () => {
+    const seen = recorder();
+    const camera = open({ id: 'gone', source: '/nonexistent/loop.mp4', loop: true, reconnectInitialMs: 50, reconnectMaxMs: 200 }, seen.handlers);
+    camera.start();
+    await waitFor(() => camera.stats().failures >= 4, 10000, 'four failures');
+    const details = seen.states.filter((s) => s.state === 'reconnecting').map((s) => s.detail!);
+    assert.match(details[0], /^retry in 0 s: \/nonexistent\/loop.mp4/);
+    assert.match(details[3], /failed 4 times in a row/);
+    const starts = seen.states.filter((s) => s.state === 'starting').map((s) => s.at);
+    assert.ok(starts[3] - starts[2] >= 190, `the third wait is the maximum, 200 ms: ${starts[3] - starts[2]} ms`);
+    assert.equal(camera.stats().fps, 0);
   });
 
   it('refuses a camera without an id', () => {

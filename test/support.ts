@@ -1,5 +1,6 @@
-import type { ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import * as path from 'node:path';
 import { readVideoFile } from '../src/camera/ffmpeg';
@@ -102,4 +103,27 @@ export function accepting(port: number): Promise<boolean> {
     });
     socket.once('error', () => resolve(false));
   });
+}
+
+/** A name of its own for a video file (a link to it), so a test can find the FFmpeg reading it among all others. */
+export function uniqueVideo(file: string, name: string): string {
+  const link = path.join(mkdtempSync(path.join(tmpdir(), 'video-')), `${name}-${process.pid}${path.extname(file)}`);
+  symlinkSync(file, link);
+  return link;
+}
+
+/** The FFmpeg processes whose command line names `file`. */
+export function ffmpegReading(file: string): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', `ffmpeg.*${file}`], { encoding: 'utf8' }).split('\n').filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** Sends `signal` to the FFmpeg reading `file`, as the kernel's OOM killer or a crash would; false when none runs. */
+export function signalFfmpeg(file: string, signal: NodeJS.Signals): boolean {
+  const pids = ffmpegReading(file);
+  for (const pid of pids) process.kill(pid, signal);
+  return pids.length > 0;
 }

@@ -21,7 +21,7 @@ export interface CameraOptions {
   store?: FrameStore;
   /** The FFmpeg executable; default FFMPEG_PATH, else `ffmpeg` on the PATH. */
   ffmpegPath?: string;
-  /** A live source that sends no frame for this long is closed and reopened. */
+  /** A source that sends no frame for this long is closed, and reopened when it is meant to keep running. */
   stallTimeoutMs?: number;
   reconnectInitialMs?: number;
   reconnectMaxMs?: number;
@@ -45,15 +45,21 @@ export interface CameraStats {
   dropped: number;
   lastFrameAt: number | null;
   reconnects: number;
+  /** Runs in a row that ended unexpectedly (0 once a run has lasted); what ended the last one. */
+  failures: number;
+  lastError: string | null;
 }
 
 /** A file whose frame rate cannot be read plays at this rate. */
 const FALLBACK_FPS = 25;
+/** A run that has delivered frames for this long counts as healthy: the next failure starts the backoff afresh. */
+const STABLE_RUN_MS = 10_000;
 
 /**
  * One video source: an FFmpeg process decoding it (its blocking reads and any crash stay out of Node-RED), the
- * frame sequence, real-time pacing of files, dropped-frame accounting and, for live sources, a stall watchdog
- * and reconnection with exponential backoff.
+ * frame sequence, real-time pacing of files, dropped-frame accounting, a stall watchdog and, for every source
+ * meant to keep running (live streams, devices, looping files), a new FFmpeg after any unexpected exit, with
+ * exponential backoff.
  */
 export class Camera {
   readonly id: string;
@@ -76,6 +82,10 @@ export class Camera {
   private height = 0;
   private lastFrameAt: number | null = null;
   private reconnects = 0;
+  /** When the current run delivered its first frame (ms since the epoch); null before. */
+  private runStartedAt: number | null = null;
+  private failures = 0;
+  private lastError: string | null = null;
 
   constructor(private readonly options: CameraOptions, handlers: Partial<CameraHandlers> = {}) {
     if (!options.id || typeof options.id !== 'string') throw new Error('a camera needs an id');
@@ -103,12 +113,26 @@ export class Camera {
       state: this.currentState,
       width: this.width,
       height: this.height,
-      fps: Math.round(this.fps * 10) / 10,
+      fps: Math.round(this.currentFps() * 10) / 10,
       frames: this.seq,
       dropped: this.dropped,
       lastFrameAt: this.lastFrameAt,
       reconnects: this.reconnects,
+      failures: this.failures,
+      lastError: this.lastError,
     };
+  }
+
+  /** Frames per second now: 0 unless running, and falling while frames are late, so a stalled source shows it. */
+  private currentFps(): number {
+    if (this.currentState !== 'running' || this.lastFrameAt === null) return 0;
+    const sinceLast = Date.now() - this.lastFrameAt;
+    return sinceLast > 1000 / this.fps ? Math.min(this.fps, 1000 / sinceLast) : this.fps;
+  }
+
+  /** Sources that are meant to keep running: any end of theirs is unexpected. */
+  private get keepsRunning(): boolean {
+    return isLive(this.source) || (this.options.loop ?? false);
   }
 
   start(): void {
@@ -129,6 +153,7 @@ export class Camera {
   private run(ffmpeg: string, sourceFps: number | undefined, frameMs: number): void {
     let startedAt = 0;
     let played = 0;
+    this.runStartedAt = null;
     const capture = new CaptureRun(
       ffmpeg,
       {
@@ -145,7 +170,7 @@ export class Camera {
           const now = performance.now();
           if (played === 0) {
             startedAt = now;
-            this.backoffMs = this.options.reconnectInitialMs ?? 1000;
+            this.runStartedAt = Date.now();
             this.setState('running');
           }
           played++;
@@ -172,15 +197,14 @@ export class Camera {
       (text) => redactSecrets(text, this.source),
     );
     this.capture = capture;
-    // A live source that goes quiet without closing (a camera unplugged from the network) is reopened; every
-    // frame restarts the countdown.
-    if (isLive(this.source)) {
-      const timeoutMs = this.options.stallTimeoutMs ?? 15000;
-      this.watchdog = setTimeout(() => {
-        this.finishRun(capture, new Error(`no frame for ${Math.round(timeoutMs / 1000)} s`));
-        void capture.stop();
-      }, timeoutMs);
-    }
+    // A source that goes quiet without closing (a camera unplugged from the network, a hung FFmpeg) is closed, and
+    // reopened when it is meant to keep running; every frame restarts the countdown, which is longer than the
+    // pacing of a file played at a very low rate.
+    const timeoutMs = Math.max(this.options.stallTimeoutMs ?? 15000, 3 * frameMs);
+    this.watchdog = setTimeout(() => {
+      this.finishRun(capture, new Error(`no frame for ${Math.round(timeoutMs / 1000)} s`));
+      void capture.stop();
+    }, timeoutMs);
   }
 
   async stop(): Promise<void> {
@@ -231,21 +255,28 @@ export class Camera {
   }
 
   private onRunFinished(error: Error | null): void {
-    const live = isLive(this.source);
-    if (!error && !live) {
+    const keepsRunning = this.keepsRunning;
+    if (!error && !keepsRunning) {
       this.setState('ended');
       return;
     }
     const outcome = new Error(`${describeSource(this.source)}: ${error ? error.message : 'the stream ended'}`);
+    this.lastError = outcome.message;
     this.handlers.error?.(outcome);
-    if (!live || error instanceof FfmpegMissingError) {
+    if (!keepsRunning || error instanceof FfmpegMissingError) {
       this.setState('failed', error?.message);
       return;
     }
+    if (this.runStartedAt !== null && Date.now() - this.runStartedAt >= STABLE_RUN_MS) {
+      this.failures = 0;
+      this.backoffMs = this.options.reconnectInitialMs ?? 1000;
+    }
+    this.failures++;
     const delay = this.backoffMs;
     this.backoffMs = Math.min(this.backoffMs * 2, this.options.reconnectMaxMs ?? 30000);
     this.reconnects++;
-    this.setState('reconnecting', `retry in ${Math.round(delay / 1000)} s: ${outcome.message}`);
+    const streak = this.failures > 1 ? ` (failed ${this.failures} times in a row)` : '';
+    this.setState('reconnecting', `retry in ${Math.round(delay / 1000)} s${streak}: ${outcome.message}`);
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       this.start();

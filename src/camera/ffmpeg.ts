@@ -197,7 +197,9 @@ export class CaptureRun {
     this.child.on('close', (code, signal) => {
       if (code === 0) return this.finish(this.frames > 0 ? null : new Error('it contains no readable video frames'));
       const said = this.redact(this.stderrTail.trim().split('\n').filter(Boolean).slice(-2).join('; '));
-      this.finish(new Error(said || `FFmpeg stopped (${signal ?? `exit code ${code}`})`));
+      // A signal is the reason whatever FFmpeg said before it (the OOM killer, a crash, someone's kill).
+      if (signal) return this.finish(new Error(`FFmpeg was killed (${signal})${said ? `; it had said: ${said}` : ''}`));
+      this.finish(new Error(said || `FFmpeg stopped (exit code ${code})`));
     });
   }
 
