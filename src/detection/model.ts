@@ -19,45 +19,67 @@ export interface ModelOptions {
   executionProvider?: string;
   /** Threads for one inference; 0 lets ONNX Runtime choose. */
   threads?: number;
+  /** First wait before starting a worker thread again after it died; it doubles up to restartMaxMs. */
+  restartInitialMs?: number;
+  restartMaxMs?: number;
+}
+
+/** Whether the model can run now: `restarting` after its worker thread died, until a new one has loaded it. */
+export interface ModelHealth {
+  state: 'ready' | 'restarting' | 'released';
+  /** Worker threads started again after one died. */
+  restarts: number;
+  /** Why the last worker thread stopped (or the last restart failed); null when none has. */
+  lastError: string | null;
+}
+
+type LoadReply = Extract<WorkerReply, { kind: 'loaded' | 'failed' }>;
+
+/** A worker thread that has lived this long was healthy: the next death starts the backoff afresh. */
+const STABLE_WORKER_MS = 60_000;
+
+/** A worker thread with the model loaded in ONNX Runtime, or the reason it could not load it. */
+async function startWorker(bytes: Uint8Array, executionProvider: string, threads: number): Promise<{ worker: Worker; reply: LoadReply }> {
+  const worker = new Worker(WORKER_SCRIPT);
+  const reply = await new Promise<LoadReply>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+    worker.postMessage({ kind: 'load', bytes, executionProvider, threads } satisfies WorkerRequest);
+  }).catch((err: Error) => ({ kind: 'failed' as const, id: null, message: err.message }));
+  return { worker, reply };
 }
 
 /**
  * One loaded YOLOv8-format ONNX model: its session (in a worker thread of its own, so inference never blocks the
- * event loop), input geometry and class names.
+ * event loop), input geometry and class names. A worker thread that dies is started again with backoff; the runs
+ * it had in hand, and those asked for until the new one has loaded the model, fail with the reason.
  */
 export class YoloModel {
   private readonly pending = new Map<number, { resolve: (output: { data: Float32Array; dims: number[]; input: Float32Array }) => void; reject: (err: Error) => void }>();
   private nextId = 0;
-  private stopped: Error | null = null;
+  private worker: Worker;
+  private workerStartedAt = Date.now();
+  private current: ModelHealth = { state: 'ready', restarts: 0, lastError: null };
+  private restartTimer: NodeJS.Timeout | undefined;
+  private restartDelayMs: number;
 
   private constructor(
     readonly file: string,
-    private readonly worker: Worker,
+    worker: Worker,
     readonly inputWidth: number,
     readonly inputHeight: number,
     /** Largest batch the input accepts: 1 for a fixed batch dimension, Infinity for a symbolic one. */
     readonly maxBatch: number,
     readonly classNames: readonly string[],
+    private readonly options: ModelOptions,
   ) {
-    worker.on('message', (reply: WorkerReply) => {
-      if (reply.kind !== 'ran' && reply.kind !== 'failed') return;
-      const job = reply.id === null ? undefined : this.pending.get(reply.id);
-      if (!job) return;
-      this.pending.delete(reply.id!);
-      if (reply.kind === 'ran') job.resolve(reply);
-      else job.reject(new Error(`${file}: ${reply.message}`));
-    });
-    worker.on('exit', () => this.stop(new Error(`${file}: the model's worker thread has stopped`)));
-    worker.on('error', (err) => this.stop(new Error(`${file}: the model's worker thread failed: ${err.message}`)));
+    this.restartDelayMs = options.restartInitialMs ?? 500;
+    this.worker = worker;
+    this.attach(worker);
   }
 
   static async load(file: string, options: ModelOptions = {}): Promise<YoloModel> {
-    let bytes: Buffer;
-    try {
-      bytes = await readFile(file);
-    } catch (err) {
-      throw new Error(`cannot read model file ${file}: ${(err as Error).message}`);
-    }
+    const bytes = await readModelFile(file);
     let metadata: Map<string, string>;
     try {
       metadata = readOnnxMetadata(bytes);
@@ -65,13 +87,7 @@ export class YoloModel {
       throw new Error(`${file} is not a loadable ONNX model: ${(err as Error).message}`);
     }
     const executionProvider = options.executionProvider ?? 'cpu';
-    const worker = new Worker(WORKER_SCRIPT);
-    const loaded = await new Promise<Extract<WorkerReply, { kind: 'loaded' | 'failed' }>>((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-      const request: WorkerRequest = { kind: 'load', bytes: new Uint8Array(bytes), executionProvider, threads: options.threads ?? 0 };
-      worker.postMessage(request);
-    }).catch((err: Error) => ({ kind: 'failed' as const, id: null, message: err.message }));
+    const { worker, reply: loaded } = await startWorker(new Uint8Array(bytes), executionProvider, options.threads ?? 0);
     const shape = loaded.kind === 'loaded' ? loaded.inputShape ?? [] : [];
     if (loaded.kind === 'failed' || shape.length !== 4) {
       await worker.terminate();
@@ -83,11 +99,15 @@ export class YoloModel {
     const height = fixed(shape[2]) ?? metaSize?.[0] ?? options.inputSize ?? 640;
     const width = fixed(shape[3]) ?? metaSize?.[1] ?? options.inputSize ?? 640;
     const names = metadata.has('names') ? parseClassNames(metadata.get('names')!) : [];
-    return new YoloModel(file, worker, width, height, fixed(shape[0]) ?? Infinity, names.length > 0 ? names : [...COCO_CLASS_NAMES]);
+    return new YoloModel(file, worker, width, height, fixed(shape[0]) ?? Infinity, names.length > 0 ? names : [...COCO_CLASS_NAMES], options);
   }
 
   labelOf(classId: number): string {
     return this.classNames[classId] ?? `class ${classId}`;
+  }
+
+  health(): ModelHealth {
+    return { ...this.current };
   }
 
   /**
@@ -96,7 +116,8 @@ export class YoloModel {
    * result is the same tensor, to fill again.
    */
   async run(input: Float32Array, batch: number): Promise<{ data: Float32Array; channels: number; anchors: number; input: Float32Array }> {
-    if (this.stopped) throw this.stopped;
+    if (this.current.state === 'released') throw new Error(`${this.file}: the model has been released`);
+    if (this.current.state === 'restarting') throw new Error(`${this.file}: the model is being loaded again after its worker thread stopped (${this.current.lastError})`);
     const id = this.nextId++;
     const output = await new Promise<{ data: Float32Array; dims: number[]; input: Float32Array }>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
@@ -111,24 +132,87 @@ export class YoloModel {
   }
 
   async release(): Promise<void> {
-    if (this.stopped) return;
+    if (this.current.state === 'released') return;
+    const restarting = this.current.state === 'restarting';
+    this.current.state = 'released';
+    clearTimeout(this.restartTimer);
+    this.failPending(new Error('the model has been released'));
+    if (restarting) return;
+    const worker = this.worker;
     const released = new Promise<void>((resolve) => {
       const onReply = (reply: WorkerReply) => {
         if (reply.kind !== 'released') return;
-        this.worker.off('message', onReply);
+        worker.off('message', onReply);
         resolve();
       };
-      this.worker.on('message', onReply);
+      worker.on('message', onReply);
+      worker.once('exit', () => resolve());
     });
-    this.worker.postMessage({ kind: 'release' } satisfies WorkerRequest);
+    worker.postMessage({ kind: 'release' } satisfies WorkerRequest);
     await released;
-    this.stop(new Error('the model has been released'));
-    await this.worker.terminate();
+    await worker.terminate();
   }
 
-  private stop(reason: Error): void {
-    this.stopped ??= reason;
+  private attach(worker: Worker): void {
+    worker.on('message', (reply: WorkerReply) => {
+      if (reply.kind !== 'ran' && reply.kind !== 'failed') return;
+      const job = reply.id === null ? undefined : this.pending.get(reply.id);
+      if (!job) return;
+      this.pending.delete(reply.id!);
+      if (reply.kind === 'ran') job.resolve(reply);
+      else job.reject(new Error(`${this.file}: ${reply.message}`));
+    });
+    worker.on('error', (err) => this.died(worker, `it failed: ${err.message}`));
+    worker.on('exit', (code) => this.died(worker, `exit code ${code}`));
+  }
+
+  /** The worker thread stopped without being asked to: what it had in hand fails, a new one is started. */
+  private died(worker: Worker, how: string): void {
+    if (worker !== this.worker || this.current.state !== 'ready') return;
+    const reason = `${this.file}: the model's worker thread stopped (${how}); starting it again`;
+    this.current = { ...this.current, state: 'restarting', lastError: reason };
+    this.failPending(new Error(reason));
+    if (Date.now() - this.workerStartedAt >= STABLE_WORKER_MS) this.restartDelayMs = this.options.restartInitialMs ?? 500;
+    this.scheduleRestart();
+  }
+
+  private scheduleRestart(): void {
+    const delay = this.restartDelayMs;
+    this.restartDelayMs = Math.min(delay * 2, this.options.restartMaxMs ?? 30_000);
+    this.restartTimer = setTimeout(() => void this.restart(), delay);
+    this.restartTimer.unref();
+  }
+
+  private async restart(): Promise<void> {
+    try {
+      const bytes = await readModelFile(this.file);
+      const { worker, reply } = await startWorker(new Uint8Array(bytes), this.options.executionProvider ?? 'cpu', this.options.threads ?? 0);
+      if (this.current.state !== 'restarting') return void (await worker.terminate());
+      if (reply.kind === 'failed') {
+        await worker.terminate();
+        throw new Error(reply.message);
+      }
+      this.worker = worker;
+      this.workerStartedAt = Date.now();
+      this.attach(worker);
+      this.current = { ...this.current, state: 'ready', restarts: this.current.restarts + 1 };
+    } catch (err) {
+      if (this.current.state !== 'restarting') return;
+      this.current.lastError = `${this.file}: loading the model in a new worker thread failed (${(err as Error).message}); trying again`;
+      this.scheduleRestart();
+    }
+  }
+
+  private failPending(reason: Error): void {
     for (const job of this.pending.values()) job.reject(reason);
     this.pending.clear();
+  }
+}
+
+async function readModelFile(file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new Error(`cannot read model file ${file}: ${(err as Error).message}`);
   }
 }

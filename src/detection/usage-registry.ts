@@ -19,7 +19,25 @@ export interface CameraDetectionReport extends CameraScheduleStats {
   stale: number;
 }
 
-export interface ModelReport {
+/** Where a model is on its way to being usable: `restarting` after its worker thread died, `failed` when it cannot load. */
+export type ModelState = 'fetching' | 'loading' | 'ready' | 'restarting' | 'failed';
+
+export interface ModelCondition {
+  state: ModelState;
+  /** Why it is not ready (or what last went wrong); null when nothing has. */
+  error: string | null;
+  /** Worker threads started again after one died. */
+  restarts: number;
+}
+
+/** A model as the registry reads it: its condition always, its usage once it has loaded. */
+export interface RegisteredModel {
+  name: string;
+  condition(): ModelCondition;
+  usage(): DetectorUsage | null;
+}
+
+export interface ModelReport extends ModelCondition {
   id: string;
   name: string;
   /** Fraction of time the model was running (0–1). */
@@ -41,13 +59,15 @@ export function meanDetectFps(cameras: readonly Pick<CameraDetectionReport, 'det
   return rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : REFERENCE_DETECT_FPS;
 }
 
-const models = new Map<string, { name: string; usage: () => DetectorUsage }>();
+const NO_USAGE: DetectorUsage = { busy: 0, msPerImage: null, ceilingFps: null, fps: 0, streams: [], windowSeconds: 0 };
+
+const models = new Map<string, RegisteredModel>();
 const reporters = new Map<string, () => CameraDetectionReport[]>();
 
 /** The process's models and the cameras they detect, for the API and status badges. */
 export const detectionRegistry = {
-  addModel(id: string, name: string, usage: () => DetectorUsage): void {
-    models.set(id, { name, usage });
+  addModel(id: string, model: RegisteredModel): void {
+    models.set(id, model);
   },
   removeModel(id: string): void {
     models.delete(id);
@@ -63,13 +83,14 @@ export const detectionRegistry = {
   },
   models(): ModelReport[] {
     const all = this.cameras();
-    return [...models].map(([id, { name, usage }]) => {
-      const current = usage();
+    return [...models].map(([id, model]) => {
+      const current = model.usage() ?? NO_USAGE;
       const cameras = all.filter((c) => c.model === id);
       const detectFps = meanDetectFps(cameras);
       return {
         id,
-        name,
+        name: model.name,
+        ...model.condition(),
         busy: current.busy,
         msPerImage: current.msPerImage,
         ceilingFps: current.ceilingFps,
