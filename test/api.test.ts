@@ -5,6 +5,7 @@ import { frameStore } from '../src/camera/frame-store';
 import { annotateFrame } from '../src/api/annotate';
 import { createApi } from '../src/api/http';
 import { ApiState } from '../src/api/state';
+import { detectionRegistry, type ModelCondition } from '../src/detection/usage-registry';
 import { MetricsCollector } from '../src/metrics/collector';
 import { SalesLedger } from '../src/sales/ledger';
 import { decodeImage } from '../src/imaging/image';
@@ -101,8 +102,11 @@ describe('REST API handler', () => {
       assert.match(res.type, /application\/json/);
       return JSON.parse(res.body.toString());
     };
+    // A camera is healthy while its frames are fresh: this one's latest frame is now.
+    state.ingest({ frame: { cameraId: 'api-test', seq: 2, timestamp: Date.now(), width: 64, height: 48, dropped: 0 } });
     const health = await json('/api/health');
     assert.equal(health.status, 'ok');
+    assert.deepEqual(health.problems, []);
     assert.ok(health.uptimeSeconds >= 5);
     assert.deepEqual(health.cameras.map((c: { id: string }) => c.id), ['api-test']);
     const cameras = await json('/api/cameras');
@@ -207,6 +211,57 @@ describe('REST API handler', () => {
       assert.throws(() => fleetState.ingest({ cameraId: 'w1-door', fleet: { instance: 'w1' } }), /needs the aggregator and instance/);
     } finally {
       fleetServer.close();
+    }
+  });
+
+  it('health tells the truth: ok only with every camera fresh and every model ready, 503 when down or, with ?strict, when degraded', async () => {
+    const healthState = new ApiState();
+    const fresh = Date.now();
+    healthState.ingest({ frame: { cameraId: 'door', seq: 1, timestamp: fresh, width: 64, height: 48, dropped: 0 } });
+    healthState.ingest({ frame: { cameraId: 'till', seq: 1, timestamp: fresh - 30_000, width: 64, height: 48, dropped: 0 } });
+    const fleet = { aggregator: 'agg', instance: 'w2', online: false, name: 'Back', state: 'running', fps: 9, width: 64, height: 48, lastFrameAt: fresh - 60_000, framesProcessed: 4, activeTracks: 0, detection: null, publishedAt: fresh - 60_000 };
+    healthState.ingest({ cameraId: 'w2-back', fleet });
+    let condition: ModelCondition = { state: 'restarting', error: 'yolov8n.onnx: the model\'s worker thread stopped (exit code 1); starting it again', restarts: 0 };
+    detectionRegistry.addModel('health-model', { name: 'YOLOv8n', usage: () => null, condition: () => condition });
+    const api = createApi({ state: healthState, basePath: '/api', metrics: () => null, sales: () => null, quality: 80, privacy: false, startedAt: fresh });
+    const healthServer = createServer((req, res) => api.handle(req, res));
+    await new Promise<void>((resolve) => healthServer.listen(0, '127.0.0.1', resolve));
+    const at = (healthServer.address() as AddressInfo).port;
+    const read = async (path = '/health') => {
+      const res = await get(at, path);
+      return { status: res.status, body: JSON.parse(res.body.toString()) };
+    };
+    try {
+      let { status, body } = await read();
+      assert.deepEqual([status, body.status], [200, 'degraded'], 'one camera of three still delivers');
+      assert.deepEqual(body.problems.map((p: { kind: string; id: string; problem: string }) => [p.kind, p.id, p.problem.replace(/\d+ s/, 'N s')]), [
+        ['camera', 'till', 'no frame for N s'],
+        ['camera', 'w2-back', 'offline'],
+        ['model', 'health-model', 'restarting: yolov8n.onnx: the model\'s worker thread stopped (exit code 1); starting it again'],
+      ]);
+      assert.deepEqual(body.cameras.map((c: { id: string; problem: string | null }) => [c.id, c.problem === null]), [['door', true], ['till', false], ['w2-back', false]]);
+      assert.equal((await read('/health?strict')).status, 503, 'a probe that wants everything ok');
+      assert.equal((await read('/health?strict=false')).status, 200);
+
+      condition = { state: 'failed', error: 'cannot read model file', restarts: 0 };
+      ({ status, body } = await read());
+      assert.deepEqual([status, body.status], [503, 'down'], 'no model can detect');
+
+      condition = { state: 'ready', error: null, restarts: 1 };
+      healthState.ingest({ frame: { cameraId: 'till', seq: 2, timestamp: Date.now(), width: 64, height: 48, dropped: 0 } });
+      healthState.ingest({ cameraId: 'w2-back', fleet: { ...fleet, online: true } });
+      ({ status, body } = await read('/health?strict'));
+      assert.deepEqual([status, body.status, body.problems], [200, 'ok', []]);
+      assert.equal(body.detectors[0].restarts, 1);
+
+      healthState.ingest({ frame: { cameraId: 'door', seq: 2, timestamp: Date.now() - 20_000, width: 64, height: 48, dropped: 0 } });
+      healthState.ingest({ frame: { cameraId: 'till', seq: 3, timestamp: Date.now() - 20_000, width: 64, height: 48, dropped: 0 } });
+      healthState.ingest({ cameraId: 'w2-back', fleet: { ...fleet, state: 'failed', online: true } });
+      ({ status, body } = await read());
+      assert.deepEqual([status, body.status], [503, 'down'], 'no camera delivers');
+    } finally {
+      detectionRegistry.removeModel('health-model');
+      healthServer.close();
     }
   });
 

@@ -3,6 +3,7 @@ import { frameStore } from '../camera/frame-store';
 import { cameraRegistry } from '../camera/registry';
 import { detectionRegistry } from '../detection/usage-registry';
 import { eventLoopDelay } from './event-loop';
+import { cameraProblem, modelProblem, overallHealth } from './health';
 import { ALL_CAMERAS, type MetricsCollector } from '../metrics/collector';
 import { conversionReport } from '../sales/conversion';
 import type { SalesLedger } from '../sales/ledger';
@@ -174,26 +175,48 @@ export function createApi(options: ApiOptions): Api {
   };
 
   const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void | Promise<void>][] = [
-    [/^\/health$/, (_m, _u, res) => {
+    [/^\/health$/, (_m, url, res) => {
+      const now = Date.now();
       const detection = detectionByCamera();
-      const cameras = state.list().map((view) => {
-        const described = describe(view, detection);
-        return { id: view.id, instance: described.instance, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt, detection: described.detection };
-      });
+      const views = state.list();
+      const seen = new Set(views.map((v) => v.id));
+      // A camera of this process that never delivered a frame (it failed at start) is reported too.
+      const silent = cameraRegistry.list().filter((c) => !seen.has(c.id)).map((c) => c.stats());
+      const cameras = [
+        ...views.map((view) => {
+          const described = describe(view, detection);
+          const local = view.remote ? null : cameraRegistry.get(view.id)?.stats();
+          const condition = { ...described, lastFrameAt: view.remote ? undefined : described.lastFrameAt, lastError: local?.lastError };
+          return { id: view.id, instance: described.instance, state: described.state, fps: described.fps, lastFrameAt: described.lastFrameAt, problem: cameraProblem(condition, now), detection: described.detection };
+        }),
+        ...silent.map((c) => ({ id: c.id, instance: null, state: c.state, fps: c.fps, lastFrameAt: c.lastFrameAt, problem: cameraProblem(c, now), detection: detection.get(c.id) ?? null })),
+      ];
       const instances = new Map<string, { name: string; cameras: number; online: number }>();
-      for (const { remote } of state.list()) {
+      for (const { remote } of views) {
         if (!remote) continue;
         const instance = instances.get(remote.instance) ?? { name: remote.instance, cameras: 0, online: 0 };
         instance.cameras++;
         if (remote.online) instance.online++;
         instances.set(remote.instance, instance);
       }
-      sendJson(res, 200, {
-        status: 'ok',
-        uptimeSeconds: (Date.now() - options.startedAt) / 1000,
+      const detectors = detectionRegistry.models();
+      const status = overallHealth(cameras, detectors);
+      const problems = [
+        ...cameras.flatMap((c) => (c.problem ? [{ kind: 'camera', id: c.id, problem: c.problem }] : [])),
+        ...detectors.flatMap((m) => {
+          const problem = modelProblem(m);
+          return problem ? [{ kind: 'model', id: m.id, problem }] : [];
+        }),
+      ];
+      // Probes read the status code: 503 when down, and with ?strict whenever anything is wrong.
+      const strict = url.searchParams.has('strict') && url.searchParams.get('strict') !== 'false';
+      sendJson(res, status === 'down' || (strict && status !== 'ok') ? 503 : 200, {
+        status,
+        problems,
+        uptimeSeconds: (now - options.startedAt) / 1000,
         cameras,
         instances: [...instances.values()],
-        detectors: detectionRegistry.models(),
+        detectors,
         eventLoopDelay: eventLoopDelay(),
       });
     }],

@@ -8,7 +8,13 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
     info: { title: 'Retail analytics API', version: '1', description: 'People counts, zones, footfall and camera images from the Node-RED retail analytics nodes.' },
     servers: [{ url: basePath }],
     paths: {
-      '/health': { get: { summary: 'Service and camera health', responses: { 200: json('Health') } } },
+      '/health': {
+        get: {
+          summary: 'Service and camera health: 200 when ok or degraded, 503 when down (with ?strict, whenever not ok)',
+          parameters: [{ name: 'strict', in: 'query', required: false, description: 'answer 503 unless every camera and model is ok', schema: { type: 'boolean' } }],
+          responses: { 200: json('Health'), 503: json('Health') },
+        },
+      },
       '/cameras': { get: { summary: 'All cameras', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/Camera' } } } } } } } },
       '/cameras/{id}': { get: { summary: 'One camera with its zones and lines', parameters: [cameraId], responses: { 200: json('CameraDetail'), 400: error, 404: error } } },
       '/cameras/{id}/frame': {
@@ -58,13 +64,19 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             state: { type: 'string', enum: ['running', 'starting', 'reconnecting', 'ended', 'failed', 'stopped', 'offline', 'unknown'], description: 'offline: a fleet camera whose worker stopped publishing' },
             fps: { type: 'number' },
             lastFrameAt: { type: 'integer', nullable: true, description: 'ms since the epoch' },
+            problem: { type: 'string', nullable: true, description: 'why the camera counts against health (failed, reconnecting, no frame for N s, offline); null when it delivers fresh frames or was stopped or ended on purpose' },
             detection: { $ref: '#/components/schemas/Detection' },
           },
         },
         Health: {
           type: 'object',
           properties: {
-            status: { type: 'string', enum: ['ok'] },
+            status: { type: 'string', enum: ['ok', 'degraded', 'down'], description: 'ok: every camera has fresh frames and every model is ready; down: no camera meant to run delivers, or no model can load; degraded: in between' },
+            problems: {
+              type: 'array',
+              description: 'what keeps the status from ok',
+              items: { type: 'object', properties: { kind: { type: 'string', enum: ['camera', 'model'] }, id: { type: 'string' }, problem: { type: 'string' } } },
+            },
             uptimeSeconds: { type: 'number' },
             cameras: { type: 'array', items: { $ref: '#/components/schemas/CameraHealth' } },
             instances: {
@@ -87,6 +99,9 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           properties: {
             id: { type: 'string' },
             name: { type: 'string' },
+            state: { type: 'string', enum: ['fetching', 'loading', 'ready', 'restarting', 'failed'], description: 'restarting: its worker thread died and a new one is loading the model' },
+            error: { type: 'string', nullable: true, description: 'why it is not ready, or what last went wrong' },
+            restarts: { type: 'integer', description: 'worker threads started again after one died' },
             busy: { type: 'number', description: 'fraction of time the model was running, 0-1' },
             msPerImage: { type: 'number', nullable: true, description: 'mean inference time per image' },
             ceilingFps: { type: 'number', nullable: true, description: 'images per second it could detect running flat out: 1000 / msPerImage' },

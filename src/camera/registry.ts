@@ -13,4 +13,7 @@ export const cameraRegistry = {
   get(id: string): Camera | undefined {
     return cameras.get(id);
   },
+  list(): Camera[] {
+    return [...cameras.values()];
+  },
 };

@@ -153,18 +153,33 @@
         footfallChart.data.datasets[1].data = [];
       }
       footfallChart.update();
-      const health = await (await fetch(`${api}/health`)).json();
-      for (const camera of health.cameras) {
-        // Fleet cameras (fleet-aggregate) are labelled with the instance that counts them.
-        const where = camera.instance ? `${camera.instance} · ` : '';
-        cameraCard(camera.id).card.querySelector('.state').textContent = `${where}${camera.state} · ${camera.fps} fps`;
-      }
     } catch {
       // The analytics socket shows the connection state; the next refresh tries again.
     }
   }
   refreshStats();
   setInterval(refreshStats, 15000);
+
+  /** Health every few seconds: a camera or model that is down shows on its card and in the header at once. */
+  async function refreshHealth() {
+    try {
+      const health = await (await fetch(`${api}/health`)).json();
+      const badge = $('health');
+      badge.textContent = health.status === 'ok' ? 'all cameras ok' : `${health.status}: ${health.problems.map((p) => `${p.id} ${p.problem}`).join('; ')}`;
+      badge.className = `badge ${health.status}`;
+      for (const camera of health.cameras) {
+        // Fleet cameras (fleet-aggregate) are labelled with the instance that counts them.
+        const where = camera.instance ? `${camera.instance} · ` : '';
+        const { card } = cameraCard(camera.id);
+        card.classList.toggle('down', camera.problem !== null);
+        card.querySelector('.state').textContent = camera.problem ? `${where}DOWN · ${camera.problem}` : `${where}${camera.state} · ${camera.fps} fps`;
+      }
+    } catch {
+      // Unreachable API: the analytics socket's badge says so.
+    }
+  }
+  refreshHealth();
+  setInterval(refreshHealth, 5000);
 
   connect(`${wsBase}/analytics`, {
     open: () => { setConnected(true); refreshStats(); },
