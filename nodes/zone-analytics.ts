@@ -107,13 +107,14 @@ export = function register(RED: NodeAPI): void {
       const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${malformed ? ` · ${malformed} bad tracks dropped` : ''}`;
       return notPersisted ? { fill: 'yellow', shape: 'dot', text: `${text} · not persisted (no SQLite)` } : { fill: 'green', shape: 'dot', text };
     });
-    const flusher = setInterval(() => {
+    const save = () => {
       try {
         service.flush();
       } catch (err) {
         node.error(err as Error);
       }
-    }, FLUSH_INTERVAL_MS);
+    };
+    const flusher = setInterval(save, FLUSH_INTERVAL_MS);
     flusher.unref();
 
     node.on('input', (incoming, send, done) => {
@@ -131,6 +132,9 @@ export = function register(RED: NodeAPI): void {
         }
         malformed += dropped;
         const result = service.process(frame, tracks);
+        // What an event announces is saved before the event leaves: a crash can neither take back a count already
+        // reported nor end a visit a second time when the counters come back.
+        if (result.events.length > 0) save();
         occupancy = result.occupancy;
         const out = msg as NodeMessage & Record<string, unknown>;
         out.zones = result.zones;
@@ -154,7 +158,7 @@ export = function register(RED: NodeAPI): void {
       status.stop();
       clearInterval(flusher);
       try {
-        service.flush();
+        service.close();
       } catch (err) {
         node.error(err as Error);
       }

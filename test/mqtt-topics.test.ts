@@ -95,7 +95,7 @@ describe('MQTT topics for zone-analytics', () => {
     const events: CameraZoneEvent[] = [
       { type: 'enter', zoneId: 'till', trackId: 4, at: 1000, visitId: 'till:4:1000', label: 'person', cameraId: 'door cam' },
       { type: 'cross', lineId: 'door', trackId: 4, at: 1500, direction: 'in', label: 'person', cameraId: 'door cam' },
-      { type: 'exit', zoneId: 'till', trackId: 9, at: 4000, enteredAt: 1000, dwellSeconds: 3, trackEnded: false, visitId: 'till:4:1000', label: 'person', cameraId: 'door cam' },
+      { type: 'exit', zoneId: 'till', trackId: 9, at: 4000, enteredAt: 1000, dwellSeconds: 3, reason: 'left', trackEnded: false, visitId: 'till:4:1000', label: 'person', cameraId: 'door cam' },
     ];
     const messages = events.map((e) => topics.event(e));
     assert.ok(messages.every((m) => m.topic === 'retail/door_cam/events' && !m.retain && m.qos === 1));
@@ -105,6 +105,7 @@ describe('MQTT topics for zone-analytics', () => {
     assert.deepEqual([payloads[0].type, payloads[2].type], ['enter', 'exit']);
     assert.equal(payloads[0].visitId, payloads[2].visitId, 'a visit that continued under another track id keeps its visit id');
     assert.equal(payloads[1].visitId, undefined);
+    assert.equal(payloads[2].reason, 'left', 'an exit says why the visit ended');
   });
 
   it('refuses settings it cannot use', () => {

@@ -337,3 +337,81 @@ describe('ZoneAnalytics: the same counts at any detection rate', () => {
     }
   });
 });
+
+describe('ZoneAnalytics: the books balance', () => {
+  const layout: ZoneLayout = { zones: [{ id: 'shelf', polygon: square }, { id: 'aisle', polygon: [[0, 0], [400, 0], [400, 400], [0, 400]] }], lines: [{ id: 'door', from: [0, 150], to: [400, 150] }] };
+  const exits = (events: ZoneEvent[]) => events.flatMap((e) => (e.type === 'exit' ? [`${e.zoneId} ${e.reason} @${e.at / 1000} dwell ${e.dwellSeconds}`] : []));
+  const balanced = (analytics: ZoneAnalytics) => analytics.stats().zones.every((z) => z.totalEntries - z.totalExits === z.currentCount && z.currentCount >= 0);
+
+  it('says why each visit ended: left, or lost when its track ended', () => {
+    const analytics = new ZoneAnalytics(layout, { trackTimeoutSeconds: 2 });
+    const left = walk(analytics, 1, [[150, 150], [150, 170], [250, 170]]);
+    assert.deepEqual(exits(left), ['shelf left @2 dwell 2']);
+    const lost = [...walk(analytics, 2, [[150, 150], [160, 150]], 10), ...[12, 13, 14].flatMap((s) => analytics.update([], s * 1000))];
+    assert.deepEqual(exits(lost), ['aisle lost @2 dwell 2', 'shelf lost @11 dwell 1', 'aisle lost @11 dwell 1'], 'the first person, last seen in the aisle, timed out too');
+    walk(analytics, 3, [[300, 300]], 20);
+    assert.deepEqual(exits(analytics.endAll()), ['aisle lost @20 dwell 0'], 'the end of a recording');
+    assert.ok(balanced(analytics));
+  });
+
+  it('visits under way when counters are saved end on restore with the saved reason, at the last time seen', () => {
+    const before = new ZoneAnalytics(layout);
+    walk(before, 1, [[150, 150], [150, 160], [150, 170]]);
+    walk(before, 2, [[300, 300], [300, 310]], 1);
+    const saved = JSON.parse(JSON.stringify(before.totals('redeploy')));
+    assert.deepEqual(before.stats().zones.map((z) => [z.id, z.currentCount]), [['shelf', 1], ['aisle', 2]]);
+
+    const after = new ZoneAnalytics(layout);
+    after.restoreTotals(saved);
+    assert.deepEqual(after.stats().zones.map((z) => [z.id, z.totalEntries, z.totalExits, z.currentCount]), [['shelf', 1, 1, 0], ['aisle', 2, 2, 0]]);
+    assert.ok(balanced(after), 'balanced from the moment counting resumes');
+    const events = after.update([at(9, 350, 350)], 60_000);
+    assert.deepEqual(exits(events).sort(), ['aisle redeploy @2 dwell 2', 'aisle redeploy @2 dwell 1', 'shelf redeploy @2 dwell 2'].sort());
+    const visitIds = events.filter((e) => e.type === 'exit').map((e) => (e as { visitId: string }).visitId).sort();
+    assert.deepEqual(visitIds, ['aisle:1:0', 'aisle:2:1000', 'shelf:1:0'], 'each exit pairs with its visit\'s entry');
+    assert.equal(exits(after.update([at(9, 350, 350)], 61_000)).length, 0, 'each restored visit ends once');
+    assert.equal(after.stats().zones[0].avgDwellSeconds, 2, 'dwell counts only what was seen before the stop');
+    assert.deepEqual(after.stats().lines, [{ id: 'door', name: 'door', in: 0, out: 0 }], 'lines are unaffected');
+  });
+
+  it('a periodic save ends the visits as restart (the process died without closing)', () => {
+    const before = new ZoneAnalytics(layout);
+    walk(before, 1, [[150, 150], [150, 160]]);
+    const after = new ZoneAnalytics(layout);
+    after.restoreTotals(JSON.parse(JSON.stringify(before.totals('restart'))));
+    assert.deepEqual(exits(after.update([], 5000)), ['shelf restart @1 dwell 1', 'aisle restart @1 dwell 1']);
+  });
+
+  it('entries − exits = inside after every frame, through random walks, lost tracks, re-links and restores', () => {
+    // A seeded generator: the same walk every run.
+    let seed = 7;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    let analytics = new ZoneAnalytics(layout, { trackTimeoutSeconds: 1, relinkSeconds: 1 });
+    const people = new Map<number, Point>();
+    let nextId = 1;
+    const ended: string[] = [];
+    const entered: string[] = [];
+    for (let frame = 1; frame <= 3000; frame++) {
+      if (random() < 0.05) people.set(nextId++, [random() * 400, random() * 400]);
+      for (const [id, [x, y]] of people) {
+        if (random() < 0.01) people.delete(id);
+        else people.set(id, [x + (random() - 0.5) * 60, y + (random() - 0.5) * 60]);
+      }
+      const visible = [...people].filter(() => random() > 0.1).map(([id, [x, y]]) => at(id, x, y));
+      const events = analytics.update(visible, frame * 100, undefined, frame);
+      for (const e of events) if (e.type === 'enter') entered.push(e.visitId);
+      for (const e of events) if (e.type === 'exit') ended.push(e.visitId);
+      assert.ok(balanced(analytics), `frame ${frame}: ${JSON.stringify(analytics.stats().zones.map((z) => [z.totalEntries, z.totalExits, z.currentCount]))}`);
+      if (frame % 500 === 0) {
+        const saved = JSON.parse(JSON.stringify(analytics.totals(frame % 1000 === 0 ? 'redeploy' : 'restart')));
+        analytics = new ZoneAnalytics(layout, { trackTimeoutSeconds: 1, relinkSeconds: 1 });
+        analytics.restoreTotals(saved);
+        assert.ok(balanced(analytics), `restored at frame ${frame}`);
+      }
+    }
+    for (const e of analytics.endAll()) if (e.type === 'exit') ended.push(e.visitId);
+    assert.ok(entered.length > 100, `${entered.length} visits`);
+    assert.deepEqual([...ended].sort(), [...entered].sort(), 'every visit that began ended exactly once');
+    assert.ok(analytics.stats().zones.every((z) => z.currentCount === 0 && z.totalEntries === z.totalExits));
+  });
+});

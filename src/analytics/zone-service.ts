@@ -1,6 +1,6 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
-import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type TrackObservation, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
+import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type ExitReason, type TrackObservation, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
 export interface CameraFrame {
   cameraId: string;
@@ -75,12 +75,24 @@ export class ZoneService {
     return total;
   }
 
-  /** Writes zone totals and the metrics that changed. */
+  /**
+   * Writes zone totals and the metrics that changed. Visits under way are saved to be ended as `restart` when
+   * counting resumes: if the process dies before the next save, that is what happened to them.
+   */
   flush(): void {
+    this.save('restart');
+  }
+
+  /** The last save before the node stops (a redeploy, Node-RED stopping): visits under way end as `redeploy`. */
+  close(): void {
+    this.save('redeploy');
+  }
+
+  private save(openVisitsEnd: ExitReason): void {
     const store = this.metrics.store;
     if (store) {
       const totals: Record<string, unknown> = {};
-      for (const [cameraId, analytics] of this.cameras) totals[cameraId] = analytics.totals();
+      for (const [cameraId, analytics] of this.cameras) totals[cameraId] = analytics.totals(openVisitsEnd);
       store.saveCounters(this.scope, totals);
     }
     this.metrics.flush();

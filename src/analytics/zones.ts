@@ -70,9 +70,29 @@ export interface TrackObservation {
   label?: string | null;
 }
 
+/**
+ * Why a visit ended: the person walked out (`left`), their track was lost (`lost`), or the node stopped counting
+ * while they were inside: closed by a redeploy or a stop of Node-RED (`redeploy`), or gone with the process
+ * without a close (`restart`: a crash, SIGKILL, power loss), each ended when counting starts again.
+ */
+export type ExitReason = 'left' | 'lost' | 'redeploy' | 'restart';
+
 export type ZoneEvent =
   | { type: 'enter'; zoneId: string; trackId: number; at: number; visitId: string; label: string | null }
-  | { type: 'exit'; zoneId: string; trackId: number; at: number; enteredAt: number; dwellSeconds: number; trackEnded: boolean; visitId: string; label: string | null }
+  | {
+      type: 'exit';
+      zoneId: string;
+      trackId: number;
+      /** The last time the person was seen inside (or, for `left`, first seen outside): dwell counts only what was seen. */
+      at: number;
+      enteredAt: number;
+      dwellSeconds: number;
+      reason: ExitReason;
+      /** Any reason but `left`. */
+      trackEnded: boolean;
+      visitId: string;
+      label: string | null;
+    }
   | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null };
 
 export interface ZoneStats {
@@ -97,6 +117,17 @@ export interface ZoneGeometry {
   lines: { id: string; name: string; from: Point; to: Point }[];
 }
 
+/** A visit under way when the counters were saved: ended with `endReason` when counting starts again. */
+export interface OpenVisit {
+  trackId: number;
+  visitId: string;
+  enteredAt: number;
+  lastSeenAt: number;
+  label: string | null;
+  enteredAs: string;
+  endReason: ExitReason;
+}
+
 /** Zone and line counters that outlive tracks, for persistence. */
 export interface ZoneTotals {
   entries: number;
@@ -105,6 +136,8 @@ export interface ZoneTotals {
   peak: number;
   peakAt: number | null;
   classEntries: Record<string, number>;
+  /** Visits under way: entries − exits of the saved counters. */
+  open?: OpenVisit[];
 }
 
 export interface LineTotals {
@@ -239,6 +272,8 @@ export class ZoneAnalytics {
   private readonly lines: LineCounter[];
   private readonly tracks = new Map<number, TrackState>();
   private readonly footfallIds: Set<string>;
+  /** Exits of visits restored from saved counters, given out with the next update. */
+  private restoredExits: ZoneEvent[] = [];
   private people = 0;
   /** The camera frame of the latest update. */
   private frame = 0;
@@ -281,7 +316,8 @@ export class ZoneAnalytics {
   update(tracks: readonly TrackObservation[], timestamp: number, frameSize?: { width: number; height: number }, frame?: number): ZoneEvent[] {
     // A camera restarted from frame 1 (or numbers out of order) must not undo a run: frames only move forward.
     this.frame = frame !== undefined && Number.isFinite(frame) && frame > this.frame ? frame : this.frame + 1;
-    const events: ZoneEvent[] = [];
+    const events: ZoneEvent[] = this.restoredExits;
+    this.restoredExits = [];
     this.relinkNewTracks(tracks, timestamp);
     for (const track of tracks) {
       const position = this.position(track.bbox);
@@ -359,20 +395,22 @@ export class ZoneAnalytics {
   }
 
   /** A track ended (the tracker said so, or the input ended): exits at the last time it was seen. */
-  endTrack(trackId: number): ZoneEvent[] {
+  endTrack(trackId: number, reason: ExitReason = 'lost'): ZoneEvent[] {
     const state = this.tracks.get(trackId);
     if (!state) return [];
     this.tracks.delete(trackId);
     const events: ZoneEvent[] = [];
     state.zones.forEach((membership, z) => {
-      if (membership.state) events.push(this.exit(this.zones[z], trackId, state, membership, state.lastSeenAt, true));
+      if (membership.state) events.push(this.exit(this.zones[z], trackId, state, membership, state.lastSeenAt, reason));
     });
     return events;
   }
 
-  /** Ends every track, as at the end of a recording. */
-  endAll(): ZoneEvent[] {
-    return [...this.tracks.keys()].flatMap((id) => this.endTrack(id));
+  /** Ends every track, as at the end of a recording; restored visits not yet given out come first. */
+  endAll(reason: ExitReason = 'lost'): ZoneEvent[] {
+    const events = this.restoredExits;
+    this.restoredExits = [];
+    return [...events, ...[...this.tracks.keys()].flatMap((id) => this.endTrack(id, reason))];
   }
 
   stats(now?: number): { zones: ZoneStats[]; lines: LineStats[] } {
@@ -408,10 +446,18 @@ export class ZoneAnalytics {
     };
   }
 
-  /** The counters to persist, by `zone:<id>` and `line:<id>`. Current occupancy is not kept: its tracks end with the process. */
-  totals(): Record<string, ZoneTotals | LineTotals> {
+  /**
+   * The counters to persist, by `zone:<id>` and `line:<id>`, with the visits under way, which are ended with
+   * `openVisitsEnd` when the counters are restored (their tracks end with the process): the books balance.
+   */
+  totals(openVisitsEnd: ExitReason): Record<string, ZoneTotals | LineTotals> {
     const totals: Record<string, ZoneTotals | LineTotals> = {};
-    for (const zone of this.zones) {
+    this.zones.forEach((zone, z) => {
+      const open: OpenVisit[] = [];
+      for (const [trackId, state] of this.tracks) {
+        const { state: inside, visitId, enteredAt, enteredAs } = state.zones[z];
+        if (inside) open.push({ trackId, visitId, enteredAt, lastSeenAt: state.lastSeenAt, label: state.label, enteredAs, endReason: openVisitsEnd });
+      }
       totals[`zone:${zone.config.id}`] = {
         entries: zone.entries,
         exits: zone.exits,
@@ -419,13 +465,18 @@ export class ZoneAnalytics {
         peak: zone.peak,
         peakAt: zone.peakAt,
         classEntries: Object.fromEntries([...zone.classes].map(([label, c]) => [label, c.entries])),
+        open,
       };
-    }
+    });
     for (const line of this.lines) totals[`line:${line.config.id}`] = { in: line.in, out: line.out };
     return totals;
   }
 
-  /** Restores persisted counters of zones and lines that still exist in the layout. */
+  /**
+   * Restores persisted counters of zones and lines that still exist in the layout, and ends the visits that were
+   * under way when they were saved, each with the reason saved with it, at the last time it was seen: their exit
+   * events come with the next update.
+   */
   restoreTotals(totals: Record<string, unknown>): void {
     for (const zone of this.zones) {
       const saved = totals[`zone:${zone.config.id}`] as ZoneTotals | undefined;
@@ -436,6 +487,14 @@ export class ZoneAnalytics {
       zone.peak = saved.peak;
       zone.peakAt = saved.peakAt;
       for (const [label, entries] of Object.entries(saved.classEntries ?? {})) zone.classes.set(label, { current: 0, entries });
+      for (const visit of saved.open ?? []) {
+        zone.current++;
+        const cls = zone.classes.get(visit.enteredAs) ?? { current: 0, entries: 0 };
+        cls.current++;
+        zone.classes.set(visit.enteredAs, cls);
+        const membership = { enteredAt: visit.enteredAt, visitId: visit.visitId, enteredAs: visit.enteredAs };
+        this.restoredExits.push(this.exit(zone, visit.trackId, { label: visit.label }, membership, visit.lastSeenAt, visit.endReason));
+      }
     }
     for (const line of this.lines) {
       const saved = totals[`line:${line.config.id}`] as LineTotals | undefined;
@@ -491,7 +550,7 @@ export class ZoneAnalytics {
         }
         events.push({ type: 'enter', zoneId: zone.config.id, trackId, at: membership.runStartedAt, visitId: membership.visitId, label: state.label });
       } else {
-        events.push(this.exit(zone, trackId, state, membership, membership.runStartedAt, false));
+        events.push(this.exit(zone, trackId, state, membership, membership.runStartedAt, 'left'));
       }
     });
   }
@@ -522,7 +581,7 @@ export class ZoneAnalytics {
     });
   }
 
-  private exit(zone: ZoneCounter, trackId: number, state: TrackState, membership: ZoneMembership, at: number, trackEnded: boolean): ZoneEvent {
+  private exit(zone: ZoneCounter, trackId: number, person: Pick<TrackState, 'label'>, membership: Pick<ZoneMembership, 'enteredAt' | 'visitId' | 'enteredAs'>, at: number, reason: ExitReason): ZoneEvent {
     const { enteredAt } = membership;
     const dwellSeconds = Math.max(0, (at - enteredAt) / 1000);
     zone.exits++;
@@ -534,7 +593,7 @@ export class ZoneAnalytics {
       zone.recentExits.push(at);
       if (zone.recentExits.length > MAX_RECENT_EXITS) zone.recentExits.shift();
     }
-    return { type: 'exit', zoneId: zone.config.id, trackId, at, enteredAt, dwellSeconds, trackEnded, visitId: membership.visitId, label: state.label };
+    return { type: 'exit', zoneId: zone.config.id, trackId, at, enteredAt, dwellSeconds, reason, trackEnded: reason !== 'left', visitId: membership.visitId, label: person.label };
   }
 
   private queueEstimate(zone: ZoneCounter, now?: number): NonNullable<ZoneStats['queue']> {
