@@ -18,17 +18,25 @@ export interface RunningNodeRed {
 
 const running = new Set<ChildProcess>();
 
-/** The first child process of `pid`, from /proc (field 4 of /proc/<pid>/stat is the parent). */
-export function childOf(pid: number): number {
+/** The child processes of `pid`, from /proc (field 4 of /proc/<pid>/stat is the parent), with their command names. */
+export function childrenOf(pid: number): { pid: number; command: string }[] {
+  const children: { pid: number; command: string }[] = [];
   for (const entry of readdirSync('/proc').filter((name) => /^\d+$/.test(name))) {
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) return Number(entry);
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) children.push({ pid: Number(entry), command: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
     } catch {
       // The process ended while the list was read.
     }
   }
-  throw new Error(`process ${pid} has no child`);
+  return children;
+}
+
+/** The first child process of `pid`. */
+export function childOf(pid: number): number {
+  const [child] = childrenOf(pid);
+  if (!child) throw new Error(`process ${pid} has no child`);
+  return child.pid;
 }
 
 async function stop(red: ChildProcess): Promise<void> {
