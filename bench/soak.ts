@@ -227,6 +227,8 @@ const percentile = (values: number[], p: number) => {
 function report(instance: Instance, options: Options) {
   const settled = instance.samples.filter((s) => s.minute >= options.warmUpMinutes);
   const recovered = instance.faults.filter((f) => f.recoveredAfterS !== null);
+  // A fault too recent to have had its two minutes is neither recovered nor failed.
+  const pending = instance.faults.filter((f) => f.recoveredAfterS === null && Date.now() - f.startedAt <= RECOVERY_LIMIT_MS);
   return {
     flow: instance.flow,
     cameras: instance.videos.size,
@@ -244,7 +246,8 @@ function report(instance: Instance, options: Options) {
     ffmpegKills: instance.faults.filter((f) => f.kind === 'ffmpeg killed').length,
     redeploys: instance.faults.filter((f) => f.kind === 'redeploy').length,
     recovered: recovered.length,
-    unrecovered: instance.faults.length - recovered.length,
+    pending: pending.length,
+    unrecovered: instance.faults.length - recovered.length - pending.length,
     slowestRecoveryS: Math.max(0, ...recovered.map((f) => f.recoveredAfterS!)),
     unbalancedReads: instance.unbalanced.length,
     firstUnbalanced: instance.unbalanced.slice(0, 5),
@@ -288,7 +291,7 @@ async function main(): Promise<void> {
       console.log(
         `${r.flow.padEnd(13)} ${String(r.cameras).padStart(4)} ${`${r.rssStartMb.toFixed(0)}→${r.rssEndMb.toFixed(0)} (${r.rssMaxMb.toFixed(0)})`.padStart(24)} ${r.rssSlopeMbPerHour.toFixed(1).padStart(6)} ${r.ffmpegRssSlopeMbPerHour.toFixed(1).padStart(11)} ` +
           `${r.cameraFpsMedian.toFixed(1).padStart(7)} ${r.detectFpsMedian.toFixed(1).padStart(7)} ${`${r.loopP99MedianMs.toFixed(0)}/${r.loopP99MaxMs.toFixed(0)} ms`.padStart(16)} ${String(r.ffmpegKills).padStart(5)} ${String(r.redeploys).padStart(7)} ` +
-          `${`${r.recovered}/${r.recovered + r.unrecovered}`.padStart(9)} ${`${r.slowestRecoveryS.toFixed(0)} s`.padStart(7)} ${String(r.notOkSamples).padStart(6)} ${String(r.unbalancedReads).padStart(10)}`,
+          `${`${r.recovered}/${r.recovered + r.unrecovered}`.padStart(9)}${r.pending ? ` (+${r.pending} too recent to judge)` : ''} ${`${r.slowestRecoveryS.toFixed(0)} s`.padStart(7)} ${String(r.notOkSamples).padStart(6)} ${String(r.unbalancedReads).padStart(10)}`,
       );
       for (const line of r.firstUnbalanced) console.log(`  unbalanced: ${line}`);
     }
