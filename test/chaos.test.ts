@@ -1,7 +1,8 @@
 import { strict as assert } from 'node:assert';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import WebSocket from 'ws';
+import { launchChromium } from './browser';
 import { startNodeRed, stopAllNodeRed, type RunningNodeRed } from './node-red';
 import { ffmpegReading, requireVtest, ROOT, signalFfmpeg, uniqueVideo, waitUntil } from './support';
 
@@ -86,6 +87,40 @@ describe('chaos: the demo recovers by itself and its books balance', function ()
     await waitUntil(() => health(red), (h) => h.status === 'ok', 30000, 'the watchdog to restart FFmpeg');
     assert.match(red.output(), /\[debug:errors\][\s\S]*no frame for 15 s/);
     assert.deepEqual(red.problems().filter((line) => !/unencrypted credentials|Projects disabled|FFmpeg was killed|no frame for/.test(line) && !/\[error\] \[camera-source/.test(line)), [], red.output());
+  });
+
+  it('a camera that cannot run: health is degraded with the reason, 503 for a strict probe, and the dashboard shows it plainly', async function () {
+    const video = uniqueVideo(requireVtest(this), 'chaos-fine');
+    const red = await startNodeRed(this, {
+      flows: [
+        { id: 'tab', type: 'tab', label: 'two cameras' },
+        { id: 'fine', type: 'camera-source', z: 'tab', cameraId: 'aisle', source: video, loop: true, realtime: true, width: 320, height: 0, fps: 5, autostart: true, ffmpegPath: '', wires: [['api']] },
+        { id: 'gone', type: 'camera-source', z: 'tab', cameraId: 'door', source: '/nonexistent/door.mp4', loop: false, realtime: true, width: 0, height: 0, fps: 0, autostart: true, ffmpegPath: '', wires: [['api']] },
+        { id: 'api', type: 'api-out', z: 'tab', basePath: '/api', quality: 80, privacy: false, database: '', wires: [] },
+      ],
+    });
+    const degraded = await waitUntil(() => health(red), (h) => h.status === 'degraded' && h.cameras.length === 2, 30000, 'health to see the failed camera');
+    assert.equal(degraded.httpStatus, 200, 'degraded is still alive for a liveness probe');
+    assert.deepEqual(degraded.problems.map((p) => [p.kind, p.id]), [['camera', 'door']]);
+    assert.match(degraded.problems[0].problem, /^failed: .*\/nonexistent\/door\.mp4/);
+    assert.equal((await fetch(`http://127.0.0.1:${red.port}/api/health?strict`)).status, 503);
+
+    const browser = await launchChromium(this);
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+      await page.goto(`http://127.0.0.1:${red.port}/dashboard/`);
+      await page.waitForSelector('.camera.down', { timeout: 20000 });
+      const cards = await page.locator('.camera').evaluateAll((all) => all.map((card) => [card.querySelector('.name')!.textContent, card.classList.contains('down'), card.querySelector('.state')!.textContent]));
+      const door = cards.find(([name]) => name === 'door')!;
+      assert.deepEqual(door.slice(0, 2), ['door', true]);
+      assert.match(String(door[2]), /^DOWN · failed: /);
+      assert.deepEqual(cards.find(([name]) => name === 'aisle')!.slice(0, 2), ['aisle', false]);
+      assert.match(await page.locator('#health').innerText(), /^degraded: door failed/);
+      mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+      await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard-camera-down.png') });
+    } finally {
+      await browser.close();
+    }
   });
 
   it('ten redeploys and a SIGKILL: entries − exits = inside at every read, and every visit ends once with its reason', async function () {
