@@ -7,8 +7,8 @@
  *
  * A fault counts as recovered when health is `ok` again with the killed camera on a new FFmpeg (or, after a
  * redeploy, every camera running) within two minutes. The RSS slope is a least-squares fit over the samples after
- * the warm-up, in MB per hour. Each camera reads its own link to a sample video (the multi-camera example's RTSP
- * camera reads vtest.avi too), so its FFmpeg can be told apart.
+ * the warm-up, in MB per hour. Each camera reads its own link to a sample video, so its FFmpeg can be told apart
+ * (the multi-camera example's RTSP placeholder is disabled and stays so).
  *
  * Usage: npm run bench:soak -- --minutes N [--flows dashboard,multi-camera] [--kill-every MIN] [--redeploy-every MIN]
  *        [--warm-up MIN] [--json FILE]
@@ -107,7 +107,8 @@ function parseOptions(argv: string[]): Options {
 function prepareFlow(flow: string, userDir: string, videos: Map<string, string>): unknown[] {
   const nodes = JSON.parse(readFileSync(path.join(ROOT, 'examples', `${flow}.json`), 'utf8')) as Record<string, unknown>[];
   return nodes.map((node) => {
-    if (node.type !== 'camera-source') return node;
+    // A disabled camera (the example's RTSP placeholder) stays as it is: it does not run.
+    if (node.type !== 'camera-source' || node.d === true) return node;
     const source = String(node.source);
     const file = (source.startsWith('sample:') && findSampleFile(source.slice('sample:'.length))) || findSampleFile('vtest.avi')!;
     const cameraId = String(node.cameraId || node.id);
