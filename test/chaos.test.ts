@@ -123,7 +123,7 @@ describe('chaos: the demo recovers by itself and its books balance', function ()
     }
   });
 
-  it('ten redeploys and a SIGKILL: entries − exits = inside at every read, and every visit ends once with its reason', async function () {
+  it('ten redeploys, a SIGKILL and a clean restart: entries − exits = inside at every read, and every visit ends once with its reason', async function () {
     const video = uniqueVideo(requireVtest(this), 'chaos-books');
     let red = await startNodeRed(this, { flows: demoFlow(video) });
     let listener = zoneEvents(red);
@@ -158,6 +158,17 @@ describe('chaos: the demo recovers by itself and its books balance', function ()
     red = await startNodeRed(this, { flows: demoFlow(video), userDir: red.userDir });
     listener = zoneEvents(red);
     await waitUntil(() => Promise.resolve(listener.events), (all) => all.some((e) => e.reason === 'restart'), 60000, 'exits of visits the kill cut short');
+
+    // Node-RED stopped cleanly and started again: the visits under way end as a redeploy's do.
+    await waitUntil(read, (all) => inside(all) > 0, 90000, 'people inside a zone');
+    await red.stop();
+    listener.close();
+    events.push(...listener.events);
+    const redeployExits = events.filter((e) => e.reason === 'redeploy').length;
+    red = await startNodeRed(this, { flows: demoFlow(video), userDir: red.userDir });
+    listener = zoneEvents(red);
+    await waitUntil(() => Promise.resolve(listener.events), (all) => all.some((e) => e.reason === 'redeploy'), 60000, 'exits of visits a clean stop cut short');
+    assert.ok(redeployExits > 0);
     for (let i = 0; i < 20; i++) {
       await read();
       await new Promise((resolve) => setTimeout(resolve, 200));
