@@ -39,6 +39,7 @@ interface Health {
   status: string;
   cameras: { id: string; fps: number; problem: string | null; detection: { fps: number } | null }[];
   eventLoopDelay: { p99Ms: number } | null;
+  memory?: { heapUsed: number; external: number };
 }
 
 type Zones = { cameraId: string; zones: { id: string; totalEntries: number; totalExits: number; currentCount: number }[] }[];
@@ -46,6 +47,8 @@ type Zones = { cameraId: string; zones: { id: string; totalEntries: number; tota
 interface Sample {
   minute: number;
   rssMb: number;
+  /** The JavaScript heap in use, from /api/health: a leak of objects shows here, native growth only in RSS. */
+  heapMb: number | null;
   ffmpegRssMb: number;
   cameraFps: number;
   detectFps: number;
@@ -166,6 +169,7 @@ async function sample(instance: Instance, minute: number): Promise<Health | null
   instance.samples.push({
     minute,
     rssMb: rssMb(instance.nodeRed),
+    heapMb: health?.memory?.heapUsed ?? null,
     ffmpegRssMb,
     cameraFps: health?.cameras.reduce((sum, c) => sum + c.fps, 0) ?? 0,
     detectFps: health?.cameras.reduce((sum, c) => sum + (c.detection?.fps ?? 0), 0) ?? 0,
@@ -238,6 +242,7 @@ function report(instance: Instance, options: Options) {
     rssEndMb: settled.at(-1)?.rssMb ?? NaN,
     rssMaxMb: Math.max(...instance.samples.map((s) => s.rssMb)),
     rssSlopeMbPerHour: slope(settled.map((s) => [s.minute / 60, s.rssMb])),
+    heapSlopeMbPerHour: slope(settled.flatMap((s) => (s.heapMb === null ? [] : [[s.minute / 60, s.heapMb] as [number, number]]))),
     ffmpegRssSlopeMbPerHour: slope(settled.map((s) => [s.minute / 60, s.ffmpegRssMb])),
     cameraFpsMedian: percentile(settled.map((s) => s.cameraFps), 0.5),
     detectFpsMedian: percentile(settled.map((s) => s.detectFps), 0.5),
@@ -279,7 +284,7 @@ async function main(): Promise<void> {
         lastPrint = elapsed;
         const line = instances.map((i) => {
           const s = i.samples.at(-1)!;
-          return `${i.flow}: ${s.status} rss ${s.rssMb.toFixed(0)} MB, ${s.cameraFps.toFixed(1)} cam fps, ${s.detectFps.toFixed(1)} det fps, loop p99 ${s.loopP99Ms?.toFixed(0) ?? '-'} ms`;
+          return `${i.flow}: ${s.status} rss ${s.rssMb.toFixed(0)} MB (heap ${s.heapMb ?? '-'}), ${s.cameraFps.toFixed(1)} cam fps, ${s.detectFps.toFixed(1)} det fps, loop p99 ${s.loopP99Ms?.toFixed(0) ?? '-'} ms`;
         });
         console.log(`  ${(elapsed / 60_000).toFixed(0).padStart(4)} min  ${line.join(' | ')}`);
       }
@@ -287,16 +292,16 @@ async function main(): Promise<void> {
     }
     const reports = instances.map((i) => report(i, options));
     console.log('');
-    console.log(`${'flow'.padEnd(13)} ${'cams'.padStart(4)} ${'RSS MB start→end (max)'.padStart(24)} ${'MB/h'.padStart(6)} ${'ffmpeg MB/h'.padStart(11)} ${'cam fps'.padStart(7)} ${'det fps'.padStart(7)} ${'loop p99 med/max'.padStart(16)} ${'kills'.padStart(5)} ${'deploys'.padStart(7)} ${'recovered'.padStart(9)} ${'slowest'.padStart(7)} ${'not ok'.padStart(6)} ${'unbalanced'.padStart(10)}`);
+    console.log(`${'flow'.padEnd(13)} ${'cams'.padStart(4)} ${'RSS MB start→end (max)'.padStart(24)} ${'MB/h'.padStart(6)} ${'heap MB/h'.padStart(9)} ${'ffmpeg MB/h'.padStart(11)} ${'cam fps'.padStart(7)} ${'det fps'.padStart(7)} ${'loop p99 med/max'.padStart(16)} ${'kills'.padStart(5)} ${'deploys'.padStart(7)} ${'recovered'.padStart(9)} ${'slowest'.padStart(7)} ${'not ok'.padStart(6)} ${'unbalanced'.padStart(10)}`);
     for (const r of reports) {
       console.log(
-        `${r.flow.padEnd(13)} ${String(r.cameras).padStart(4)} ${`${r.rssStartMb.toFixed(0)}→${r.rssEndMb.toFixed(0)} (${r.rssMaxMb.toFixed(0)})`.padStart(24)} ${r.rssSlopeMbPerHour.toFixed(1).padStart(6)} ${r.ffmpegRssSlopeMbPerHour.toFixed(1).padStart(11)} ` +
+        `${r.flow.padEnd(13)} ${String(r.cameras).padStart(4)} ${`${r.rssStartMb.toFixed(0)}→${r.rssEndMb.toFixed(0)} (${r.rssMaxMb.toFixed(0)})`.padStart(24)} ${r.rssSlopeMbPerHour.toFixed(1).padStart(6)} ${r.heapSlopeMbPerHour.toFixed(1).padStart(9)} ${r.ffmpegRssSlopeMbPerHour.toFixed(1).padStart(11)} ` +
           `${r.cameraFpsMedian.toFixed(1).padStart(7)} ${r.detectFpsMedian.toFixed(1).padStart(7)} ${`${r.loopP99MedianMs.toFixed(0)}/${r.loopP99MaxMs.toFixed(0)} ms`.padStart(16)} ${String(r.ffmpegKills).padStart(5)} ${String(r.redeploys).padStart(7)} ` +
           `${`${r.recovered}/${r.recovered + r.unrecovered}`.padStart(9)}${r.pending ? ` (+${r.pending} too recent to judge)` : ''} ${`${r.slowestRecoveryS.toFixed(0)} s`.padStart(7)} ${String(r.notOkSamples).padStart(6)} ${String(r.unbalancedReads).padStart(10)}`,
       );
       for (const line of r.firstUnbalanced) console.log(`  unbalanced: ${line}`);
     }
-    console.log('MB/h: least-squares RSS slope of the Node-RED process after the warm-up (its FFmpeg children apart); fps: medians of the sums over cameras');
+    console.log('MB/h: least-squares RSS slope of the Node-RED process after the warm-up (its JavaScript heap and its FFmpeg children apart); fps: medians of the sums over cameras');
     console.log('recovered: faults after which health was ok again (the killed camera on a new FFmpeg) within 2 min; not ok: samples whose health was not ok; unbalanced: zone reads where entries − exits ≠ inside');
     if (options.json) writeFileSync(options.json, JSON.stringify({ options, reports, samples: Object.fromEntries(instances.map((i) => [i.flow, i.samples])), faults: Object.fromEntries(instances.map((i) => [i.flow, i.faults])) }, null, 1));
   } finally {

@@ -107,6 +107,7 @@ describe('REST API handler', () => {
     const health = await json('/api/health');
     assert.equal(health.status, 'ok');
     assert.deepEqual(health.problems, []);
+    assert.ok(health.memory.rss > 0 && health.memory.heapUsed > 0 && health.memory.rss >= health.memory.heapUsed, JSON.stringify(health.memory));
     assert.ok(health.uptimeSeconds >= 5);
     assert.deepEqual(health.cameras.map((c: { id: string }) => c.id), ['api-test']);
     const cameras = await json('/api/cameras');

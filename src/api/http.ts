@@ -36,6 +36,13 @@ export interface Api {
   snapshot(): unknown;
 }
 
+/** This process's memory in MB: what the system gives it (rss), the JavaScript heap, and memory outside it (buffers, native). */
+function memoryMb(): { rss: number; heapUsed: number; external: number } {
+  const { rss, heapUsed, external } = process.memoryUsage();
+  const mb = (bytes: number) => Math.round(bytes / 1048576);
+  return { rss: mb(rss), heapUsed: mb(heapUsed), external: mb(external) };
+}
+
 class HttpError extends Error {
   constructor(readonly status: number, message: string) {
     super(message);
@@ -218,6 +225,7 @@ export function createApi(options: ApiOptions): Api {
         instances: [...instances.values()],
         detectors,
         eventLoopDelay: eventLoopDelay(),
+        memory: memoryMb(),
       });
     }],
     [/^\/cameras$/, (_m, _u, res) => {

@@ -85,6 +85,11 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
               items: { type: 'object', properties: { name: { type: 'string' }, cameras: { type: 'integer' }, online: { type: 'integer' } } },
             },
             detectors: { type: 'array', items: { $ref: '#/components/schemas/Detector' } },
+            memory: {
+              type: 'object',
+              description: 'this Node-RED process\'s memory in MB: resident (rss), the JavaScript heap in use, and memory outside it (buffers, native)',
+              properties: { rss: { type: 'integer' }, heapUsed: { type: 'integer' }, external: { type: 'integer' } },
+            },
             eventLoopDelay: {
               type: 'object',
               nullable: true,
