@@ -488,6 +488,7 @@ export class ZoneAnalytics {
       zone.peakAt = saved.peakAt;
       for (const [label, entries] of Object.entries(saved.classEntries ?? {})) zone.classes.set(label, { current: 0, entries });
       for (const visit of saved.open ?? []) {
+        // Inside as saved, then ended at once: exit() takes them out of the counts it put them in.
         zone.current++;
         const cls = zone.classes.get(visit.enteredAs) ?? { current: 0, entries: 0 };
         cls.current++;
