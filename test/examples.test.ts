@@ -114,7 +114,10 @@ describe('example flows (examples/)', function () {
     });
   });
 
-  describe('deployed in Node-RED', () => {
+  describe('deployed in Node-RED', function () {
+    // Above the longest wait inside these tests (90 s for counts), plus starting Node-RED and Chromium on a busy box.
+    this.timeout(180000);
+
     it('full-pipeline: people detected and tracked, zone counts and line crossings, every endpoint answering', async function () {
       const red = await startNodeRed(this, { flows: example('full-pipeline') });
       const zones = await waitUntil(
