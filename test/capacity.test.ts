@@ -89,13 +89,14 @@ describe('Detector: one model shared fairly between cameras', () => {
   });
 
   it('reports how busy the model is, its time per image, and each stream’s share', async () => {
-    const { model } = slowModel(30);
+    // Runs long beside the letterbox between them, so the busy fraction holds on a loaded machine too.
+    const { model } = slowModel(200);
     const detector = new Detector(model);
     await detector.detect(tiny(), undefined, 'a');
     await detector.detect(tiny(), undefined, 'b');
     await detector.detect(tiny(), undefined, 'a');
     const usage = detector.usage();
-    assert.ok(usage.msPerImage! >= 28 && usage.msPerImage! < 100, `ms per image ${usage.msPerImage}`);
+    assert.ok(usage.msPerImage! >= 195 && usage.msPerImage! < 400, `ms per image ${usage.msPerImage}`);
     assert.ok(usage.busy > 0.5 && usage.busy <= 1, `busy ${usage.busy}`);
     const shares = Object.fromEntries(usage.streams.map((s) => [s.stream, +s.share.toFixed(1)]));
     assert.deepEqual(shares, { a: 0.7, b: 0.3 });
