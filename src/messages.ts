@@ -101,6 +101,8 @@ export interface TrackInput {
   id: number;
   bbox: Box;
   label: string | null;
+  /** Where and when the track was born (sort-track's firstBox and firstSeenAt), when the message gives both. */
+  firstSeen?: { bbox: Box; at: number };
 }
 
 /**
@@ -113,7 +115,7 @@ export function readTracks(value: unknown, limit: number): { tracks: TrackInput[
   const ids = new Set<number>();
   let dropped = 0;
   for (const entry of list) {
-    const track = entry as { id?: unknown; bbox?: unknown; detection?: { label?: unknown } | null } | null;
+    const track = entry as { id?: unknown; bbox?: unknown; detection?: { label?: unknown } | null; firstBox?: unknown; firstSeenAt?: unknown } | null;
     const bbox = typeof track === 'object' && track !== null ? boxOf(track.bbox) : null;
     const id = track?.id;
     if (!bbox || typeof id !== 'number' || !Number.isFinite(id) || ids.has(id) || tracks.length >= limit) {
@@ -122,7 +124,11 @@ export function readTracks(value: unknown, limit: number): { tracks: TrackInput[
     }
     ids.add(id);
     const detection = track!.detection;
-    tracks.push({ id, bbox, label: typeof detection === 'object' && detection !== null ? labelOf(detection.label) : null });
+    const input: TrackInput = { id, bbox, label: typeof detection === 'object' && detection !== null ? labelOf(detection.label) : null };
+    const firstBox = boxOf(track!.firstBox);
+    const firstSeenAt = track!.firstSeenAt;
+    if (firstBox && typeof firstSeenAt === 'number' && Number.isFinite(firstSeenAt)) input.firstSeen = { bbox: firstBox, at: firstSeenAt };
+    tracks.push(input);
   }
   return { tracks, dropped };
 }

@@ -54,6 +54,16 @@ describe('message checks (src/messages.ts)', () => {
     ]);
     assert.equal(dropped, 6);
     assert.throws(() => readTracks(new Array(MAX_LIST_LENGTH + 1).fill(null), 1000), /msg.tracks has 10001 entries; at most 10000 are accepted/);
+    const born = readTracks(
+      [
+        { id: 1, bbox: [0, 0, 10, 20], firstBox: [5, 0, 15, 20], firstSeenAt: 1000 },
+        { id: 2, bbox: [0, 0, 10, 20], firstBox: [5, 0, 15, 20] },
+        { id: 3, bbox: [0, 0, 10, 20], firstBox: 'left', firstSeenAt: 1000 },
+        { id: 4, bbox: [0, 0, 10, 20], firstBox: [5, 0, 15, 20], firstSeenAt: Infinity },
+      ],
+      10,
+    );
+    assert.deepEqual(born.tracks.map((t) => t.firstSeen ?? null), [{ bbox: [5, 0, 15, 20], at: 1000 }, null, null, null], 'where a track was born, only when both parts are well-formed');
     assert.throws(() => readTracks({ length: 3 }, 1000), /msg.tracks must be an array \(from sort-track\), got an object/);
   });
 

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { insidePolygon, segmentsIntersect, sideOfLine, type Point } from '../src/analytics/geometry';
+import { crossingAlong, insidePolygon, lastCrossingAlong, segmentsIntersect, sideOfLine, type Point } from '../src/analytics/geometry';
 import { ZoneAnalytics, validateLayout, type ZoneEvent, type ZoneLayout } from '../src/analytics/zones';
 import type { Box } from '../src/types';
 import { ROOT } from './support';
@@ -21,6 +21,13 @@ const summary = (events: ZoneEvent[]) =>
   events.map((e) => (e.type === 'cross' ? `${e.type} ${e.lineId} ${e.direction} @${e.at / 1000}` : `${e.type} ${e.zoneId} @${e.at / 1000}`));
 
 describe('geometry', () => {
+  it('finds where a path last crosses an outline, edges only', () => {
+    // Across the square from the left: in at x = 100 (a quarter of the way), out at x = 200 (three quarters).
+    assert.equal(lastCrossingAlong([50, 150], [250, 150], square), 0.75);
+    assert.equal(lastCrossingAlong([50, 150], [150, 150], square), 0.5);
+    assert.equal(lastCrossingAlong([50, 50], [250, 50], square), 1, 'passing above it crosses nothing (the edge lines extended do not count)');
+  });
+
   it('tests points against convex and concave polygons by the even-odd rule', () => {
     assert.equal(insidePolygon([150, 150], square), true);
     assert.equal(insidePolygon([250, 150], square), false);
@@ -38,6 +45,8 @@ describe('geometry', () => {
     assert.equal(sideOfLine([20, 0], [0, 0], [10, 0]), 0);
     assert.equal(segmentsIntersect([5, -5], [5, 5], [0, 0], [10, 0]), true);
     assert.equal(segmentsIntersect([15, -5], [15, 5], [0, 0], [10, 0]), false);
+    assert.equal(crossingAlong([5, -5], [5, 15], [0, 0], [10, 0]), 0.25);
+    assert.equal(crossingAlong([5, 5], [5, 15], [0, 0], [10, 0]), 1, 'not crossed');
     assert.equal(segmentsIntersect([10, -5], [10, 0], [0, 0], [10, 0]), true, 'touching counts');
   });
 });
@@ -228,7 +237,8 @@ describe('ZoneAnalytics: tracks that break and restart', () => {
       const crossings = events.filter((e) => e.type === 'cross');
       assert.equal(crossings.length, relinkSeconds ? 1 : 0);
       assert.equal(analytics.footfallEvents(events).length, relinkSeconds ? 1 : 0);
-      if (relinkSeconds) assert.deepEqual(summary(crossings), ['cross door in @13']);
+      // Last seen at x = 230 (second 9), found at 280 (second 13): the path crosses x = 250 two fifths of the way.
+      if (relinkSeconds) assert.deepEqual(summary(crossings), ['cross door in @10.6']);
     }
   });
 
@@ -317,6 +327,41 @@ describe('ZoneAnalytics: the same counts at any detection rate', () => {
     };
     assert.equal(walk(1), 1);
     assert.equal(walk(5), 1, 'detected at 5 of 25 frames per second');
+  });
+
+  it('counts from where the path crossed: a person first seen well past a line has crossed it, one just past it not yet', () => {
+    // Seen every fifth frame (5 of 25 per second), walking 20 px per observation.
+    const observe = (xs: number[]) => {
+      const analytics = new ZoneAnalytics(lineLayout);
+      const events = xs.flatMap((x, i) => analytics.update([at(1, x, 150)], i * 200, undefined, 1 + 5 * i));
+      return summary(events);
+    };
+    // 230 → 255: the line is four fifths of the way, a frame before the observation: wait for the next one.
+    assert.deepEqual(observe([210, 230, 255]), []);
+    assert.deepEqual(observe([210, 230, 255, 275]), ['cross door in @0.36']);
+    // 240 → 260: crossed half way, 2.5 frames before the observation, which spans 3 frames with it.
+    assert.deepEqual(observe([220, 240, 260]), ['cross door in @0.3']);
+  });
+
+  it('a zone entered between two observations is entered where the path crossed its edge', () => {
+    const layout: ZoneLayout = { zones: [{ id: 'till', polygon: [[250, 0], [400, 0], [400, 300], [250, 300]], minFrames: 3 }] };
+    const analytics = new ZoneAnalytics(layout);
+    const events = [200, 230, 270, 310].flatMap((x, i) => analytics.update([at(1, x, 150)], i * 200, undefined, 1 + 5 * i));
+    assert.deepEqual(summary(events), ['enter till @0.3'], '230 → 270 crosses x = 250 half way');
+  });
+
+  it('a track confirmed after the person crossed still counts the crossing, from where the tracker first saw them', () => {
+    // The tracker saw the person at x = 230 (time 0), confirmed the track at the next detection, past the line.
+    const born = { bbox: at(7, 230, 150).bbox, at: 0 };
+    const counted = (firstSeen?: typeof born) => {
+      const analytics = new ZoneAnalytics(lineLayout);
+      analytics.update([], 0, undefined, 1);
+      const events = [270, 290].flatMap((x, i) => analytics.update([{ ...at(7, x, 150), firstSeen }], (i + 1) * 200, undefined, 6 + 5 * i));
+      return summary(events);
+    };
+    assert.deepEqual(counted(born), ['cross door in @0.1']);
+    assert.deepEqual(counted(), [], 'without it the person is first known past the line');
+    assert.deepEqual(counted({ ...born, at: -5000 }), [], 'a birth before the updates remembered is not placed');
   });
 
   it('without frame numbers each update is the next frame, as before', () => {

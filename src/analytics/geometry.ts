@@ -32,3 +32,33 @@ export function segmentsIntersect(p: Point, q: Point, a: Point, b: Point): boole
     (d1 === 0 && onSegment(p, a, b)) || (d2 === 0 && onSegment(q, a, b)) || (d3 === 0 && onSegment(a, p, q)) || (d4 === 0 && onSegment(b, p, q))
   );
 }
+
+/**
+ * How far along the segment P→Q (0 at P, 1 at Q) it last crosses the polygon's outline; 1 when it does not
+ * (Q on the outline, or both ends on the same side of it).
+ */
+export function lastCrossingAlong(p: Point, q: Point, polygon: readonly Point[]): number {
+  let last = -1;
+  for (let i = 0, j = polygon.length - 1; i < polygon.length; j = i++) {
+    const a = polygon[j];
+    const b = polygon[i];
+    const dp = sideOfLine(p, a, b);
+    const dq = sideOfLine(q, a, b);
+    if (!((dp > 0 && dq < 0) || (dp < 0 && dq > 0))) continue;
+    const t = dp / (dp - dq);
+    // Where the segment meets the edge's line must lie on the edge itself.
+    const x = p[0] + t * (q[0] - p[0]);
+    const y = p[1] + t * (q[1] - p[1]);
+    const along = (x - a[0]) * (b[0] - a[0]) + (y - a[1]) * (b[1] - a[1]);
+    const length = (b[0] - a[0]) ** 2 + (b[1] - a[1]) ** 2;
+    if (along >= 0 && along <= length && t > last) last = t;
+  }
+  return last < 0 ? 1 : last;
+}
+
+/** How far along the segment P→Q (0 at P, 1 at Q) it crosses the line through A and B; 1 when it does not. */
+export function crossingAlong(p: Point, q: Point, a: Point, b: Point): number {
+  const dp = sideOfLine(p, a, b);
+  const dq = sideOfLine(q, a, b);
+  return (dp > 0 && dq < 0) || (dp < 0 && dq > 0) ? dp / (dp - dq) : 1;
+}

@@ -1,5 +1,5 @@
 import type { Box } from '../types';
-import { insidePolygon, segmentsIntersect, sideOfLine, type Point } from './geometry';
+import { crossingAlong, insidePolygon, lastCrossingAlong, segmentsIntersect, sideOfLine, type Point } from './geometry';
 
 export interface ZoneConfig {
   id: string;
@@ -64,10 +64,19 @@ const MAX_RELINK_CANDIDATES = 500;
 /** Positions kept per person to estimate where a lost one is heading. */
 const MOTION_HISTORY = 5;
 
+/** Updates remembered (time → frame) to place where a new track was first seen. */
+const FRAMES_REMEMBERED = 16;
+
 export interface TrackObservation {
   id: number;
   bbox: Box;
   label?: string | null;
+  /**
+   * Where and when the tracker first saw the person, before it confirmed the track: when that was one of the
+   * last updates, counting starts there, so a crossing made while the track was being confirmed (a fifth of a
+   * second at 5 detections per second) is not lost.
+   */
+  firstSeen?: { bbox: Box; at: number };
 }
 
 /**
@@ -153,19 +162,30 @@ export interface LineStats {
 }
 
 /**
- * A side or an inside/outside state that changes only when observations on the new side, with none between
- * them on the old one, span `minFrames` frames of the camera.
+ * A side or an inside/outside state that changes only when the person has been on the new side, with no
+ * observation between on the old one, for `minFrames` frames of the camera, counted from where their path
+ * crossed the boundary.
  */
 interface Debounced<T> {
   state: T;
   candidate: T;
   /** Observations in the current run; 0 when there is none. */
   run: number;
-  /** The camera frame of the first observation of the current run. */
+  /**
+   * The camera frame (fractional) at which the current run began: where the path from the last observation on
+   * the old side to the first on the new one crosses the boundary, moving evenly between the two.
+   */
   runStartFrame: number;
-  /** Time and position of the first observation of the current run. */
+  /** The time the run began (as its frame), and the position of its first observation. */
   runStartedAt: number;
   runStart: Point;
+}
+
+/** The observation of a person before the current one: where a run that starts now began is on the way from it. */
+interface Observation {
+  frame: number;
+  at: number;
+  position: Point;
 }
 
 interface ZoneMembership extends Debounced<boolean> {
@@ -186,6 +206,8 @@ interface LineSide extends Debounced<number> {
 
 interface TrackState {
   lastSeenAt: number;
+  /** The latest observation, the start of the path to the next one. */
+  last: Observation | null;
   /** The last few positions with their times, oldest first, and the height of the last box. */
   recent: { time: number; at: Point }[];
   height: number;
@@ -277,6 +299,8 @@ export class ZoneAnalytics {
   private people = 0;
   /** The camera frame of the latest update. */
   private frame = 0;
+  /** The frames of the last updates by their time, oldest first. */
+  private readonly recentFrames: { at: number; frame: number }[] = [];
 
   constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
     const { zones, lines } = validateLayout(layout);
@@ -327,6 +351,7 @@ export class ZoneAnalytics {
         this.people++;
         state = {
           lastSeenAt: timestamp,
+          last: null,
           recent: [],
           height: 0,
           label: typeof track.label === 'string' ? track.label : null,
@@ -334,15 +359,13 @@ export class ZoneAnalytics {
           lines: this.lines.map(() => null),
         };
         this.tracks.set(track.id, state);
+        const birth = this.birthOf(track, timestamp);
+        if (birth) this.observe(track, state, birth, frameSize, events);
       }
-      state.lastSeenAt = timestamp;
-      state.recent.push({ time: timestamp, at: position });
-      if (state.recent.length > MOTION_HISTORY) state.recent.shift();
-      state.height = track.bbox[3] - track.bbox[1];
-      state.label = typeof track.label === 'string' ? track.label : state.label;
-      this.observeZones(track.id, state, position, timestamp, frameSize, events);
-      this.observeLines(track.id, state, position, timestamp, frameSize, events);
+      this.observe(track, state, { frame: this.frame, at: timestamp, position }, frameSize, events);
     }
+    this.recentFrames.push({ at: timestamp, frame: this.frame });
+    if (this.recentFrames.length > FRAMES_REMEMBERED) this.recentFrames.shift();
     for (const [id, state] of this.tracks) {
       if (timestamp - state.lastSeenAt > this.options.trackTimeoutSeconds * 1000) events.push(...this.endTrack(id));
     }
@@ -352,6 +375,26 @@ export class ZoneAnalytics {
       for (const [id] of oldest) events.push(...this.endTrack(id));
     }
     return events;
+  }
+
+  private observe(track: TrackObservation, state: TrackState, now: Observation, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]): void {
+    state.lastSeenAt = now.at;
+    state.recent.push({ time: now.at, at: now.position });
+    if (state.recent.length > MOTION_HISTORY) state.recent.shift();
+    state.height = track.bbox[3] - track.bbox[1];
+    state.label = typeof track.label === 'string' ? track.label : state.label;
+    this.observeZones(track.id, state, now, frameSize, events);
+    this.observeLines(track.id, state, now, frameSize, events);
+    state.last = now;
+  }
+
+  /** Where a new track was first seen, when that was at one of the last updates before this one. */
+  private birthOf(track: TrackObservation, timestamp: number): Observation | null {
+    const birth = track.firstSeen;
+    if (!birth || !(birth.at < timestamp)) return null;
+    const frame = this.recentFrames.find((f) => f.at === birth.at)?.frame;
+    const position = this.position(birth.bbox);
+    return frame !== undefined && position ? { frame, at: birth.at, position } : null;
   }
 
   /**
@@ -529,11 +572,13 @@ export class ZoneAnalytics {
     return points.map(([x, y]) => [x * frameSize.width, y * frameSize.height]);
   }
 
-  private observeZones(trackId: number, state: TrackState, p: Point, at: number, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]) {
+  private observeZones(trackId: number, state: TrackState, now: Observation, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]) {
     this.zones.forEach((zone, z) => {
-      const inside = insidePolygon(p, this.scaled(zone.config.polygon, zone.normalised, frameSize, zone.config.id));
+      const polygon = this.scaled(zone.config.polygon, zone.normalised, frameSize, zone.config.id);
+      const inside = insidePolygon(now.position, polygon);
       const membership = state.zones[z];
-      if (!debounce(membership, inside, zone.config.minFrames ?? 1, this.frame, at, p)) return;
+      const crossing = (from: Point) => lastCrossingAlong(from, now.position, polygon);
+      if (!debounce(membership, inside, zone.config.minFrames ?? 1, state.last, now, crossing)) return;
       if (inside) {
         membership.enteredAt = membership.runStartedAt;
         membership.visitId = `${zone.config.id}:${trackId}:${membership.enteredAt}`;
@@ -556,7 +601,8 @@ export class ZoneAnalytics {
     });
   }
 
-  private observeLines(trackId: number, state: TrackState, p: Point, at: number, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]) {
+  private observeLines(trackId: number, state: TrackState, now: Observation, frameSize: { width: number; height: number } | undefined, events: ZoneEvent[]) {
+    const p = now.position;
     this.lines.forEach((line, l) => {
       const [a, b] = this.scaled([line.config.from, line.config.to], line.normalised, frameSize, line.config.id);
       const side = Math.sign(sideOfLine(p, a, b));
@@ -564,11 +610,11 @@ export class ZoneAnalytics {
       if (side === 0) return;
       const known = state.lines[l];
       if (!known) {
-        state.lines[l] = { state: side, candidate: side, run: 0, runStartFrame: 0, runStartedAt: at, runStart: p, lastOnSide: p };
+        state.lines[l] = { state: side, candidate: side, run: 0, runStartFrame: 0, runStartedAt: now.at, runStart: p, lastOnSide: p };
         return;
       }
       const from = known.lastOnSide;
-      if (!debounce(known, side, line.config.minFrames ?? 1, this.frame, at, p)) {
+      if (!debounce(known, side, line.config.minFrames ?? 1, state.last, now, (from) => crossingAlong(from, p, a, b))) {
         if (side === known.state) known.lastOnSide = p;
         return;
       }
@@ -621,11 +667,14 @@ function expectedPosition(state: TrackState, time: number): Point {
 }
 
 /**
- * Feeds one observation (in camera frame `frame`) to a debounced state; returns true when the state changes,
- * which takes observations different from the current state spanning `minFrames` frames: `minFrames`
- * consecutive observations when every frame is seen, fewer when frames between them were not detected.
+ * Feeds one observation to a debounced state; returns true when the state changes, which takes the person on
+ * the new side for `minFrames` frames: `minFrames` consecutive observations when every frame is detected and
+ * the boundary is crossed between two of them; at a lower detection rate, as many frames from where the path
+ * between the last observation on the old side and the first on the new one crossed it (`crossing` gives the
+ * fraction of that path) — so the same rule holds at any rate, and a person well past the boundary when first
+ * seen there has crossed already.
  */
-function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, frame: number, at: number, p: Point): boolean {
+function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, previous: Observation | null, now: Observation, crossing: (from: Point) => number): boolean {
   if (observed === d.state) {
     d.run = 0;
     return false;
@@ -633,12 +682,14 @@ function debounce<T>(d: Debounced<T>, observed: T, minFrames: number, frame: num
   if (d.run === 0 || observed !== d.candidate) {
     d.candidate = observed;
     d.run = 0;
-    d.runStartFrame = frame;
-    d.runStartedAt = at;
-    d.runStart = p;
+    // Every frame seen: the crossing is taken to be at the first observation on the new side, as a count of frames.
+    const gap = previous && now.frame - previous.frame > 1 ? crossing(previous.position) : 1;
+    d.runStartFrame = previous && gap < 1 ? previous.frame + gap * (now.frame - previous.frame) : now.frame;
+    d.runStartedAt = previous && gap < 1 ? previous.at + gap * (now.at - previous.at) : now.at;
+    d.runStart = now.position;
   }
   d.run++;
-  if (frame - d.runStartFrame + 1 < minFrames) return false;
+  if (now.frame - d.runStartFrame + 1 < minFrames) return false;
   d.state = observed;
   d.run = 0;
   return true;

@@ -67,7 +67,7 @@ export class RecordingCounter {
     const at = (this.frame++ / this.frameRate) * 1000;
     const { tracks } = this.tracker.update(detections, at);
     this.analytics?.update(
-      tracks.map((t) => ({ id: t.id, bbox: t.bbox, label: t.detection?.label ?? null })),
+      tracks.map((t) => ({ id: t.id, bbox: t.bbox, label: t.detection?.label ?? null, firstSeen: { bbox: t.firstBox, at: t.firstSeenAt } })),
       at,
       frameSize,
       this.frame,

@@ -6,6 +6,8 @@ export interface DetectionInput {
   score?: number;
   classId?: number;
   label?: string;
+  /** A colour histogram of the person (detection/appearance.ts), for trackers that tell people apart by it. */
+  appearance?: readonly number[] | null;
 }
 
 /** The detection a track was matched with in the current frame. */
@@ -44,11 +46,14 @@ export abstract class Track {
   detection: MatchedDetection | null;
   readonly trail: [number, number][] = [];
   readonly firstSeenAt: number;
+  /** The box of the detection the track was born from: where counting starts once the track is confirmed. */
+  readonly firstBox: Box;
   lastSeenAt: number;
 
   constructor(readonly id: number, input: DetectionInput, index: number, timestamp: number, private readonly trailLength: number) {
     this.detection = matched(input, index);
     this.firstSeenAt = timestamp;
+    this.firstBox = [input.bbox[0], input.bbox[1], input.bbox[2], input.bbox[3]];
     this.lastSeenAt = timestamp;
   }
 
@@ -205,6 +210,7 @@ export interface TrackInfo {
   detection: MatchedDetection | null;
   trail: [number, number][];
   firstSeenAt: number;
+  firstBox: Box;
   lastSeenAt: number;
 }
 
@@ -220,6 +226,7 @@ export function describeTrack(track: Track): TrackInfo {
     detection: track.detection && { ...track.detection },
     trail: track.trail.map(([x, y]) => [x, y]),
     firstSeenAt: track.firstSeenAt,
+    firstBox: [...track.firstBox],
     lastSeenAt: track.lastSeenAt,
   };
 }
