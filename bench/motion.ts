@@ -34,7 +34,7 @@ interface Run {
 
 function newRun(layout: ZoneLayout, gated: boolean): Run {
   return {
-    counter: new RecordingCounter({ ...RECOMMENDED_TRACKER, frameRate: FRAME_RATE }, FRAME_RATE, layout),
+    counter: new RecordingCounter(RECOMMENDED_TRACKER, FRAME_RATE, layout),
     schedule: gated ? new CameraSchedule({ ...DEFAULT_SCHEDULE_OPTIONS, motion: DEFAULT_MOTION_OPTIONS }) : null,
     offered: 0,
     detected: 0,

@@ -21,6 +21,8 @@ interface SortTrackDef extends NodeDef {
   deltaT?: Setting;
   inertia?: Setting;
   useByte?: boolean | string;
+  lostSeconds?: Setting;
+  appearanceVeto?: Setting;
   trailLength: Setting;
 }
 
@@ -52,8 +54,17 @@ function trackerSettings(config: SortTrackDef): TrackerSettings {
         inertia: settingNumber(config.inertia, 0.2),
         useByte: config.useByte === true || config.useByte === 'true',
       };
+    case 'hybrid':
+      return {
+        algorithm,
+        trailLength,
+        trackThresh: settingNumber(config.trackThresh, 0.6),
+        matchThresh: settingNumber(config.matchThresh, 0.9),
+        lostSeconds: settingNumber(config.lostSeconds, 1),
+        appearanceVeto: settingNumber(config.appearanceVeto, 0.5),
+      };
     default:
-      throw new RangeError(`unknown tracking algorithm "${algorithm}": choose sort, bytetrack or ocsort`);
+      throw new RangeError(`unknown tracking algorithm "${algorithm}": choose hybrid, bytetrack, ocsort or sort`);
   }
 }
 

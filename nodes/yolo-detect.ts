@@ -28,6 +28,8 @@ interface YoloDetectDef extends NodeDef {
   /** Percent of the frame. */
   motionArea?: Setting;
   keepAlive?: Setting;
+  /** Colour histograms of the upper body with each detection, for the hybrid tracker's colour cue; absent: off. */
+  colours?: boolean | string;
 }
 
 /** Images in msg.payload decoded or detected at once: all are processed, so a flood must be refused, not queued. */
@@ -141,6 +143,7 @@ export = function register(RED: NodeAPI): void {
             iou: unitInterval(config.iou, 0.45, 'IoU threshold'),
             classes: parseClassList(config.classes ?? 'person', detector.model.classNames),
             maxDetections: 300,
+            appearance: config.colours === true || config.colours === 'true',
           };
           loaded = { detector, options };
           return loaded;

@@ -26,4 +26,6 @@ export interface Detection {
   score: number;
   /** Corners in pixels of the original image. */
   bbox: Box;
+  /** The colour histogram of the upper body, when asked for (null when too little of the box is inside the image). */
+  appearance?: number[] | null;
 }

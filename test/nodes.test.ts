@@ -2,6 +2,7 @@ import { strict as assert } from 'node:assert';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { APPEARANCE_BINS } from '../src/detection/appearance';
 import { decodeImage } from '../src/imaging/image';
 import helper from 'node-red-node-test-helper';
 import { frameStore } from '../src/camera/frame-store';
@@ -152,6 +153,18 @@ describe('Node-RED nodes', function () {
       assert.equal(out[0].topic, 'till 3');
       assert.deepEqual(out[0].detections.map((d: Msg) => d.label), ['person']);
       assert.deepEqual(Object.keys(out[0].detections[0]).sort(), ['bbox', 'classId', 'label', 'score']);
+    });
+
+    it('gives each detection the colours of its upper body when Colours is ticked', async function () {
+      requireModel(this);
+      const photo = requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos");
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({ colours: true }));
+      const out = collect('out');
+      helper.getNode('detect').receive({ payload: readFileSync(photo) });
+      await waitFor(() => out.length === 1, 20000, 'detections');
+      const { appearance } = out[0].detections[0];
+      assert.equal(appearance.length, APPEARANCE_BINS);
+      assert.ok(Math.abs(appearance.reduce((sum: number, v: number) => sum + v, 0) - 1) < 1e-9, 'a histogram summing to 1');
     });
 
     it('says the model is loading, then ready, and explains an image too large to decode', async function () {
@@ -382,7 +395,25 @@ describe('Node-RED nodes', function () {
       const errors = collect('errors');
       helper.getNode('track').receive(frame('door', 1, [100]));
       await waitFor(() => errors.length === 1, 2000, 'an error');
-      assert.match(errors[0].error.message, /unknown tracking algorithm "deepsort": choose sort, bytetrack or ocsort/);
+      assert.match(errors[0].error.message, /unknown tracking algorithm "deepsort": choose hybrid, bytetrack, ocsort or sort/);
+    });
+
+    it('runs the hybrid tracker (the default for new nodes) on the colours yolo-detect sends, and says where each track was born', async () => {
+      await helper.load([sortTrack, catchNode, statusNode], flow({ algorithm: 'hybrid', trackThresh: 0.6, matchThresh: 0.9, lostSeconds: 1, appearanceVeto: 0.5 }));
+      const out = collect('out');
+      const node = helper.getNode('track');
+      const colour = (bin: number) => Array.from({ length: APPEARANCE_BINS }, (_, i) => (i === bin ? 1 : 0));
+      for (let seq = 1; seq <= 4; seq++) {
+        const msg = frame('door', seq, [100 + 2 * seq]);
+        node.receive({ ...msg, detections: [{ ...msg.detections[0], appearance: colour(0) }] });
+      }
+      // A blue person where red was heading, red just beside: red keeps its id on the red detection.
+      const crossing = frame('door', 5, [110, 118]);
+      node.receive({ ...crossing, detections: [{ ...crossing.detections[0], appearance: colour(10) }, { ...crossing.detections[1], appearance: colour(0) }] });
+      await waitFor(() => out.length === 5, 2000, 'five messages');
+      const red = out[4].tracks.find((t: Msg) => t.id === 1);
+      assert.equal(red.detection.index, 1);
+      assert.deepEqual([red.firstSeenAt, red.firstBox], [1000, [102, 100, 142, 200]]);
     });
   });
 

@@ -1,6 +1,7 @@
 import { strict as assert } from 'node:assert';
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { APPEARANCE_BINS } from '../src/detection/appearance';
 import { assignWithCostLimit } from '../src/tracking/assignment';
 import { CameraTrackers } from '../src/tracking/camera-trackers';
 import { detectionsByFrame, parseMot } from '../src/tracking/mot';
@@ -94,7 +95,8 @@ describe('trackers', () => {
     });
 
     it(`${algorithm}: announces a track once when reported and once when it ends`, () => {
-      const tracker = createTracker({ algorithm, ...(algorithm === 'bytetrack' ? { trackBuffer: 5 } : { maxAge: 5 }) });
+      const lostFor = { bytetrack: { trackBuffer: 5 }, hybrid: { lostSeconds: 5 / 30 }, ocsort: { maxAge: 5 }, sort: { maxAge: 5 } }[algorithm];
+      const tracker = createTracker({ algorithm, ...lostFor } as TrackerSettings);
       let started = 0;
       let ended = 0;
       for (let f = 0; f < 10; f++) started += tracker.update([person(100 + 5 * f, 50)]).started.length;
@@ -158,5 +160,79 @@ describe('trackers', () => {
     }
     assert.equal(trackers.reset('a').get('a')!.length, 1);
     assert.equal(trackers.get('b').activeTracks.length, 2);
+  });
+});
+
+describe('hybrid tracker', () => {
+  /** A detection with a torso of one colour: the whole histogram in one bin. */
+  const coloured = (x: number, y: number, bin: number, score = 0.9): DetectionInput => ({ ...person(x, y, score), appearance: Array.from({ length: APPEARANCE_BINS }, (_, i) => (i === bin ? 1 : 0)) });
+  const RED = 0;
+  const BLUE = 10;
+
+  it('confirms a person who moves most of a box width between detections, where ByteTrack does not', () => {
+    // 5 detections per second, 30 px per detection, a 40 px wide box; the person appears after the tracker started.
+    const ids = (settings: TrackerSettings) => {
+      const tracker = createTracker(settings);
+      tracker.update([], 0);
+      return Array.from({ length: 10 }, (_, i) => tracker.update([person(100 + 30 * i, 50)], (i + 1) * 200).tracks.map((t) => t.id));
+    };
+    assert.deepEqual(ids({ algorithm: 'hybrid' }), [[], [1], [1], [1], [1], [1], [1], [1], [1], [1]]);
+    assert.deepEqual(ids({ algorithm: 'bytetrack', frameRate: 5 }), [[], [], [], [], [], [], [], [], [], []]);
+  });
+
+  it('predicts in seconds: the same walk detected at 25 and at 5 per second ends at the same place', () => {
+    const last = (every: number) => {
+      const tracker = createTracker({ algorithm: 'hybrid' });
+      let box: number[] = [];
+      for (let ms = 0; ms <= 4000; ms += every) {
+        const { tracks } = tracker.update([person(100 + 0.05 * ms, 50)], ms);
+        box = tracks[0]?.bbox ?? box;
+      }
+      return box[0];
+    };
+    assert.ok(Math.abs(last(40) - 300) < 1, `${last(40)}`);
+    assert.ok(Math.abs(last(200) - 300) < 1, `${last(200)}`);
+  });
+
+  it('settles a crossing by colour: a track takes the detection of its colours when two are near', () => {
+    const follow = (appearanceVeto: number) => {
+      const tracker = createTracker({ algorithm: 'hybrid', appearanceVeto });
+      for (let f = 0; f < 5; f++) tracker.update([coloured(100, 50, RED)], f * 40);
+      // Next frame: a blue person exactly where red was heading, red slightly off.
+      const { tracks } = tracker.update([coloured(100, 50, BLUE), coloured(110, 52, RED)], 200);
+      return tracks.filter((t) => t.id === 1).map((t) => t.detection?.index);
+    };
+    assert.deepEqual(follow(0.5), [1], 'red stays red');
+    assert.deepEqual(follow(1), [0], 'on motion alone it would have taken the blue one');
+  });
+
+  it('never rules out a lone pair by colour: one person whose colours change is still one person', () => {
+    const tracker = createTracker({ algorithm: 'hybrid' });
+    const ids = Array.from({ length: 6 }, (_, f) => tracker.update([coloured(100 + 2 * f, 50, f < 3 ? RED : BLUE)], f * 40).tracks.map((t) => t.id));
+    assert.deepEqual(ids, [[1], [1], [1], [1], [1], [1]]);
+  });
+
+  it('matches on motion alone when a histogram is missing or malformed, without throwing', () => {
+    const tracker = createTracker({ algorithm: 'hybrid' });
+    const odd = [null, 'red', [1, 2], new Array(APPEARANCE_BINS).fill(Number.NaN), new Array(1e6).fill(0)];
+    const ids = odd.map((appearance, f) => tracker.update([{ ...person(100 + 2 * f, 50), appearance } as DetectionInput, coloured(300, 50, RED)], f * 40).tracks.map((t) => t.id).sort());
+    assert.deepEqual(ids, [[1, 2], [1, 2], [1, 2], [1, 2], [1, 2]]);
+  });
+
+  it('gives a lost track up after lostSeconds of the input\'s time, at any rate', () => {
+    for (const every of [40, 200]) {
+      const tracker = createTracker({ algorithm: 'hybrid', lostSeconds: 1 });
+      tracker.update([person(100, 50)], 0);
+      tracker.update([person(102, 50)], every);
+      let endedAt: number | null = null;
+      for (let ms = 2 * every; ms <= 3000 && endedAt === null; ms += every) if (tracker.update([], ms).ended.length > 0) endedAt = ms;
+      assert.ok(endedAt !== null && endedAt > every + 1000 && endedAt <= 2 * every + 1000, `every ${every} ms: ended at ${endedAt}`);
+    }
+  });
+
+  it('refuses settings it cannot use', () => {
+    assert.throws(() => createTracker({ algorithm: 'hybrid', lostSeconds: -1 }), /lostSeconds must be at least 0/);
+    assert.throws(() => createTracker({ algorithm: 'hybrid', appearanceVeto: 0 }), /appearanceVeto must be above 0/);
+    assert.throws(() => createTracker({ algorithm: 'hybrid', trackThresh: 0.05 }), /trackThresh must be above 0.1/);
   });
 });

@@ -32,22 +32,23 @@ commands:
   detect --image FILE [--model FILE] [--conf 0.25] [--iou 0.45] [--classes all|0,2,...]
       prints the detections in FILE as JSON: [{classId, label, score, bbox: [x1, y1, x2, y2]}],
       in the image's pixels, best score first
-  track --det FILE [--tracker sort|bytetrack|ocsort] [tracker settings]
+  track --det FILE [--tracker sort|bytetrack|ocsort|hybrid] [tracker settings]
       runs a tracker (default sort) on MOTChallenge detections (frame,id,x,y,w,h,score,...) and prints its
       tracks as frame,id,x,y,w,h,score,-1,-1,-1 for every frame from 1 to the last one, as the reference
       implementations print them (score: ByteTrack's detection score, 1 for the others). Settings:
         sort:      --max-age 30 --min-hits 3 --iou 0.3
         bytetrack: --track-thresh 0.5 --match-thresh 0.8 --track-buffer 30 --frame-rate 30
         ocsort:    --det-thresh 0.6 --max-age 30 --min-hits 3 --iou 0.3 --delta-t 3 --inertia 0.2 [--use-byte]
+        hybrid:    --track-thresh 0.6 --match-thresh 0.9 --lost-seconds 1 --appearance-veto 0.5 --frame-rate 30
   run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--nms 0.45]
-      [--model FILE] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5]
+      [--model FILE] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5] [--colours]
       [--tracks-out FILE] [--detections-out FILE]
       counts a recording: detects, tracks and counts the frames yolo-detect would detect (none dropped,
       as fast as the machine goes) with the same engine as the nodes and prints the layout's counts as
       JSON (as zones does). Defaults are the nodes' defaults: every frame detected (--detect-fps N
-      detects N frames per second of video), ByteTrack (track-thresh 0.6, match-thresh 0.9, track-buffer
-      30, frame rate the detection rate) on detections scoring above 0.1 (--conf; --nms is the detector's
-      non-maximum suppression IoU). --motion-gating detects only frames in which something moved, and
+      detects N frames per second of video), the hybrid tracker (track-thresh 0.6, match-thresh 0.9,
+      lost-seconds 1) on detections scoring above 0.1 (--conf; --nms is the detector's non-maximum
+      suppression IoU); --colours gives it each person's colours (yolo-detect's Colours). --motion-gating detects only frames in which something moved, and
       one at least every --keep-alive seconds. --fps reads the video at N frames per
       second instead of every frame. --tracks-out writes the tracks as MOT rows (frames from 1),
       --detections-out the detections as MOT det rows; a progress line goes to stderr on a terminal.
@@ -132,6 +133,8 @@ const TRACKER_FLAGS = {
   'delta-t': { type: 'string' },
   inertia: { type: 'string' },
   'use-byte': { type: 'boolean' },
+  'lost-seconds': { type: 'string' },
+  'appearance-veto': { type: 'string' },
 } as const;
 
 type TrackerFlags = { [K in keyof typeof TRACKER_FLAGS]?: (typeof TRACKER_FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
@@ -141,14 +144,16 @@ const FLAG_ALGORITHMS: Record<Exclude<keyof TrackerFlags, 'tracker'>, readonly T
   'max-age': ['sort', 'ocsort'],
   'min-hits': ['sort', 'ocsort'],
   iou: ['sort', 'ocsort'],
-  'track-thresh': ['bytetrack'],
-  'match-thresh': ['bytetrack'],
+  'track-thresh': ['bytetrack', 'hybrid'],
+  'match-thresh': ['bytetrack', 'hybrid'],
   'track-buffer': ['bytetrack'],
-  'frame-rate': ['bytetrack'],
+  'frame-rate': ['bytetrack', 'hybrid'],
   'det-thresh': ['ocsort'],
   'delta-t': ['ocsort'],
   inertia: ['ocsort'],
   'use-byte': ['ocsort'],
+  'lost-seconds': ['hybrid'],
+  'appearance-veto': ['hybrid'],
 };
 
 /**
@@ -196,6 +201,19 @@ function trackerFromFlags(flags: TrackerFlags, fallback: TrackerSettings): Track
           deltaT: whole('delta-t'),
           inertia: number('inertia', 0, 1),
           useByte: flags['use-byte'],
+        }),
+        algorithm,
+      };
+    case 'hybrid':
+      return {
+        ...base,
+        ...given({
+          trackThresh: number('track-thresh', 0, 1),
+          matchThresh: number('match-thresh', 0, 1),
+          lostSeconds: number('lost-seconds', 0, 3600),
+          appearanceVeto: number('appearance-veto', 0, 1),
+          // Without timestamps (track's MOT files), updates are this far apart.
+          fallbackInterval: flags['frame-rate'] === undefined ? undefined : 1 / number('frame-rate', Number.MIN_VALUE, 1000)!,
         }),
         algorithm,
       };
@@ -254,6 +272,7 @@ async function run(args: string[]): Promise<void> {
       'keep-alive': { type: 'string' },
       'tracks-out': { type: 'string' },
       'detections-out': { type: 'string' },
+      colours: { type: 'boolean' },
       ...TRACKER_FLAGS,
       ...COUNTING_FLAGS,
     },
@@ -293,7 +312,7 @@ async function run(args: string[]): Promise<void> {
     const classes = parseClassList('person', model.classNames);
     const { frames } = await runVideo(values.video, {
       detector: new Detector(model),
-      detect: { confidence, iou: nms, classes, maxDetections: 300 },
+      detect: { confidence, iou: nms, classes, maxDetections: 300, appearance: values.colours === true },
       counter,
       schedule,
       fps,

@@ -1,5 +1,6 @@
 import { fillInputTensor, letterboxImage, toSourceBox, type Letterbox } from '../imaging/letterbox';
 import type { Detection, RgbImage } from '../types';
+import { appearanceOf } from './appearance';
 import { decodeYolov8, nonMaxSuppression } from './decode';
 import type { YoloModel } from './model';
 
@@ -11,6 +12,8 @@ export interface DetectOptions {
   /** Class ids to report, or null for every class. */
   classes: ReadonlySet<number> | null;
   maxDetections: number;
+  /** Give each detection the colour histogram of its upper body (detection/appearance.ts), for the hybrid tracker. */
+  appearance?: boolean;
 }
 
 export const DEFAULT_DETECT_OPTIONS: DetectOptions = { confidence: 0.5, iou: 0.45, classes: new Set([0]), maxDetections: 300 };
@@ -279,6 +282,7 @@ export class Detector {
       try {
         const slice = output.data.subarray(slot * perImage, (slot + 1) * perImage);
         const detections = postprocess(slice, output.channels, output.anchors, lb, job.image, model, job.options);
+        if (job.options.appearance) for (const detection of detections) detection.appearance = appearanceOf(job.image, detection.bbox);
         job.resolve({ detections, inferenceMs, batchSize: ready.length });
       } catch (err) {
         job.reject(err as Error);

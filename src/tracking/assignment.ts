@@ -128,6 +128,30 @@ export function assignWithCostLimit(cost: Float64Array, rows: number, columns: n
   return columnOfRow;
 }
 
+/** The pairs an assignment made, and the rows and columns it left alone (each in ascending order). */
+export interface Matching {
+  pairs: [row: number, column: number][];
+  unmatchedRows: number[];
+  unmatchedColumns: number[];
+}
+
+/** assignWithCostLimit, as the pairs it makes and what it leaves unmatched on either side. */
+export function matchWithCostLimit(cost: Float64Array, rows: number, columns: number, limit: number): Matching {
+  const columnOf = assignWithCostLimit(cost, rows, columns, limit);
+  const taken = new Uint8Array(columns);
+  const pairs: [number, number][] = [];
+  const unmatchedRows: number[] = [];
+  columnOf.forEach((j, i) => {
+    if (j >= 0) {
+      pairs.push([i, j]);
+      taken[j] = 1;
+    } else unmatchedRows.push(i);
+  });
+  const unmatchedColumns: number[] = [];
+  for (let j = 0; j < columns; j++) if (!taken[j]) unmatchedColumns.push(j);
+  return { pairs, unmatchedRows, unmatchedColumns };
+}
+
 /** Union-find over 0..size-1: which items are linked, directly or through others. */
 export class DisjointSets {
   private readonly parent: Int32Array;

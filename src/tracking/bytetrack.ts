@@ -1,5 +1,5 @@
 import type { Box } from '../types';
-import { assignWithCostLimit } from './assignment';
+import { matchWithCostLimit, type Matching } from './assignment';
 import { iouPlusOne } from './iou';
 import {
   DEFAULT_COMMON_OPTIONS,
@@ -225,28 +225,10 @@ function costs(tracks: readonly ByteTrack[], boxes: readonly Box[], scores?: rea
   return cost;
 }
 
-interface Matching {
-  pairs: [track: number, detection: number][];
-  unmatchedTracks: number[];
-  unmatchedDetections: number[];
-}
-
+/** Rows are tracks, columns detections. */
 function match(tracks: readonly ByteTrack[], detections: readonly ByteDetection[], fuseScore: boolean, limit: number): Matching {
   const boxes = detections.map((d) => d.tlbr);
-  const cost = costs(tracks, boxes, fuseScore ? detections.map((d) => d.score) : undefined);
-  const trackOf = assignWithCostLimit(cost, tracks.length, detections.length, limit);
-  const taken = new Uint8Array(detections.length);
-  const pairs: [number, number][] = [];
-  const unmatchedTracks: number[] = [];
-  trackOf.forEach((j, i) => {
-    if (j >= 0) {
-      pairs.push([i, j]);
-      taken[j] = 1;
-    } else unmatchedTracks.push(i);
-  });
-  const unmatchedDetections: number[] = [];
-  for (let j = 0; j < detections.length; j++) if (!taken[j]) unmatchedDetections.push(j);
-  return { pairs, unmatchedTracks, unmatchedDetections };
+  return matchWithCostLimit(costs(tracks, boxes, fuseScore ? detections.map((d) => d.score) : undefined), tracks.length, detections.length, limit);
 }
 
 /** `a` followed by the members of `b` not in `a`. */
@@ -311,28 +293,28 @@ export class ByteTracker implements Tracker {
       track.match(high[j], frame, timestamp);
     }
 
-    const leftover = first.unmatchedTracks.map((i) => pool[i]).filter((t) => t.state === State.Tracked);
+    const leftover = first.unmatchedRows.map((i) => pool[i]).filter((t) => t.state === State.Tracked);
     const second = match(leftover, low, false, SECOND_ROUND_LIMIT);
     for (const [i, j] of second.pairs) {
       leftover[i].match(low[j], frame, timestamp);
       activated.push(leftover[i]);
     }
-    for (const i of second.unmatchedTracks) {
+    for (const i of second.unmatchedRows) {
       leftover[i].state = State.Lost;
       newlyLost.push(leftover[i]);
     }
 
-    const remaining = first.unmatchedDetections.map((j) => high[j]);
+    const remaining = first.unmatchedColumns.map((j) => high[j]);
     const third = match(unconfirmed, remaining, true, UNCONFIRMED_LIMIT);
     for (const [i, j] of third.pairs) {
       unconfirmed[i].match(remaining[j], frame, timestamp);
       activated.push(unconfirmed[i]);
     }
-    for (const i of third.unmatchedTracks) {
+    for (const i of third.unmatchedRows) {
       unconfirmed[i].state = State.Removed;
       newlyRemoved.push(unconfirmed[i]);
     }
-    for (const j of third.unmatchedDetections) {
+    for (const j of third.unmatchedColumns) {
       if (remaining[j].score < detThresh) continue;
       activated.push(new ByteTrack(this.nextId++, remaining[j], frame, timestamp, trailLength));
     }
