@@ -1,15 +1,17 @@
 /**
  * How right the counts are on real footage with published ground truth. For every sequence under
  * ../shared/data/mot15 (or MOT15_DIR) with a video (video/<SEQ>.mp4), ground truth (train/<SEQ>/gt/gt.txt) and
- * a layout (layouts/<SEQ>.json): detect every frame once with YOLOv8n, then track and count with the product's
- * default configuration (every frame detected), detecting 10 and 5 frames per second, with motion gating,
- * and with each algorithm, and print MOTA, IDF1, ID switches, false positives and negatives, track ids
- * and people counted against the people in the ground truth, count accuracy, frames detected and speed.
+ * a layout (layouts/<SEQ>.json): detect every frame once with each model, then track and count with each
+ * tracker at every frame and detecting 10 and 5 frames per second (the first model also with motion gating and
+ * without re-linking; the others with the default tracker only), and print MOTA, IDF1, ID switches, false
+ * positives and negatives, track ids and people counted against the people in the ground truth, count accuracy,
+ * frames detected and speed, and each model's milliseconds per frame.
  *
  * Count accuracy is 1 − Σ|counted − true| / Σ true over every zone's entries and exits and every line's in and
  * out; the true counts are what the same zone engine counts on the ground-truth tracks (rows with confidence 0
  * ignored, no re-linking: ground-truth ids never break), so only detection and tracking errors show.
- * Usage: node dist/bench/accuracy.js [model]
+ * Usage: node dist/bench/accuracy.js [model.onnx ...]   (default: each of YOLOv8n, s and m in models/, as
+ * `retail-analytics fetch-model --model NAME` puts them there)
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
@@ -21,6 +23,7 @@ import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
 import { CameraSchedule, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, DEFAULT_SCHEDULE_OPTIONS, type Decision, type ScheduleOptions } from '../src/detection/schedule';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
+import { MODEL_NAMES, modelFile } from '../src/detection/model-fetch';
 import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
 import { evaluateMot, type MotMetrics } from '../src/tracking/metrics';
 import { parseMot, tracksByFrame, type MotRow } from '../src/tracking/mot';
@@ -208,39 +211,48 @@ async function main(): Promise<void> {
     console.log(`bench/accuracy: skipped, no sequence under ${data} has a video, ground truth and a layout`);
     return;
   }
-  const modelPath = process.argv[2] ?? DEFAULT_MODEL_PATH;
-  if (!existsSync(modelPath)) throw new Error(`${modelPath} not found: run "node dist/src/cli/main.js fetch-model"`);
-  const model = await YoloModel.load(modelPath);
-  const detector = new Detector(model);
-  const classes = parseClassList('person', model.classNames);
-
-  const sequences: Sequence[] = [];
-  for (const name of names) sequences.push(await load(name, detector, classes));
-  await model.release();
-
-  console.log(`bench/accuracy: ${sequences.map((s) => `${s.name} (${s.detections.length} frames)`).join(', ')}; YOLOv8n 640 px, NMS 0.45`);
+  const modelPaths = process.argv.length > 2 ? process.argv.slice(2) : MODEL_NAMES.map((name) => path.join(path.dirname(DEFAULT_MODEL_PATH), modelFile(name))).filter(existsSync);
+  if (modelPaths.length === 0) throw new Error(`${DEFAULT_MODEL_PATH} not found: run "node dist/src/cli/main.js fetch-model"`);
+  for (const file of modelPaths) if (!existsSync(file)) throw new Error(`${file} not found`);
+  console.log(`bench/accuracy: ${names.join(', ')}; ${modelPaths.map((file) => path.basename(file, '.onnx')).join(', ')} at 640 px, NMS 0.45`);
   for (const c of CONFIGURATIONS) console.log(`  ${c.name.padEnd(24)} ${c.what}`);
   const header = `${'sequence'.padEnd(15)} ${'configuration'.padEnd(24)} ${'MOTA'.padStart(5)} ${'IDF1'.padStart(5)} ${'IDs'.padStart(4)} ${'FP'.padStart(4)} ${'FN'.padStart(4)}  ${'ids/people'.padStart(10)}  ${'counted'.padStart(7)}  ${'count acc'.padStart(9)}  ${'detected'.padStart(8)}  ${'frames/s'.padStart(8)}`;
-  console.log(header);
   const totals = new Map<string, { errors: number; truth: number; idsPerPerson: number }>();
-  for (const sequence of sequences) {
-    const truth = trueCounts(sequence);
-    const people = new Set(sequence.groundTruth.map((r) => r.id)).size;
-    for (const configuration of CONFIGURATIONS) {
-      const o = evaluate(sequence, configuration, truth);
-      const total = totals.get(configuration.name) ?? { errors: 0, truth: 0, idsPerPerson: 0 };
-      totals.set(configuration.name, { errors: total.errors + o.errors, truth: total.truth + o.truth, idsPerPerson: Math.max(total.idsPerPerson, o.trackIds / people) });
-      const frames = sequence.detections.length;
-      const fps = frames / ((sequence.detectMs * (o.detected / frames) + o.trackMs) / 1000);
-      const m = o.metrics;
-      console.log(
-        `${sequence.name.padEnd(15)} ${configuration.name.padEnd(24)} ${m.MOTA.toFixed(1).padStart(5)} ${m.IDF1.toFixed(1).padStart(5)} ${String(m.IDs).padStart(4)} ` +
-          `${String(m.FP).padStart(4)} ${String(m.FN).padStart(4)}  ${`${o.trackIds}/${people}`.padStart(10)}  ${String(o.people).padStart(7)}  ` +
-          `${`${(100 * (1 - o.errors / o.truth)).toFixed(1)} %`.padStart(9)}  ${`${o.detected}/${frames}`.padStart(8)}  ${fps.toFixed(1).padStart(8)}`,
-      );
+  const speeds: string[] = [];
+  for (const [m, modelPath] of modelPaths.entries()) {
+    const modelName = path.basename(modelPath, '.onnx');
+    const model = await YoloModel.load(modelPath);
+    const detector = new Detector(model);
+    const classes = parseClassList('person', model.classNames);
+    const sequences: Sequence[] = [];
+    for (const name of names) sequences.push(await load(name, detector, classes));
+    await model.release();
+    const frames = sequences.reduce((n, q) => n + q.detections.length, 0);
+    speeds.push(`${modelName} ${(sequences.reduce((ms, q) => ms + q.detectMs, 0) / frames).toFixed(0)} ms per frame`);
+    // The first model gets every configuration; the others the default tracker at each rate.
+    const configurations = m === 0 ? CONFIGURATIONS : CONFIGURATIONS.filter((c) => c.tracker === RECOMMENDED_TRACKER && !c.colours && c.schedule.motion === null && Object.keys(c.zones).length === 0);
+    console.log(`${modelName}:`);
+    console.log(header);
+    for (const sequence of sequences) {
+      const truth = trueCounts(sequence);
+      const people = new Set(sequence.groundTruth.map((r) => r.id)).size;
+      for (const configuration of configurations) {
+        const o = evaluate(sequence, configuration, truth);
+        const key = m === 0 ? configuration.name : `${modelName}, ${configuration.name}`;
+        const total = totals.get(key) ?? { errors: 0, truth: 0, idsPerPerson: 0 };
+        totals.set(key, { errors: total.errors + o.errors, truth: total.truth + o.truth, idsPerPerson: Math.max(total.idsPerPerson, o.trackIds / people) });
+        const sequenceFrames = sequence.detections.length;
+        const fps = sequenceFrames / ((sequence.detectMs * (o.detected / sequenceFrames) + o.trackMs) / 1000);
+        const r = o.metrics;
+        console.log(
+          `${sequence.name.padEnd(15)} ${configuration.name.padEnd(24)} ${r.MOTA.toFixed(1).padStart(5)} ${r.IDF1.toFixed(1).padStart(5)} ${String(r.IDs).padStart(4)} ` +
+            `${String(r.FP).padStart(4)} ${String(r.FN).padStart(4)}  ${`${o.trackIds}/${people}`.padStart(10)}  ${String(o.people).padStart(7)}  ` +
+            `${`${(100 * (1 - o.errors / o.truth)).toFixed(1)} %`.padStart(9)}  ${`${o.detected}/${sequenceFrames}`.padStart(8)}  ${fps.toFixed(1).padStart(8)}`,
+        );
+      }
     }
   }
-  console.log('all sequences:');
+  console.log(`all sequences (${modelPaths.length > 1 ? `${path.basename(modelPaths[0], '.onnx')} unless named` : path.basename(modelPaths[0], '.onnx')}):`);
   for (const [name, { errors, truth, idsPerPerson }] of totals) {
     const accuracy = 100 * (1 - errors / truth);
     console.log(
@@ -248,6 +260,7 @@ async function main(): Promise<void> {
         `track ids per person ${idsPerPerson.toFixed(2)} (worst sequence)`,
     );
   }
+  console.log(`detection on this machine: ${speeds.join(', ')}`);
   console.log(`colour histograms (yolo-detect's Colours): ${((1000 * appearanceMs) / Math.max(1, appearances)).toFixed(0)} µs per person on this machine`);
   console.log('ids/people: track ids the tracker produced / people in the ground truth; counted: people the zone engine counted (track ids less those that continued a lost person)');
   console.log('detected: frames detected / frames of the sequence; MOTA, IDF1, IDs, FP and FN are scored on the frames detected');

