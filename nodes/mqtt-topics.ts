@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { LineStats, ZoneStats } from '../src/analytics/zones';
 import { cameraIdOf, readFrameRef, readList } from '../src/messages';
-import { MqttTopics, topicSafe, type Announced, type CameraZoneEvent, type MqttMessage } from '../src/mqtt/topics';
+import { MqttTopics, NOTHING_ANNOUNCED, parseAnnounced, topicSafe, type Announced, type CameraZoneEvent, type MqttMessage } from '../src/mqtt/topics';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 
 interface MqttTopicsDef extends NodeDef {
@@ -25,13 +25,14 @@ type ZoneMsg = NodeMessageInFlow & {
 
 const EVENT_TYPES = new Set(['enter', 'exit', 'cross']);
 
+const PACKAGE = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { name: string; version: string; homepage: string };
+
 /** The sensors announced before, kept so that a zone deleted while Node-RED was stopped still gets its sensor removed. */
 function readAnnounced(file: string): Announced {
   try {
-    const parsed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Announced) : {};
+    return parseAnnounced(JSON.parse(readFileSync(file, 'utf8')));
   } catch {
-    return {};
+    return NOTHING_ANNOUNCED;
   }
 }
 
@@ -57,6 +58,7 @@ export = function register(RED: NodeAPI): void {
           throttleSeconds: settingNumber(config.throttle, 1),
           discoveryPrefix: discovery ? config.discoveryPrefix?.trim() || 'homeassistant' : null,
           instance: config.instance?.trim() || topicSafe(hostname()),
+          origin: { name: PACKAGE.name, sw: PACKAGE.version, url: PACKAGE.homepage },
         },
         readAnnounced(announcedFile),
       );
@@ -66,22 +68,38 @@ export = function register(RED: NodeAPI): void {
     }
     let counts = 0;
     let events = 0;
-    let sensors = 0;
+    let entities = 0;
     let failure: Error | undefined;
     const status = startThrottledStatus(node, () => {
       if (failure) return errorStatus(failure);
       if (counts + events === 0) return { fill: 'grey', shape: 'ring', text: `waiting for zone-analytics · ${topics.availabilityTopic}` };
-      return { fill: 'green', shape: 'dot', text: `${counts} counts · ${events} events${sensors ? ` · ${sensors} sensors announced` : ''}` };
+      return { fill: 'green', shape: 'dot', text: `${counts} counts · ${events} events${entities ? ` · ${entities} entities announced` : ''}` };
     });
 
     const send = (messages: MqttMessage[]) => {
       if (messages.length > 0) node.send([messages.map((m) => ({ ...m }) as NodeMessage)]);
     };
+    let announcementsSaved = topics.announcements;
+    /** Keeps what was announced when it changed, so the next start knows what to remove. */
+    const saveAnnounced = () => {
+      if (topics.announcements === announcementsSaved) return;
+      announcementsSaved = topics.announcements;
+      const announced = topics.announced();
+      writeAnnounced(announcedFile, announced);
+      entities = Object.values(announced.devices).reduce((sum, components) => sum + Object.keys(components).length, 0);
+    };
+    const isDiscovery = (m: MqttMessage) => m.topic.endsWith('/config');
     // Counts held back by the throttle go out when their wait is over, even if no frame comes.
     const flusher = setInterval(() => {
-      const due = topics.due(Date.now());
-      counts += due.length;
-      send(due);
+      try {
+        const due = topics.due(Date.now());
+        counts += due.filter((m) => !isDiscovery(m)).length;
+        send(due);
+        saveAnnounced();
+      } catch (err) {
+        failure = err as Error;
+        status.now();
+      }
     }, 250);
 
     node.on('input', (incoming, _send, done) => {
@@ -103,7 +121,6 @@ export = function register(RED: NodeAPI): void {
         const zones = named(readList(msg.zones, 'msg.zones', 'zone-analytics')) as ZoneStats[];
         const lines = named(readList(msg.lines, 'msg.lines', 'zone-analytics')) as LineStats[];
         const frame = msg.frame === undefined ? null : readFrameRef(msg.frame);
-        const announcementsBefore = topics.announcements;
         const messages = topics.frame(
           {
             cameraId: frame?.cameraId ?? cameraIdOf(msg),
@@ -114,12 +131,8 @@ export = function register(RED: NodeAPI): void {
           },
           Date.now(),
         );
-        if (topics.announcements !== announcementsBefore) {
-          const announced = topics.announced();
-          writeAnnounced(announcedFile, announced);
-          sensors = Object.values(announced).reduce((sum, list) => sum + list.length, 0);
-        }
-        counts += messages.filter((m) => !m.topic.endsWith('/config')).length;
+        saveAnnounced();
+        counts += messages.filter((m) => !isDiscovery(m)).length;
         send(messages);
         failure = undefined;
         status.now();

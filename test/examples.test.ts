@@ -1,9 +1,11 @@
 import { strict as assert } from 'node:assert';
-import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { hostname, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import mqtt from 'mqtt';
 import WebSocket from 'ws';
 import { decodeImage } from '../src/imaging/image';
+import { HAND_OVER_SECONDS, topicSafe } from '../src/mqtt/topics';
 import { startMosquitto, type Broker } from './mosquitto';
 import { chromiumInstalled, launchChromium } from './browser';
 import { installedDefinitions, ourDefinitions } from './node-definitions';
@@ -210,30 +212,60 @@ describe('example flows (examples/)', function () {
       await assertCleanDeploy(this, red);
     });
 
-    it('mqtt: Home Assistant discovery and availability; a crash shows offline, a restart online with the restored counts', async function () {
+    it('mqtt: Home Assistant device discovery (handing over the per-entity configs of before) and availability; a crash shows offline, a restart online with the restored counts', async function () {
       broker = await startMosquitto(this);
       const flows = withBroker(example('mqtt'), broker);
       const log: { topic: string; payload: string }[] = [];
       const latest = (topic: string) => log.findLast((m) => m.topic === topic)?.payload;
       const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
       try {
+        // An upgrade: the broker holds the per-entity configs an earlier version announced, and its user directory says so.
+        const instance = topicSafe(hostname());
+        const legacy = ['occupancy', 'zone_road_count'].map((key) => `homeassistant/sensor/retail_${instance}/vtest_${key}/config`);
+        for (const topic of legacy) await client.publishAsync(topic, JSON.stringify({ name: 'before', unique_id: topic }), { qos: 1, retain: true });
+        const userDir = mkdtempSync(path.join(tmpdir(), 'node-red-'));
+        mkdirSync(path.join(userDir, 'retail-analytics'));
+        writeFileSync(path.join(userDir, 'retail-analytics', 'mqtt-discovery-mqtt_topics.json'), JSON.stringify({ vtest: legacy }));
+
         client.on('message', (topic, payload) => log.push({ topic, payload: payload.toString() }));
         await client.subscribeAsync(['retail/#', 'homeassistant/#'], { qos: 1 });
-        let red = await startNodeRed(this, { flows });
-        const configOf = (suffix: string) => log.findLast((m) => m.topic.startsWith('homeassistant/sensor/') && m.topic.endsWith(`/vtest_${suffix}/config`));
+        let red = await startNodeRed(this, { flows, userDir });
+        const deviceTopic = `homeassistant/device/retail_${instance}_vtest/config`;
+        const device = () => {
+          const config = latest(deviceTopic);
+          return config ? JSON.parse(config) : undefined;
+        };
         const events = () => log.filter((m) => m.topic === 'retail/vtest/events').map((m) => JSON.parse(m.payload));
         await waitUntil(
           async () => log,
-          () => latest('retail/available') === 'online' && Boolean(configOf('zone_road_count')) && events().some((e) => e.type === 'exit') && Number(latest('retail/vtest/footfall/today')) > 0,
+          () => latest('retail/available') === 'online' && Boolean(device()?.cmps.zone_road_count) && events().some((e) => e.type === 'exit') && Number(latest('retail/vtest/footfall/today')) > 0,
           90000,
           'availability, discovery, counts and a visit that ended',
         );
-        for (const suffix of ['occupancy', 'footfall_today', 'zone_path-left_count', 'zone_road_count', 'line_middle_in', 'line_middle_out']) {
-          const config = JSON.parse(configOf(suffix)!.payload);
-          for (const key of ['name', 'unique_id', 'state_topic', 'availability_topic', 'device', 'state_class', 'unit_of_measurement']) assert.ok(key in config, `${suffix}: ${key}`);
-          assert.equal(config.availability_topic, 'retail/available');
-          assert.ok(latest(config.state_topic) !== undefined, `${suffix}: its state topic ${config.state_topic} is published`);
+        const config = device();
+        assert.equal(config.availability_topic, 'retail/available');
+        assert.equal(config.o.name, '@retail-vision/node-red-retail-analytics');
+        for (const key of ['occupancy', 'footfall_today', 'zone_path-left_count', 'zone_path-left_occupied', 'zone_road_count', 'line_middle_in', 'line_middle_out']) {
+          const component = config.cmps[key];
+          for (const field of ['p', 'name', 'unique_id', 'state_topic', 'expire_after']) assert.ok(field in component, `${key}: ${field}`);
+          assert.ok(latest(component.state_topic) !== undefined, `${key}: its state topic ${component.state_topic} is published`);
         }
+        assert.equal(config.cmps.zone_road_count.unique_id, `retail_${instance}_vtest_zone_road_count`, 'the unique id of before');
+        for (const topic of legacy) {
+          const handOver = log.findIndex((m) => m.topic === topic && m.payload === '{"migrate_discovery":true}');
+          assert.ok(handOver >= 0 && handOver < log.findIndex((m) => m.topic === deviceTopic), `${topic}: handed over before the device config`);
+        }
+        await waitUntil(async () => legacy.map(latest), (payloads) => payloads.every((p) => p === ''), (HAND_OVER_SECONDS + 10) * 1000, 'the per-entity configs cleared');
+        const leftOnBroker = new Map<string, string>();
+        const late = await mqtt.connectAsync(`mqtt://127.0.0.1:${broker.port}`);
+        try {
+          late.on('message', (topic, payload, packet) => packet.retain && leftOnBroker.set(topic, payload.toString()));
+          await late.subscribeAsync('homeassistant/#', { qos: 1 });
+          await waitUntil(async () => leftOnBroker, (m) => m.has(deviceTopic), 5000, 'the retained device config');
+        } finally {
+          await late.endAsync();
+        }
+        assert.deepEqual([...leftOnBroker.keys()], [deviceTopic], 'only the device config stays on the broker');
         const ids = events().map((e) => e.eventId);
         assert.equal(new Set(ids).size, ids.length, 'event ids are unique');
         for (const [i, exit] of events().entries()) {
@@ -253,7 +285,7 @@ describe('example flows (examples/)', function () {
         const restored = Number(after().find((m) => m.topic === 'retail/vtest/footfall/today')!.payload);
         assert.ok(restored >= footfallAtCrash && footfallAtCrash > 0, `footfall restored: ${restored} after the restart, ${footfallAtCrash} at the crash`);
 
-        // The road zone leaves the layout: its sensor's config is emptied, so Home Assistant removes it.
+        // The road zone leaves the layout: its components are reduced to their platform, so Home Assistant removes them.
         const withoutRoad = flows.map((n) => {
           if (n.type !== 'zone-analytics') return n;
           const layout = JSON.parse(n.layout as string) as { zones: { id: string }[] };
@@ -261,8 +293,9 @@ describe('example flows (examples/)', function () {
         });
         const deployed = await fetch(`http://127.0.0.1:${red.port}/flows`, { method: 'POST', headers: { 'Content-Type': 'application/json', 'Node-RED-Deployment-Type': 'full' }, body: JSON.stringify(withoutRoad) });
         assert.equal(deployed.status, 204);
-        await waitUntil(async () => configOf('zone_road_count')?.payload, (payload) => payload === '', 60000, "the road zone's config emptied");
-        assert.ok(configOf('zone_path-left_count')!.payload !== '', 'the other zone stays');
+        await waitUntil(async () => device()?.cmps.zone_road_count, (component) => JSON.stringify(component) === '{"p":"sensor"}', 60000, "the road zone's components removed");
+        assert.deepEqual(device().cmps.zone_road_occupied, { p: 'binary_sensor' });
+        assert.ok(device().cmps['zone_path-left_count'].unique_id, 'the other zone stays');
       } finally {
         await client.endAsync();
       }

@@ -17,6 +17,8 @@ export interface MqttTopicsOptions {
   discoveryPrefix: string | null;
   /** Names this Node-RED instance in discovery ids and device names. */
   instance: string;
+  /** Who publishes the discovery configs, as Home Assistant shows it on each device. */
+  origin: { name: string; sw: string; url: string };
 }
 
 /** What zone-analytics sends on its first output, as far as topics need it. */
@@ -31,17 +33,59 @@ export interface ZoneFrameStats {
 /** A zone-analytics event (its second output's payload). */
 export type CameraZoneEvent = ZoneEvent & { cameraId: string };
 
-/** The sensors announced to Home Assistant for one camera, by discovery topic. */
-export type Announced = Record<string, string[]>;
+type Platform = 'sensor' | 'binary_sensor';
 
-interface Sensor {
-  /** Unique within the camera: becomes part of the object id and unique id. */
+/**
+ * What was announced to Home Assistant, kept across restarts so that a zone removed while Node-RED was stopped
+ * still has its entity removed.
+ */
+export interface Announced {
+  /** Per camera (topic-safe id): its device's components, component id → platform. */
+  devices: Record<string, Record<string, Platform>>;
+  /** Per-entity config topics announced by versions before device-based discovery, handed over and not yet cleared. */
+  legacyTopics: string[];
+}
+
+export const NOTHING_ANNOUNCED: Announced = { devices: {}, legacyTopics: [] };
+
+/** Reads a saved `Announced`, also the earlier form (camera → per-entity config topics), whose topics are to be handed over. */
+export function parseAnnounced(value: unknown): Announced {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return NOTHING_ANNOUNCED;
+  const record = value as Record<string, unknown>;
+  if (typeof record.devices === 'object' && record.devices !== null && Array.isArray(record.legacyTopics)) {
+    return { devices: record.devices as Announced['devices'], legacyTopics: record.legacyTopics.filter((t): t is string => typeof t === 'string') };
+  }
+  const topics = Object.values(record).flatMap((list) => (Array.isArray(list) ? list.filter((t): t is string => typeof t === 'string' && t.endsWith('/config')) : []));
+  return { devices: {}, legacyTopics: topics };
+}
+
+/**
+ * Counts are published again this often while frames come, unchanged or not, so that Home Assistant can tell a
+ * count that stands still from one nobody updates: its entities expire (show unavailable) after EXPIRE_AFTER_SECONDS.
+ */
+export const REFRESH_SECONDS = 60;
+export const EXPIRE_AFTER_SECONDS = 5 * REFRESH_SECONDS;
+/** Frames analysed per second are measured over windows this long. */
+const FPS_WINDOW_MS = 10_000;
+/**
+ * Earlier per-entity configs are replaced by a migrate request at once and cleared this much later, when Home
+ * Assistant has handed their entities over to the device config: clearing at once could remove them instead.
+ */
+export const HAND_OVER_SECONDS = 10;
+const MIGRATE_PAYLOAD = JSON.stringify({ migrate_discovery: true });
+
+interface Component {
+  /** Unique within the camera: the component id in the device config, part of the unique id. */
   key: string;
+  platform: Platform;
   name: string;
   stateTopic: string;
-  stateClass: 'measurement' | 'total_increasing';
-  unit: string;
   icon: string;
+  stateClass?: 'measurement' | 'total_increasing';
+  unit?: string;
+  deviceClass?: 'occupancy';
+  valueTemplate?: string;
+  diagnostic?: boolean;
 }
 
 /** Keeps what MQTT topics and Home Assistant ids allow: letters, digits, "_" and "-". */
@@ -61,22 +105,30 @@ export function validateMqttTopicsOptions(options: MqttTopicsOptions): MqttTopic
 
 /**
  * Turns zone-analytics output into a documented MQTT topic tree: retained counts published when they change (at
- * most once per throttle per topic), events with a stable id and visit pairing, and Home Assistant discovery
- * configs (retained), with the configs of zones and lines gone from the layout emptied so Home Assistant removes
- * their sensors. Clock and storage are the caller's: `at` is in ms, `announced` is what was announced before.
+ * most once per throttle per topic, and again every REFRESH_SECONDS while frames come), events with a stable id
+ * and visit pairing, and Home Assistant device-based discovery: one retained config per camera whose components
+ * are its sensors, with the components of zones and lines gone from the layout removed. Per-entity configs of
+ * earlier versions are handed over to the devices with the same unique ids, so no entity is duplicated. Clock and
+ * storage are the caller's: `at` is in ms, `announcedBefore` is what was announced before.
  */
 export class MqttTopics {
   readonly options: MqttTopicsOptions;
   readonly availabilityTopic: string;
-  /** Last value published per topic, and the next time a change of it may be published. */
-  private readonly published = new Map<string, { value: string; nextAt: number }>();
+  /** Last value published per topic, when, and the next time a change of it may be published. */
+  private readonly published = new Map<string, { value: string; at: number; nextAt: number }>();
   /** Changes held back by the throttle: the latest value per topic. */
   private readonly held = new Map<string, string>();
-  /** Discovery topics announced since the start, sorted, by camera. */
-  private readonly announcedNow = new Map<string, string[]>();
+  /** Each camera's device components announced since the start. */
+  private readonly devicesNow = new Map<string, Record<string, Platform>>();
+  /** Frames seen per camera in the current window, for the frame rate. */
+  private readonly frameWindows = new Map<string, { start: number; frames: number }>();
   private announcementsMade = 0;
+  private handOverStarted = false;
+  /** When the handed-over per-entity configs are to be cleared, while they are pending. */
+  private clearLegacyAt: number | null = null;
+  private legacyCleared = false;
 
-  constructor(options: MqttTopicsOptions, private readonly announcedBefore: Announced = {}) {
+  constructor(options: MqttTopicsOptions, private readonly announcedBefore: Announced = NOTHING_ANNOUNCED) {
     this.options = validateMqttTopicsOptions(options);
     this.availabilityTopic = `${options.prefix}available`;
   }
@@ -100,7 +152,9 @@ export class MqttTopics {
       const topic = `${base}/lines/${topicSafe(line.id)}`;
       values.push([`${topic}/in`, line.in], [`${topic}/out`, line.out]);
     }
-    const out = this.discovery(stats);
+    const fps = this.frameRate(stats.cameraId, at);
+    if (fps !== null) values.push([`${base}/fps`, fps]);
+    const out = this.discovery(stats, at);
     for (const [topic, value] of values) {
       const message = this.change(topic, String(value), at);
       if (message) out.push(message);
@@ -108,9 +162,15 @@ export class MqttTopics {
     return out;
   }
 
-  /** Counts held back by the throttle whose wait is over. */
+  /** Counts held back by the throttle whose wait is over, and the clearing of handed-over configs when it is time. */
   due(at: number): MqttMessage[] {
     const out: MqttMessage[] = [];
+    if (this.clearLegacyAt !== null && at >= this.clearLegacyAt) {
+      this.clearLegacyAt = null;
+      this.legacyCleared = true;
+      this.announcementsMade++;
+      out.push(...this.announcedBefore.legacyTopics.map((topic) => ({ topic, payload: '', retain: true, qos: 1 as const })));
+    }
     for (const [topic, value] of this.held) {
       if (at < this.published.get(topic)!.nextAt) continue;
       this.held.delete(topic);
@@ -132,9 +192,12 @@ export class MqttTopics {
     return { topic: `${this.options.prefix}${camera}/events`, payload: JSON.stringify(payload), retain: false, qos: 1 };
   }
 
-  /** The discovery topics announced so far, by camera, to keep for the next start. */
+  /** What has been announced so far, to keep for the next start. */
   announced(): Announced {
-    return { ...this.announcedBefore, ...Object.fromEntries(this.announcedNow) };
+    return {
+      devices: { ...this.announcedBefore.devices, ...Object.fromEntries(this.devicesNow) },
+      legacyTopics: this.legacyCleared ? [] : this.announcedBefore.legacyTopics,
+    };
   }
 
   /** How many times a camera's sensors were announced anew: when it grows, `announced()` has changed. */
@@ -146,7 +209,7 @@ export class MqttTopics {
     const last = this.published.get(topic);
     if (last?.value === value) {
       this.held.delete(topic);
-      return null;
+      return at - last.at >= REFRESH_SECONDS * 1000 ? this.publish(topic, value, at) : null;
     }
     if (last && at < last.nextAt) {
       this.held.set(topic, value);
@@ -156,66 +219,118 @@ export class MqttTopics {
   }
 
   private publish(topic: string, value: string, at: number): MqttMessage {
-    this.published.set(topic, { value, nextAt: at + this.options.throttleSeconds * 1000 });
+    this.published.set(topic, { value, at, nextAt: at + this.options.throttleSeconds * 1000 });
     return { topic, payload: value, retain: true, qos: 1 };
   }
 
-  /** Configs for the camera's sensors when they differ from what was announced, and empty ones for sensors gone. */
-  private discovery(stats: ZoneFrameStats): MqttMessage[] {
-    const { discoveryPrefix, instance } = this.options;
-    if (discoveryPrefix === null) return [];
-    const camera = topicSafe(stats.cameraId);
-    const configs = new Map(this.sensorsOf(stats).map((sensor) => [`${discoveryPrefix}/sensor/retail_${instance}/${camera}_${sensor.key}/config`, sensor]));
-    const topics = [...configs.keys()].sort();
-    const before = this.announcedNow.get(camera);
-    if (before && before.length === topics.length && before.every((topic, i) => topic === topics[i])) return [];
-    this.announcedNow.set(camera, topics);
-    this.announcementsMade++;
-    const device = {
-      identifiers: [`retail_${instance}_${camera}`],
-      name: `${stats.cameraId} (${instance})`,
-      manufacturer: 'node-red-retail-analytics',
-      model: 'camera people counting',
-      via_device: `retail_${instance}`,
-    };
-    const removed = (before ?? this.announcedBefore[camera] ?? []).filter((topic) => !configs.has(topic)).map((topic) => ({ topic, payload: '', retain: true, qos: 1 as const }));
-    const added = [...configs].map(([topic, sensor]) => ({
-      topic,
-      payload: JSON.stringify({
-        name: sensor.name,
-        unique_id: `retail_${instance}_${camera}_${sensor.key}`,
-        object_id: `retail_${camera}_${sensor.key}`,
-        state_topic: sensor.stateTopic,
-        availability_topic: this.availabilityTopic,
-        payload_available: 'online',
-        payload_not_available: 'offline',
-        state_class: sensor.stateClass,
-        unit_of_measurement: sensor.unit,
-        icon: sensor.icon,
-        device,
-      }),
-      retain: true,
-      qos: 1 as const,
-    }));
-    return [...removed, ...added];
+  /** Frames analysed per second for the camera, when a window of them is complete. */
+  private frameRate(cameraId: string, at: number): number | null {
+    const window = this.frameWindows.get(cameraId);
+    if (!window || at < window.start) {
+      this.frameWindows.set(cameraId, { start: at, frames: 0 });
+      return null;
+    }
+    window.frames++;
+    if (at - window.start < FPS_WINDOW_MS) return null;
+    this.frameWindows.set(cameraId, { start: at, frames: 0 });
+    return Math.round((window.frames * 10_000) / (at - window.start)) / 10;
   }
 
-  private sensorsOf(stats: ZoneFrameStats): Sensor[] {
+  /**
+   * The camera's device config at its first frame and whenever its components change, with removed components
+   * reduced to their platform (Home Assistant's way to remove them); before the first, the hand-over of the
+   * per-entity configs of earlier versions.
+   */
+  private discovery(stats: ZoneFrameStats, at: number): MqttMessage[] {
+    const { discoveryPrefix, instance, origin } = this.options;
+    if (discoveryPrefix === null) return [];
+    const camera = topicSafe(stats.cameraId);
+    const components = this.componentsOf(stats);
+    const platforms = Object.fromEntries(components.map((c) => [c.key, c.platform]));
+    const before = this.devicesNow.get(camera);
+    if (before && sameComponents(before, platforms)) return [];
+    this.devicesNow.set(camera, platforms);
+    this.announcementsMade++;
+    const removed = Object.entries(before ?? this.announcedBefore.devices[camera] ?? {}).filter(([key]) => !(key in platforms));
+    const config = {
+      dev: {
+        ids: [`retail_${instance}_${camera}`],
+        name: `${stats.cameraId} (${instance})`,
+        mf: 'node-red-retail-analytics',
+        mdl: 'camera people counting',
+        sw: origin.sw,
+        via_device: `retail_${instance}`,
+      },
+      o: origin,
+      availability_topic: this.availabilityTopic,
+      payload_available: 'online',
+      payload_not_available: 'offline',
+      qos: 1,
+      cmps: {
+        ...Object.fromEntries(removed.map(([key, platform]) => [key, { p: platform }])),
+        ...Object.fromEntries(components.map((c) => [c.key, this.componentConfig(camera, c)])),
+      },
+    };
+    return [
+      ...this.handOver(at),
+      { topic: `${discoveryPrefix}/device/retail_${instance}_${camera}/config`, payload: JSON.stringify(config), retain: true, qos: 1 },
+    ];
+  }
+
+  /** Migrate requests for the per-entity configs of earlier versions, once, before the first device config. */
+  private handOver(at: number): MqttMessage[] {
+    if (this.handOverStarted || this.announcedBefore.legacyTopics.length === 0) return [];
+    this.handOverStarted = true;
+    this.clearLegacyAt = at + HAND_OVER_SECONDS * 1000;
+    // Retained, so a Home Assistant that starts before the clearing reads a hand-over, not the old config.
+    return this.announcedBefore.legacyTopics.map((topic) => ({ topic, payload: MIGRATE_PAYLOAD, retain: true, qos: 1 as const }));
+  }
+
+  private componentConfig(camera: string, c: Component): Record<string, unknown> {
+    const uniqueId = `retail_${this.options.instance}_${camera}_${c.key}`;
+    return {
+      p: c.platform,
+      name: c.name,
+      unique_id: uniqueId,
+      // The entity id earlier versions gave through object_id, so new installs get the same ones.
+      default_entity_id: `${c.platform}.retail_${camera}_${c.key}`,
+      state_topic: c.stateTopic,
+      expire_after: EXPIRE_AFTER_SECONDS,
+      icon: c.icon,
+      ...(c.stateClass ? { state_class: c.stateClass } : {}),
+      ...(c.unit ? { unit_of_measurement: c.unit } : {}),
+      ...(c.deviceClass ? { device_class: c.deviceClass } : {}),
+      ...(c.valueTemplate ? { value_template: c.valueTemplate } : {}),
+      ...(c.diagnostic ? { entity_category: 'diagnostic' } : {}),
+    };
+  }
+
+  private componentsOf(stats: ZoneFrameStats): Component[] {
     const base = `${this.options.prefix}${topicSafe(stats.cameraId)}`;
     return [
-      { key: 'occupancy', name: 'People in view', stateTopic: `${base}/occupancy`, stateClass: 'measurement', unit: 'people', icon: 'mdi:account-group' },
-      { key: 'footfall_today', name: 'Footfall today', stateTopic: `${base}/footfall/today`, stateClass: 'total_increasing', unit: 'visitors', icon: 'mdi:walk' },
-      ...stats.zones.map((zone): Sensor => ({
-        key: `zone_${topicSafe(zone.id)}_count`,
-        name: `${zone.name || zone.id} people`,
-        stateTopic: `${base}/zones/${topicSafe(zone.id)}/count`,
-        stateClass: 'measurement',
-        unit: 'people',
-        icon: 'mdi:account-multiple',
-      })),
-      ...stats.lines.flatMap((line): Sensor[] =>
+      { key: 'occupancy', platform: 'sensor', name: 'People in view', stateTopic: `${base}/occupancy`, stateClass: 'measurement', unit: 'people', icon: 'mdi:account-group' },
+      { key: 'footfall_today', platform: 'sensor', name: 'Footfall today', stateTopic: `${base}/footfall/today`, stateClass: 'total_increasing', unit: 'visitors', icon: 'mdi:walk' },
+      { key: 'fps', platform: 'sensor', name: 'Frames analysed per second', stateTopic: `${base}/fps`, stateClass: 'measurement', unit: 'fps', icon: 'mdi:speedometer', diagnostic: true },
+      ...stats.zones.flatMap((zone): Component[] => {
+        const name = zone.name || zone.id;
+        const countTopic = `${base}/zones/${topicSafe(zone.id)}/count`;
+        return [
+          { key: `zone_${topicSafe(zone.id)}_count`, platform: 'sensor', name: `${name} people`, stateTopic: countTopic, stateClass: 'measurement', unit: 'people', icon: 'mdi:account-multiple' },
+          {
+            key: `zone_${topicSafe(zone.id)}_occupied`,
+            platform: 'binary_sensor',
+            name: `${name} occupied`,
+            stateTopic: countTopic,
+            deviceClass: 'occupancy',
+            valueTemplate: "{{ 'ON' if value | int(0) > 0 else 'OFF' }}",
+            icon: 'mdi:account-check',
+          },
+        ];
+      }),
+      ...stats.lines.flatMap((line): Component[] =>
         (['in', 'out'] as const).map((direction) => ({
           key: `line_${topicSafe(line.id)}_${direction}`,
+          platform: 'sensor',
           name: `${line.name || line.id} ${direction}`,
           stateTopic: `${base}/lines/${topicSafe(line.id)}/${direction}`,
           stateClass: 'total_increasing',
@@ -225,4 +340,9 @@ export class MqttTopics {
       ),
     ];
   }
+}
+
+function sameComponents(a: Record<string, Platform>, b: Record<string, Platform>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
 }
