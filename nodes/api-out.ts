@@ -19,9 +19,37 @@ interface ApiOutDef extends NodeDef {
   database: string;
 }
 
-type Layer = { handle: unknown };
+type Layer = { handle: unknown; match?: (path: string) => boolean };
 type RouterHost = { _router?: { stack: Layer[] }; router?: { stack: Layer[] } };
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Where the dashboard and docs go when another package or flow serves their usual paths. */
+const FALLBACK_PAGES_ROOT = '/retail-analytics';
+
+function routerStack(RED: NodeAPI): Layer[] {
+  const host = RED.httpNode as unknown as RouterHost;
+  return (host._router ?? host.router)?.stack ?? [];
+}
+
+/**
+ * Who else serves `page` (a path below Node-RED's httpNodeRoot), or null: a Dashboard 2.0 ui-base node of the
+ * deployed flows (which may mount after this node), or any route or mount already on Node-RED's HTTP router
+ * (Dashboard 2.0 started before, an http in node, another package).
+ */
+function otherServer(RED: NodeAPI, page: string): string | null {
+  let owner: string | null = null;
+  RED.nodes.eachNode((n) => {
+    const base = n as unknown as { type: string; path?: unknown; name?: unknown };
+    if (owner || base.type !== 'ui-base' || typeof base.path !== 'string') return;
+    const mounted = `/${base.path.trim().replace(/^\/+|\/+$/g, '')}`;
+    if (page === mounted || page.startsWith(`${mounted}/`)) owner = `Dashboard 2.0 (ui-base${base.name ? ` "${String(base.name)}"` : ''})`;
+  });
+  if (owner) return owner;
+  // Middleware mounted at the root matches every path: only what matches this page and not any path serves it.
+  const anyPath = `/${Math.random().toString(36).slice(2)}/nothing-here`;
+  const layer = routerStack(RED).find((l) => typeof l.match === 'function' && (l.match(page) || l.match(`${page}/`)) && !l.match(anyPath));
+  return layer ? 'another route on this Node-RED' : null;
+}
 
 /** Paths served in this runtime, so two api-out nodes do not answer the same URLs. */
 const servedPaths = new Set<string>();
@@ -39,12 +67,17 @@ export = function register(RED: NodeAPI): void {
     if (!/^\/[A-Za-z0-9._~\-/]+$/.test(basePath) || basePath.includes('..')) {
       return fail(new Error(`"${config.basePath}" is not a usable base path: use letters, digits and /, e.g. /api`));
     }
-    // The first API at /api also serves /dashboard and /docs; others serve them below their base path.
-    const pagesRoot = basePath === '/api' ? '' : basePath;
+    // The first API at /api also serves /dashboard and /docs; others serve them below their base path. Pages
+    // that another package already serves (Dashboard 2.0 owns /dashboard) move below FALLBACK_PAGES_ROOT.
+    const usualRoot = basePath === '/api' ? '' : basePath;
+    const usualPages = [`${usualRoot}/dashboard`, `${usualRoot}/docs`];
+    const collision = usualPages.map((page) => ({ page, owner: otherServer(RED, page) })).find((c) => c.owner !== null);
+    const pagesRoot = collision ? `${FALLBACK_PAGES_ROOT}${usualRoot}` : usualRoot;
     const paths = [basePath, `${pagesRoot}/dashboard`, `${pagesRoot}/docs`];
     const taken = paths.find((p) => servedPaths.has(p));
     if (taken) return fail(new Error(`another api-out node already serves ${taken}; give this one another base path`));
     for (const p of paths) servedPaths.add(p);
+    if (collision) node.warn(`${collision.page} is served by ${collision.owner}: this node's dashboard is at ${pagesRoot}/dashboard/ and its API docs at ${pagesRoot}/docs/`);
 
     const settings = RED.settings as { userDir?: string; httpNodeRoot?: string | false };
     const nodeRoot = typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot.replace(/\/$/, '') : '';
@@ -116,7 +149,8 @@ export = function register(RED: NodeAPI): void {
     };
     server?.on('upgrade', onUpgrade);
 
-    const status = startThrottledStatus(node, () => ({ fill: 'green', shape: 'dot', text: `${basePath} · ${state.list().length} cameras · ${hub!.clients} live` }));
+    const where = collision ? `${basePath}, page ${pagesRoot}/dashboard` : basePath;
+    const status = startThrottledStatus(node, () => ({ fill: 'green', shape: 'dot', text: `${where} · ${state.list().length} cameras · ${hub!.clients} live` }));
     status.now();
 
     node.on('input', (msg: NodeMessageInFlow, _send, done) => {
@@ -142,8 +176,7 @@ export = function register(RED: NodeAPI): void {
       status.stop();
       server?.off('upgrade', onUpgrade);
       hub!.close();
-      const host = RED.httpNode as unknown as RouterHost;
-      const stack = (host._router ?? host.router)?.stack ?? [];
+      const stack = routerStack(RED);
       for (const [, handler] of mounted) {
         const index = stack.findIndex((layer) => layer.handle === handler);
         if (index >= 0) stack.splice(index, 1);

@@ -154,6 +154,34 @@ describe('example flows (examples/)', function () {
       await assertCleanDeploy(this, red);
     });
 
+    it('full-pipeline beside Dashboard 2.0: Dashboard 2.0 keeps /dashboard, our pages move to /retail-analytics and say so, the API stays', async function () {
+      const dashboard2 = [
+        { id: 'd2.base', type: 'ui-base', name: 'Store', path: '/dashboard', includeClientData: true, acceptsClientConfig: ['ui-notification', 'ui-control'], showPathInSidebar: false, navigationStyle: 'default', titleBarStyle: 'default' },
+        { id: 'd2.theme', type: 'ui-theme', name: 'Default', colors: { surface: '#ffffff', primary: '#0094CE', bgPage: '#eeeeee', groupBg: '#ffffff', groupOutline: '#cccccc' }, sizes: { pagePadding: '12px', groupGap: '12px', groupBorderRadius: '4px', widgetGap: '12px' } },
+        { id: 'd2.page', type: 'ui-page', name: 'Counts', ui: 'd2.base', path: '/counts', icon: 'home', layout: 'grid', theme: 'd2.theme', order: 1, className: '', visible: 'true', disabled: 'false' },
+        { id: 'd2.group', type: 'ui-group', name: 'Footfall', page: 'd2.page', width: '6', height: '1', order: 1, showTitle: true, className: '', visible: 'true', disabled: 'false' },
+        { id: 'd2.text', type: 'ui-text', z: 'demo.tab', group: 'd2.group', order: 1, width: 0, height: 0, name: '', label: 'Visitors', format: '{{msg.payload}}', layout: 'row-spread', style: false, font: '', fontSize: 16, color: '#717171', className: '', x: 900, y: 400, wires: [] },
+      ];
+      const red = await startNodeRed(this, { flows: [...example('full-pipeline'), ...dashboard2] });
+      await waitUntil(() => getJson(red, '/api/cameras/vtest'), (camera: { state: string; framesProcessed: number }) => camera.state === 'running' && camera.framesProcessed > 0, 60000, 'the camera running');
+      const setup = await fetch(`http://127.0.0.1:${red.port}/dashboard/_setup`);
+      assert.equal(setup.status, 200, "Dashboard 2.0's /dashboard/_setup answers");
+      assert.match((await setup.json()).socketio.path, /^\/dashboard\/socket\.io/);
+      const ours = await fetch(`http://127.0.0.1:${red.port}/retail-analytics/dashboard/`);
+      assert.equal(ours.status, 200);
+      assert.match(await ours.text(), /<title>Store analytics<\/title>/, 'our dashboard page');
+      const config = await getJson(red, '/retail-analytics/dashboard/config.json');
+      assert.equal(config.apiBase, '/api', 'the moved page still reads the API where it is');
+      assert.equal((await fetch(`http://127.0.0.1:${red.port}/retail-analytics/docs/`)).status, 200);
+      for (const endpoint of ['/api/health', '/api/zones', '/api/openapi.json']) assert.equal((await fetch(`http://127.0.0.1:${red.port}${endpoint}`)).status, 200, endpoint);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.deepEqual(
+        red.problems().map((line) => line.replace(/^.*\[warn\] /, '')),
+        ['[api-out:REST API] /dashboard is served by Dashboard 2.0 (ui-base "Store"): this node\'s dashboard is at /retail-analytics/dashboard/ and its API docs at /retail-analytics/docs/'],
+        `only the warning that says where our pages went:\n${red.output()}`,
+      );
+    });
+
     it('multi-camera: the file cameras run through one model and tracker, with zones per camera and store totals', async function () {
       const flow = example('multi-camera');
       const cameras = flow.filter((n) => n.type === 'camera-source');
