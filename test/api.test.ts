@@ -222,7 +222,7 @@ describe('REST API handler', () => {
     healthState.ingest({ frame: { cameraId: 'till', seq: 1, timestamp: fresh - 30_000, width: 64, height: 48, dropped: 0 } });
     const fleet = { aggregator: 'agg', instance: 'w2', online: false, name: 'Back', state: 'running', fps: 9, width: 64, height: 48, lastFrameAt: fresh - 60_000, framesProcessed: 4, activeTracks: 0, detection: null, publishedAt: fresh - 60_000 };
     healthState.ingest({ cameraId: 'w2-back', fleet });
-    let condition: ModelCondition = { state: 'restarting', error: 'yolov8n.onnx: the model\'s worker thread stopped (exit code 1); starting it again', restarts: 0 };
+    let condition: ModelCondition = { state: 'restarting', error: 'yolov8n.onnx: the model\'s worker thread stopped (exit code 1); starting it again', restarts: 0, runtime: null, runtimeFallback: null };
     detectionRegistry.addModel('health-model', { name: 'YOLOv8n', usage: () => null, condition: () => condition });
     const api = createApi({ state: healthState, basePath: '/api', metrics: () => null, sales: () => null, quality: 80, privacy: false, startedAt: fresh });
     const healthServer = createServer((req, res) => api.handle(req, res));
@@ -244,11 +244,11 @@ describe('REST API handler', () => {
       assert.equal((await read('/health?strict')).status, 503, 'a probe that wants everything ok');
       assert.equal((await read('/health?strict=false')).status, 200);
 
-      condition = { state: 'failed', error: 'cannot read model file', restarts: 0 };
+      condition = { state: 'failed', error: 'cannot read model file', restarts: 0, runtime: null, runtimeFallback: null };
       ({ status, body } = await read());
       assert.deepEqual([status, body.status], [503, 'down'], 'no model can detect');
 
-      condition = { state: 'ready', error: null, restarts: 1 };
+      condition = { state: 'ready', error: null, restarts: 1, runtime: 'native', runtimeFallback: null };
       healthState.ingest({ frame: { cameraId: 'till', seq: 2, timestamp: Date.now(), width: 64, height: 48, dropped: 0 } });
       healthState.ingest({ cameraId: 'w2-back', fleet: { ...fleet, online: true } });
       ({ status, body } = await read('/health?strict'));

@@ -212,7 +212,7 @@ describe('Capacity in the API', () => {
     const state = new ApiState();
     state.ingest({ frame: { cameraId: 'till', seq: 7, timestamp: Date.now(), width: 64, height: 48, dropped: 0 }, tracks: [] });
     const usage = (): DetectorUsage => ({ busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, streams: [], windowSeconds: 10 });
-    detectionRegistry.addModel('model-1', { name: 'YOLOv8n', usage, condition: () => ({ state: 'ready', error: null, restarts: 0 }) });
+    detectionRegistry.addModel('model-1', { name: 'YOLOv8n', usage, condition: () => ({ state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null }) });
     detectionRegistry.addReporter('detect-1', () => [
       { cameraId: 'till', model: 'model-1', motionGating: true, frames: 100, detect: 40, rate: 50, still: 10, sourceFps: 10, detectFps: 5, fps: 4.8, share: 1, processed: 39, superseded: 1, stale: 0 },
     ]);
@@ -233,7 +233,7 @@ describe('Capacity in the API', () => {
 
   it("shows each model's load and spare cameras in /api/health, and each camera's detection figures", async () => {
     const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Record<string, any>;
-    assert.deepEqual(health.detectors, [{ id: 'model-1', name: 'YOLOv8n', state: 'ready', error: null, restarts: 0, busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, cameras: 1, detectFps: 5, spareCameras: 2 }]);
+    assert.deepEqual(health.detectors, [{ id: 'model-1', name: 'YOLOv8n', state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null, busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, cameras: 1, detectFps: 5, spareCameras: 2 }]);
     assert.deepEqual([health.cameras[0].id, health.cameras[0].detection.still, health.cameras[0].detection.superseded], ['till', 10, 1]);
     const [camera] = (await (await fetch(`http://127.0.0.1:${port}/api/cameras`)).json()) as Record<string, any>[];
     assert.deepEqual([camera.detection.fps, camera.detection.detectFps, camera.detection.motionGating, camera.detection.rate], [4.8, 5, true, 50]);

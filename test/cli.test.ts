@@ -9,6 +9,10 @@ import { readFileSync } from 'node:fs';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+/** The command line where onnxruntime-node cannot load, as on Alpine (musl). */
+const NO_NATIVE = path.join(ROOT, 'test', 'fixtures', 'no-native-onnx.js');
+const runWithoutNative = (...args: string[]) => spawnSync(process.execPath, ['--require', NO_NATIVE, CLI, ...args], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+type Detection = { label: string; score: number; bbox: number[] };
 
 describe('retail-analytics command line', () => {
   it('detect prints the detections of a photo as JSON, best first', function () {
@@ -19,6 +23,42 @@ describe('retail-analytics command line', () => {
     const detections = JSON.parse(result.stdout);
     assert.deepEqual(detections.map((d: { label: string }) => d.label), ['person', 'dog']);
     assert.equal(detections[0].bbox.length, 4);
+  });
+
+  it('detect --runtime wasm finds what the native runtime finds on every darknet photo (boxes within 1 px, scores within 0.01)', function () {
+    requireModel(this);
+    requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos");
+    this.timeout(180000);
+    for (const name of ['person', 'dog', 'horses', 'giraffe', 'kite', 'eagle', 'scream']) {
+      const photo = path.join(DARKNET_DATA, `${name}.jpg`);
+      const native = run('detect', '--image', photo, '--runtime', 'native');
+      const wasm = run('detect', '--image', photo, '--runtime', 'wasm');
+      assert.equal(native.status, 0, native.stderr);
+      assert.equal(wasm.status, 0, wasm.stderr);
+      assert.match(wasm.stderr, /^runtime: WebAssembly\n$/);
+      const [a, b] = [JSON.parse(native.stdout) as Detection[], JSON.parse(wasm.stdout) as Detection[]];
+      assert.deepEqual(b.map((d) => d.label), a.map((d) => d.label), `${name}: the same objects`);
+      for (const [i, d] of a.entries()) {
+        assert.ok(Math.abs(d.score - b[i].score) <= 0.01, `${name} #${i}: score ${d.score} against ${b[i].score}`);
+        assert.ok(d.bbox.every((v, k) => Math.abs(v - b[i].bbox[k]) <= 1), `${name} #${i}: box ${d.bbox} against ${b[i].bbox}`);
+      }
+    }
+  });
+
+  it('where onnxruntime-node cannot load, --runtime auto falls back to WebAssembly saying why, and --runtime native explains', function () {
+    requireModel(this);
+    const photo = requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos");
+    this.timeout(60000);
+    const fallback = runWithoutNative('detect', '--image', photo);
+    assert.equal(fallback.status, 0, fallback.stderr);
+    assert.match(fallback.stderr, /^runtime: WebAssembly, because onnxruntime-node cannot load here \(Error loading shared library ld-linux-x86-64\.so\.2/);
+    assert.deepEqual((JSON.parse(fallback.stdout) as Detection[]).map((d) => d.label), (JSON.parse(run('detect', '--image', photo).stdout) as Detection[]).map((d) => d.label));
+    const native = runWithoutNative('detect', '--image', photo, '--runtime', 'native');
+    assert.equal(native.status, 1);
+    assert.match(native.stderr, /the native ONNX Runtime \(onnxruntime-node\) cannot load here: Error loading shared library .*; the WebAssembly runtime can/);
+    const unknown = run('detect', '--image', photo, '--runtime', 'gpu');
+    assert.equal(unknown.status, 2);
+    assert.match(unknown.stderr, /--runtime must be one of auto, native, wasm, got "gpu"/);
   });
 
   it('track reproduces the reference output of TUD-Campus', function () {

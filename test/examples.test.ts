@@ -182,6 +182,22 @@ describe('example flows (examples/)', function () {
       );
     });
 
+    it('full-pipeline where onnxruntime-node cannot load (as on Alpine): the model runs on WebAssembly, says so, and people are detected', async function () {
+      const noNative = path.join(ROOT, 'test', 'fixtures', 'no-native-onnx.js');
+      const red = await startNodeRed(this, { flows: example('full-pipeline'), env: { NODE_OPTIONS: `--require ${noNative}` } });
+      const health = await waitUntil(
+        () => getJson(red, '/api/health'),
+        (h: { detectors: { state: string; runtime: string | null; runtimeFallback: string }[] }) => h.detectors[0]?.state === 'ready',
+        60000,
+        'the model loaded',
+      );
+      assert.equal(health.detectors[0].runtime, 'wasm');
+      assert.match(health.detectors[0].runtimeFallback, /onnxruntime-node cannot load here \(Error loading shared library/);
+      const camera = await waitUntil(() => getJson(red, '/api/cameras/vtest'), (c: { state: string; activeTracks: number }) => c.activeTracks > 0, 90000, 'people tracked from WebAssembly detections');
+      assert.equal(camera.state, 'running');
+      assert.ok(red.problems().some((line) => /\[warn\] \[yolo-model:.*running on the WebAssembly runtime, several times slower than native, because onnxruntime-node cannot load here/.test(line)), red.output());
+    });
+
     it('multi-camera: the file cameras run through one model and tracker, with zones per camera and store totals', async function () {
       const flow = example('multi-camera');
       const cameras = flow.filter((n) => n.type === 'camera-source');

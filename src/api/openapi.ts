@@ -107,6 +107,8 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             state: { type: 'string', enum: ['fetching', 'loading', 'ready', 'restarting', 'failed'], description: 'restarting: its worker thread died and a new one is loading the model' },
             error: { type: 'string', nullable: true, description: 'why it is not ready, or what last went wrong' },
             restarts: { type: 'integer', description: 'worker threads started again after one died' },
+            runtime: { type: 'string', enum: ['native', 'wasm'], nullable: true, description: "the ONNX Runtime running it, once loaded: native (onnxruntime-node) or wasm (onnxruntime-web's WebAssembly build)" },
+            runtimeFallback: { type: 'string', nullable: true, description: 'why it runs on WebAssembly although native was allowed' },
             busy: { type: 'number', description: 'fraction of time the model was running, 0-1' },
             msPerImage: { type: 'number', nullable: true, description: 'mean inference time per image' },
             ceilingFps: { type: 'number', nullable: true, description: 'images per second it could detect running flat out: 1000 / msPerImage' },

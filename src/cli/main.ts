@@ -6,6 +6,7 @@ import { Detector } from '../detection/detector';
 import * as path from 'node:path';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
 import { ensureModel, isModelName, MODEL_NAMES, modelFile } from '../detection/model-fetch';
+import { isRuntimeChoice, RUNTIME_CHOICES, type RuntimeChoice } from '../detection/runtime';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../detection/motion';
@@ -29,9 +30,10 @@ import {
 const USAGE = `usage: retail-analytics <command> [options]
 
 commands:
-  detect --image FILE [--model FILE] [--conf 0.25] [--iou 0.45] [--classes all|0,2,...]
+  detect --image FILE [--model FILE] [--runtime auto|native|wasm] [--conf 0.25] [--iou 0.45] [--classes all|0,2,...]
       prints the detections in FILE as JSON: [{classId, label, score, bbox: [x1, y1, x2, y2]}],
-      in the image's pixels, best score first
+      in the image's pixels, best score first. --runtime: ONNX Runtime's native library, its WebAssembly
+      build (runs where the native one cannot, e.g. Alpine; slower), or auto (native, else WebAssembly)
   track --det FILE [--tracker sort|bytetrack|ocsort|hybrid] [tracker settings]
       runs a tracker (default sort) on MOTChallenge detections (frame,id,x,y,w,h,score,...) and prints its
       tracks as frame,id,x,y,w,h,score,-1,-1,-1 for every frame from 1 to the last one, as the reference
@@ -41,7 +43,7 @@ commands:
         ocsort:    --det-thresh 0.6 --max-age 30 --min-hits 3 --iou 0.3 --delta-t 3 --inertia 0.2 [--use-byte]
         hybrid:    --track-thresh 0.6 --match-thresh 0.9 --lost-seconds 1 --appearance-veto 0.5 --frame-rate 30
   run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--nms 0.45]
-      [--model FILE] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5] [--colours]
+      [--model FILE] [--runtime auto|native|wasm] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5] [--colours]
       [--tracks-out FILE] [--detections-out FILE]
       counts a recording: detects, tracks and counts the frames yolo-detect would detect (none dropped,
       as fast as the machine goes) with the same engine as the nodes and prints the layout's counts as
@@ -71,6 +73,17 @@ commands:
 
 class UsageError extends Error {}
 
+function runtimeOption(value: string | undefined): RuntimeChoice {
+  const choice = value ?? 'auto';
+  if (!isRuntimeChoice(choice)) throw new UsageError(`--runtime must be one of ${RUNTIME_CHOICES.join(', ')}, got "${choice}"`);
+  return choice;
+}
+
+/** Says on stderr when the model runs on WebAssembly, and why: results are the same, only slower. */
+function reportRuntime(model: YoloModel): void {
+  if (model.runtime === 'wasm') process.stderr.write(`runtime: WebAssembly${model.runtimeFallback ? `, because ${model.runtimeFallback}` : ''}\n`);
+}
+
 function numberOption(value: string | undefined, name: string, fallback: number, min: number, max: number): number {
   if (value === undefined) return fallback;
   const parsed = Number(value);
@@ -84,6 +97,7 @@ async function detect(args: string[]): Promise<void> {
     options: {
       image: { type: 'string' },
       model: { type: 'string' },
+      runtime: { type: 'string' },
       conf: { type: 'string' },
       iou: { type: 'string' },
       classes: { type: 'string' },
@@ -95,7 +109,8 @@ async function detect(args: string[]): Promise<void> {
   const encoded = await readFile(values.image).catch((err: Error) => {
     throw new Error(`cannot read image ${values.image}: ${err.message}`);
   });
-  const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH);
+  const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH, { runtime: runtimeOption(values.runtime) });
+  reportRuntime(model);
   try {
     const classes = parseClassList(values.classes ?? 'all', model.classNames);
     const { detections } = await new Detector(model).detect(await decodeImage(encoded), { confidence, iou, classes, maxDetections: 300 });
@@ -266,6 +281,7 @@ async function run(args: string[]): Promise<void> {
       conf: { type: 'string' },
       nms: { type: 'string' },
       model: { type: 'string' },
+      runtime: { type: 'string' },
       fps: { type: 'string' },
       'detect-fps': { type: 'string' },
       'motion-gating': { type: 'boolean' },
@@ -307,7 +323,8 @@ async function run(args: string[]): Promise<void> {
   const tracksOut = values['tracks-out'] ? createWriteStream(values['tracks-out']) : null;
   const detectionsOut = values['detections-out'] ? createWriteStream(values['detections-out']) : null;
   const progress = process.stderr.isTTY ? new ProgressLine(totalFrames) : null;
-  const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH);
+  const model = await YoloModel.load(values.model ?? DEFAULT_MODEL_PATH, { runtime: runtimeOption(values.runtime) });
+  reportRuntime(model);
   try {
     const classes = parseClassList('person', model.classNames);
     const { frames } = await runVideo(values.video, {

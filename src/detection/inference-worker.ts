@@ -1,23 +1,26 @@
 /**
  * Runs one ONNX Runtime session off Node-RED's main thread. onnxruntime-node's `session.run` is synchronous
- * (its promise only defers the call): run on the main thread, every inference would stall the event loop for
- * its whole duration — every other node, the editor, the HTTP API. Here the main thread only posts tensors.
+ * (its promise only defers the call), and the WebAssembly build's runs on the calling thread too: run on the main
+ * thread, every inference would stall the event loop for its whole duration — every other node, the editor, the
+ * HTTP API. Here the main thread only posts tensors.
  */
 import { parentPort } from 'node:worker_threads';
-import * as ort from 'onnxruntime-node';
+import type { InferenceSession } from 'onnxruntime-node';
+import { loadRuntime, type Ort, type RuntimeChoice, type RuntimeName } from './runtime';
 
 export type WorkerRequest =
-  | { kind: 'load'; bytes: Uint8Array; executionProvider: string; threads: number }
+  | { kind: 'load'; bytes: Uint8Array; executionProvider: string; threads: number; runtime: RuntimeChoice }
   | { kind: 'run'; id: number; input: Float32Array; dims: number[] }
   | { kind: 'release' };
 
 export type WorkerReply =
-  | { kind: 'loaded'; inputNames: string[]; outputNames: string[]; inputShape: (number | string)[] | null }
+  | { kind: 'loaded'; inputNames: string[]; outputNames: string[]; inputShape: (number | string)[] | null; runtime: RuntimeName; fallback: string | null }
   | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; input: Float32Array }
   | { kind: 'failed'; id: number | null; message: string }
   | { kind: 'released' };
 
-let session: ort.InferenceSession | null = null;
+let session: InferenceSession | null = null;
+let ort: Ort | null = null;
 
 function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
   parentPort!.postMessage(message, transfer);
@@ -26,28 +29,36 @@ function reply(message: WorkerReply, transfer: ArrayBuffer[] = []): void {
 async function handle(request: WorkerRequest): Promise<void> {
   switch (request.kind) {
     case 'load': {
+      let runtime: RuntimeName;
+      let fallback: string | null;
       try {
-        session = await ort.InferenceSession.create(request.bytes, {
-          executionProviders: [request.executionProvider],
-          intraOpNumThreads: request.threads,
-          graphOptimizationLevel: 'all',
-          // Idle inference threads sleep instead of spinning: on a small box they share the cores with FFmpeg,
-          // libvips and the event loop, and spinning threads slow those (and so the next inference) down.
-          extra: { session: { intra_op: { allow_spinning: '0' } } },
-        });
+        const loaded = loadRuntime(request.runtime);
+        ({ ort } = loaded);
+        runtime = loaded.name;
+        fallback = loaded.fallback;
+        session = await ort.InferenceSession.create(request.bytes, runtime === 'native' ? nativeOptions(request) : wasmOptions(loaded.ort, request));
       } catch (err) {
         return reply({ kind: 'failed', id: null, message: (err as Error).message });
       }
       const input = session.inputMetadata[0];
-      return reply({ kind: 'loaded', inputNames: [...session.inputNames], outputNames: [...session.outputNames], inputShape: input?.isTensor ? [...input.shape] : null });
+      return reply({
+        kind: 'loaded',
+        inputNames: [...session.inputNames],
+        outputNames: [...session.outputNames],
+        inputShape: input?.isTensor ? [...input.shape] : null,
+        runtime,
+        fallback,
+      });
     }
     case 'run': {
       try {
-        if (!session) throw new Error('no model loaded');
+        if (!session || !ort) throw new Error('no model loaded');
         const tensor = new ort.Tensor('float32', request.input, request.dims);
         const results = await session.run({ [session.inputNames[0]]: tensor });
         const output = results[session.outputNames[0]];
-        const data = output.data as Float32Array;
+        const raw = output.data as Float32Array;
+        // Moved to the caller, so it must own its whole buffer: never a view into a runtime's memory.
+        const data = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
         // The input goes back with the output, so the caller can fill it again instead of allocating another.
         return reply({ kind: 'ran', id: request.id, data, dims: [...output.dims], input: request.input }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
       } catch (err) {
@@ -59,6 +70,25 @@ async function handle(request: WorkerRequest): Promise<void> {
       session = null;
       return reply({ kind: 'released' });
   }
+}
+
+function nativeOptions(request: Extract<WorkerRequest, { kind: 'load' }>): InferenceSession.SessionOptions {
+  return {
+    executionProviders: [request.executionProvider],
+    intraOpNumThreads: request.threads,
+    graphOptimizationLevel: 'all',
+    // Idle inference threads sleep instead of spinning: on a small box they share the cores with FFmpeg,
+    // libvips and the event loop, and spinning threads slow those (and so the next inference) down.
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
+function wasmOptions(runtime: Ort, request: Extract<WorkerRequest, { kind: 'load' }>): InferenceSession.SessionOptions {
+  if (request.executionProvider !== 'cpu') {
+    throw new Error(`the WebAssembly runtime runs on the CPU only; the "${request.executionProvider}" execution provider needs the native runtime`);
+  }
+  if (request.threads > 0) runtime.env.wasm.numThreads = request.threads;
+  return { executionProviders: ['wasm'], graphOptimizationLevel: 'all' };
 }
 
 parentPort!.on('message', (request: WorkerRequest) => void handle(request));

@@ -5,6 +5,7 @@ import type { WorkerReply, WorkerRequest } from './inference-worker';
 import { COCO_CLASS_NAMES } from './coco';
 import { DEFAULT_MODEL_FILE } from './model-fetch';
 import { parseClassNames, parseImageSize, readOnnxMetadata } from './onnx-metadata';
+import type { RuntimeChoice, RuntimeName } from './runtime';
 
 /** The package's own copy (a set-up checkout, the Docker image); Node-RED keeps its copy in the user directory. */
 export const DEFAULT_MODEL_PATH = path.resolve(__dirname, '..', '..', '..', 'models', DEFAULT_MODEL_FILE);
@@ -19,6 +20,8 @@ export interface ModelOptions {
   executionProvider?: string;
   /** Threads for one inference; 0 lets ONNX Runtime choose. */
   threads?: number;
+  /** Which ONNX Runtime: native, WebAssembly, or auto (the default: native, WebAssembly where native cannot load). */
+  runtime?: RuntimeChoice;
   /** First wait before starting a worker thread again after it died; it doubles up to restartMaxMs. */
   restartInitialMs?: number;
   restartMaxMs?: number;
@@ -39,12 +42,12 @@ type LoadReply = Extract<WorkerReply, { kind: 'loaded' | 'failed' }>;
 const STABLE_WORKER_MS = 60_000;
 
 /** A worker thread with the model loaded in ONNX Runtime, or the reason it could not load it. */
-async function startWorker(bytes: Uint8Array, executionProvider: string, threads: number): Promise<{ worker: Worker; reply: LoadReply }> {
+async function startWorker(bytes: Uint8Array, executionProvider: string, threads: number, runtime: RuntimeChoice): Promise<{ worker: Worker; reply: LoadReply }> {
   const worker = new Worker(WORKER_SCRIPT);
   const reply = await new Promise<LoadReply>((resolve, reject) => {
     worker.once('message', resolve);
     worker.once('error', reject);
-    worker.postMessage({ kind: 'load', bytes, executionProvider, threads } satisfies WorkerRequest);
+    worker.postMessage({ kind: 'load', bytes, executionProvider, threads, runtime } satisfies WorkerRequest);
   }).catch((err: Error) => ({ kind: 'failed' as const, id: null, message: err.message }));
   return { worker, reply };
 }
@@ -71,6 +74,10 @@ export class YoloModel {
     /** Largest batch the input accepts: 1 for a fixed batch dimension, Infinity for a symbolic one. */
     readonly maxBatch: number,
     readonly classNames: readonly string[],
+    /** The ONNX Runtime that runs it; a restarted worker thread uses the same. */
+    readonly runtime: RuntimeName,
+    /** Why `auto` chose WebAssembly; null when it did not. */
+    readonly runtimeFallback: string | null,
     private readonly options: ModelOptions,
   ) {
     this.restartDelayMs = options.restartInitialMs ?? 500;
@@ -87,7 +94,7 @@ export class YoloModel {
       throw new Error(`${file} is not a loadable ONNX model: ${(err as Error).message}`);
     }
     const executionProvider = options.executionProvider ?? 'cpu';
-    const { worker, reply: loaded } = await startWorker(new Uint8Array(bytes), executionProvider, options.threads ?? 0);
+    const { worker, reply: loaded } = await startWorker(new Uint8Array(bytes), executionProvider, options.threads ?? 0, options.runtime ?? 'auto');
     const shape = loaded.kind === 'loaded' ? loaded.inputShape ?? [] : [];
     if (loaded.kind === 'failed' || shape.length !== 4) {
       await worker.terminate();
@@ -99,7 +106,8 @@ export class YoloModel {
     const height = fixed(shape[2]) ?? metaSize?.[0] ?? options.inputSize ?? 640;
     const width = fixed(shape[3]) ?? metaSize?.[1] ?? options.inputSize ?? 640;
     const names = metadata.has('names') ? parseClassNames(metadata.get('names')!) : [];
-    return new YoloModel(file, worker, width, height, fixed(shape[0]) ?? Infinity, names.length > 0 ? names : [...COCO_CLASS_NAMES], options);
+    const classNames = names.length > 0 ? names : [...COCO_CLASS_NAMES];
+    return new YoloModel(file, worker, width, height, fixed(shape[0]) ?? Infinity, classNames, loaded.runtime, loaded.fallback, options);
   }
 
   labelOf(classId: number): string {
@@ -186,7 +194,7 @@ export class YoloModel {
   private async restart(): Promise<void> {
     try {
       const bytes = await readModelFile(this.file);
-      const { worker, reply } = await startWorker(new Uint8Array(bytes), this.options.executionProvider ?? 'cpu', this.options.threads ?? 0);
+      const { worker, reply } = await startWorker(new Uint8Array(bytes), this.options.executionProvider ?? 'cpu', this.options.threads ?? 0, this.runtime);
       if (this.current.state !== 'restarting') return void (await worker.terminate());
       if (reply.kind === 'failed') {
         await worker.terminate();

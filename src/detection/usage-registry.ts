@@ -1,3 +1,4 @@
+import type { RuntimeName } from './runtime';
 import { spareCameras, type DetectorUsage } from './detector';
 import { REFERENCE_DETECT_FPS, type CameraScheduleStats } from './schedule';
 
@@ -28,6 +29,10 @@ export interface ModelCondition {
   error: string | null;
   /** Worker threads started again after one died. */
   restarts: number;
+  /** The ONNX Runtime running it (`native` or `wasm`), once loaded. */
+  runtime: RuntimeName | null;
+  /** Why it runs on WebAssembly although native was allowed; null otherwise. */
+  runtimeFallback: string | null;
 }
 
 /** A model as the registry reads it: its condition always, its usage once it has loaded. */
