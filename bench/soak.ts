@@ -11,7 +11,7 @@
  * (the multi-camera example's RTSP placeholder is disabled and stays so).
  *
  * Usage: npm run bench:soak -- --minutes N [--flows dashboard,multi-camera] [--kill-every MIN] [--redeploy-every MIN]
- *        [--warm-up MIN] [--json FILE]
+ *        [--warm-up MIN] [--port FIRST] [--json FILE]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -32,6 +32,8 @@ interface Options {
   killEveryMinutes: number;
   redeployEveryMinutes: number;
   warmUpMinutes: number;
+  /** Node-RED listens here, the next instance one above: another soak can run beside on other ports. */
+  firstPort: number;
   json: string | null;
 }
 
@@ -102,6 +104,7 @@ function parseOptions(argv: string[]): Options {
     killEveryMinutes: number('kill-every', 7),
     redeployEveryMinutes: number('redeploy-every', 10),
     warmUpMinutes: Number(value('warm-up', String(Math.min(10, minutes / 3)))),
+    firstPort: number('port', 19700),
     json: value('json', '') || null,
   };
 }
@@ -270,7 +273,7 @@ async function main(): Promise<void> {
   console.log(`bench/soak: ${options.flows.join(' + ')} for ${options.minutes} min; FFmpeg killed every ${options.killEveryMinutes} min and a full redeploy every ${options.redeployEveryMinutes} min per instance; warm-up ${options.warmUpMinutes} min`);
   const instances: Instance[] = [];
   try {
-    for (const [i, flow] of options.flows.entries()) instances.push(await start(flow, 19700 + i, options, i * 2));
+    for (const [i, flow] of options.flows.entries()) instances.push(await start(flow, options.firstPort + i, options, i * 2));
     const started = Date.now();
     let lastPrint = 0;
     while (Date.now() - started < options.minutes * 60_000) {

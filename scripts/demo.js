@@ -28,13 +28,27 @@ fs.mkdirSync(path.dirname(link), { recursive: true });
 if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
 fs.copyFileSync(flowFile, path.join(userDir, 'flows.json'));
 
+/**
+ * jemalloc for Node-RED when Debian's libjemalloc2 is installed: glibc's malloc keeps the native memory of frames,
+ * libvips and ONNX Runtime fragmented across its arenas, so RSS sits about a quarter higher and creeps for hours
+ * (README, "Staying up"). RETAIL_ANALYTICS_MALLOC=glibc keeps glibc's; an LD_PRELOAD already set is left alone.
+ */
+function allocatorEnv() {
+  if (process.env.LD_PRELOAD || process.env.RETAIL_ANALYTICS_MALLOC === 'glibc') return {};
+  const jemalloc = ['x86_64-linux-gnu', 'aarch64-linux-gnu', 'arm-linux-gnueabihf']
+    .map((arch) => `/usr/lib/${arch}/libjemalloc.so.2`)
+    .find((file) => fs.existsSync(file));
+  return jemalloc ? { LD_PRELOAD: jemalloc } : {};
+}
+
+const allocator = allocatorEnv();
 const red = spawn(
   process.execPath,
   [require.resolve('node-red/red.js'), '--settings', settings, '--userDir', userDir, '--port', port],
   // Production mode: Express answers a bad request (invalid JSON to an http in node) without a stack trace.
-  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV || 'production' } },
+  { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV || 'production', ...allocator } },
 );
-console.log(`demo: starting Node-RED with ${path.relative(root, flowFile)}`);
+console.log(`demo: starting Node-RED with ${path.relative(root, flowFile)}${allocator.LD_PRELOAD ? ' (memory allocator: jemalloc)' : ''}`);
 console.log(`demo: dashboard  http://localhost:${port}/dashboard/`);
 const usesNodeRedDashboard = JSON.parse(fs.readFileSync(flowFile, 'utf8')).some((node) => node.type.startsWith('ui_'));
 if (usesNodeRedDashboard) console.log(`demo: /ui view   http://localhost:${port}/ui/`);
