@@ -28,7 +28,13 @@ const FALLBACK_PAGES_ROOT = '/retail-analytics';
 
 function routerStack(RED: NodeAPI): Layer[] {
   const host = RED.httpNode as unknown as RouterHost;
-  return (host._router ?? host.router)?.stack ?? [];
+  if (host._router) return host._router.stack;
+  try {
+    return host.router?.stack ?? [];
+  } catch {
+    // Express 4 creates its router with the first route and throws on app.router before: nothing is mounted yet.
+    return [];
+  }
 }
 
 /**
