@@ -99,7 +99,7 @@ describe('chaos: the demo recovers by itself and its books balance', function ()
         { id: 'api', type: 'api-out', z: 'tab', basePath: '/api', quality: 80, privacy: false, database: '', wires: [] },
       ],
     });
-    const degraded = await waitUntil(() => health(red), (h) => h.status === 'degraded' && h.cameras.length === 2, 30000, 'health to see the failed camera');
+    const degraded = await waitUntil(() => health(red), (h) => h.status === 'degraded' && h.cameras.length === 2 && h.problems.some((p) => p.id === 'door' && p.problem.startsWith('failed')), 30000, 'health to see the failed camera');
     assert.equal(degraded.httpStatus, 200, 'degraded is still alive for a liveness probe');
     assert.deepEqual(degraded.problems.map((p) => [p.kind, p.id]), [['camera', 'door']]);
     assert.match(degraded.problems[0].problem, /^failed: .*\/nonexistent\/door\.mp4/);

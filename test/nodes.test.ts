@@ -267,7 +267,10 @@ describe('Node-RED nodes', function () {
       for (const id of ['door', 'till']) {
         const times = out.filter((m) => m.frame.cameraId === id).map((m) => m.frame.timestamp);
         const gaps = times.slice(1).map((t, i) => t - times[i]);
-        assert.ok(gaps.every((gap) => gap >= 400), `${id}: detected frames at least 0.5 s apart, less half a frame (${gaps})`);
+        // The schedule takes the frame nearest its 0.5 s cadence, at most half an interval early (a loaded box delivers
+        // frames unevenly), and the cadence itself never runs ahead.
+        assert.ok(gaps.every((gap) => gap >= 250), `${id}: detected frames at least 0.25 s apart (${gaps})`);
+        assert.ok(times.at(-1)! - times[0] >= (gaps.length - 1) * 500, `${id}: no more than 2 detections per second over the run (${gaps})`);
       }
       await waitFor(() => statuses.some((s) => s.status.source.id === 'detect' && / fps × 2 cameras · model \d+ % busy/.test(s.status.text)), 5000, 'a status for two cameras');
       assert.deepEqual(collect('errors'), []);
