@@ -22,8 +22,8 @@ import { parseClassList } from '../src/detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
 import { CameraSchedule, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, DEFAULT_SCHEDULE_OPTIONS, type Decision, type ScheduleOptions } from '../src/detection/schedule';
 import { Detector } from '../src/detection/detector';
-import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
-import { MODEL_NAMES, modelFile } from '../src/detection/model-fetch';
+import { DEFAULT_MODEL_PATH, packageModelPath, YoloModel } from '../src/detection/model';
+import { MODEL_NAMES } from '../src/detection/model-fetch';
 import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
 import { evaluateMot, type MotMetrics } from '../src/tracking/metrics';
 import { parseMot, tracksByFrame, type MotRow } from '../src/tracking/mot';
@@ -211,7 +211,7 @@ async function main(): Promise<void> {
     console.log(`bench/accuracy: skipped, no sequence under ${data} has a video, ground truth and a layout`);
     return;
   }
-  const modelPaths = process.argv.length > 2 ? process.argv.slice(2) : MODEL_NAMES.map((name) => path.join(path.dirname(DEFAULT_MODEL_PATH), modelFile(name))).filter(existsSync);
+  const modelPaths = process.argv.length > 2 ? process.argv.slice(2) : MODEL_NAMES.map(packageModelPath).filter(existsSync);
   if (modelPaths.length === 0) throw new Error(`${DEFAULT_MODEL_PATH} not found: run "node dist/src/cli/main.js fetch-model"`);
   for (const file of modelPaths) if (!existsSync(file)) throw new Error(`${file} not found`);
   console.log(`bench/accuracy: ${names.join(', ')}; ${modelPaths.map((file) => path.basename(file, '.onnx')).join(', ')} at 640 px, NMS 0.45`);

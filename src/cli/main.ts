@@ -4,8 +4,8 @@ import { access, readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Detector } from '../detection/detector';
 import * as path from 'node:path';
-import { DEFAULT_MODEL_PATH, YoloModel } from '../detection/model';
-import { ensureModel, isModelName, MODEL_NAMES, modelFile } from '../detection/model-fetch';
+import { DEFAULT_MODEL_PATH, PACKAGE_MODEL_DIR, packageModelPath, YoloModel } from '../detection/model';
+import { ensureModel, isModelName, MODEL_NAMES } from '../detection/model-fetch';
 import { isRuntimeChoice, RUNTIME_CHOICES, type RuntimeChoice } from '../detection/runtime';
 import { decodeImage } from '../imaging/image';
 import { parseClassList } from '../detection/classes';
@@ -424,9 +424,8 @@ async function fetchModel(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, options: { dir: { type: 'string' }, model: { type: 'string' } } });
   const name = values.model ?? 'yolov8n';
   if (!isModelName(name)) throw new UsageError(`--model must be one of ${MODEL_NAMES.join(', ')}, got "${name}"`);
-  const packageCopy = path.join(path.dirname(DEFAULT_MODEL_PATH), modelFile(name));
-  const dir = path.resolve(values.dir ?? path.dirname(DEFAULT_MODEL_PATH));
-  const file = await ensureModel(name, dir, { localCopies: [packageCopy], log: (line) => process.stderr.write(`${line}\n`) });
+  const dir = path.resolve(values.dir ?? PACKAGE_MODEL_DIR);
+  const file = await ensureModel(name, dir, { localCopies: [packageModelPath(name)], log: (line) => process.stderr.write(`${line}\n`) });
   process.stdout.write(`${file}\n`);
 }
 

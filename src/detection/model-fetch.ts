@@ -44,8 +44,6 @@ export function modelFile(name: ModelName): string {
   return `${name}.onnx`;
 }
 
-export const DEFAULT_MODEL_FILE = modelFile('yolov8n');
-
 /** Where this package keeps the model in a Node-RED user directory: outside node_modules, so updates keep it. */
 export function userModelDir(userDir: string): string {
   return path.join(userDir, 'retail-analytics', 'models');
@@ -120,11 +118,6 @@ export function ensureModel(name: ModelName, dir: string, options: EnsureModelOp
     inFlight.set(target, pending);
   }
   return pending;
-}
-
-/** ensureModel for YOLOv8n, the default. */
-export function ensureDefaultModel(dir: string, options: EnsureModelOptions = {}): Promise<string> {
-  return ensureModel('yolov8n', dir, options);
 }
 
 async function obtain(name: ModelName, dir: string, target: string, { localCopies = [], log = () => undefined, fetching }: EnsureModelOptions): Promise<string> {

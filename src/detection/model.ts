@@ -3,12 +3,19 @@ import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { WorkerReply, WorkerRequest } from './inference-worker';
 import { COCO_CLASS_NAMES } from './coco';
-import { DEFAULT_MODEL_FILE } from './model-fetch';
+import { modelFile, type ModelName } from './model-fetch';
 import { parseClassNames, parseImageSize, readOnnxMetadata } from './onnx-metadata';
 import type { RuntimeChoice, RuntimeName } from './runtime';
 
-/** The package's own copy (a set-up checkout, the Docker image); Node-RED keeps its copy in the user directory. */
-export const DEFAULT_MODEL_PATH = path.resolve(__dirname, '..', '..', '..', 'models', DEFAULT_MODEL_FILE);
+/** The package's own models/ folder (a set-up checkout, the Docker image); Node-RED keeps its copies in the user directory. */
+export const PACKAGE_MODEL_DIR = path.resolve(__dirname, '..', '..', '..', 'models');
+
+/** Where the package keeps its copy of a known model. */
+export function packageModelPath(name: ModelName): string {
+  return path.join(PACKAGE_MODEL_DIR, modelFile(name));
+}
+
+export const DEFAULT_MODEL_PATH = packageModelPath('yolov8n');
 
 /** The compiled worker beside this file. */
 const WORKER_SCRIPT = path.join(__dirname, 'inference-worker.js');
