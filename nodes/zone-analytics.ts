@@ -1,6 +1,7 @@
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ZoneService } from '../src/analytics/zone-service';
+import { SUMMARY_INTERVALS, type SummaryInterval } from '../src/analytics/summaries';
 import { DEFAULT_ZONE_OPTIONS, type Anchor, type ZoneLayout } from '../src/analytics/zones';
 import { encodeImage } from '../src/imaging/image';
 import { frameStore } from '../src/camera/frame-store';
@@ -23,9 +24,13 @@ interface ZoneAnalyticsDef extends NodeDef {
   database: string;
   minuteRetentionDays: string | number;
   hourRetentionDays: string | number;
+  /** Absent in flows made before summaries: off. */
+  summaries?: 'off' | SummaryInterval;
+  summaryDelivery?: 'sent' | 'acknowledged';
+  summaryRetrySeconds?: string | number;
 }
 
-type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown[] };
+type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown[]; delivered?: unknown; summaryId?: unknown };
 
 /** Tracks read per message: far above any camera's view, low enough that one message cannot exhaust memory. */
 const MAX_TRACKS = 1000;
@@ -93,7 +98,12 @@ export = function register(RED: NodeAPI): void {
         relinkSeconds: secondsSetting(config.relinkSeconds, config.relinkFrames, DEFAULT_ZONE_OPTIONS.relinkSeconds),
         relinkDistance: settingNumber(config.relinkDistance, 0.5),
       };
-      service = new ZoneService(layout, zoneOptions, metrics, node.id);
+      const interval = config.summaries && config.summaries !== 'off' ? config.summaries : null;
+      if (interval && !SUMMARY_INTERVALS.includes(interval)) throw new Error(`summaries must be off, minute or hour, not "${interval}"`);
+      const summaries = interval
+        ? { interval, acknowledge: config.summaryDelivery === 'acknowledged', retrySeconds: settingNumber(config.summaryRetrySeconds, 30) }
+        : undefined;
+      service = new ZoneService(layout, zoneOptions, metrics, node.id, undefined, summaries);
     } catch (err) {
       metrics?.release();
       refuseToRun(node, 'zone-analytics', err as Error);
@@ -104,7 +114,8 @@ export = function register(RED: NodeAPI): void {
     let malformed = 0;
     const status = startThrottledStatus(node, () => {
       const today = shared.collector.footfallOn(shared.collector.dayOf(Date.now()));
-      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${malformed ? ` · ${malformed} bad tracks dropped` : ''}`;
+      const waiting = service.summariesWaiting();
+      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${malformed ? ` · ${malformed} bad tracks dropped` : ''}${waiting ? ` · ${waiting} summaries awaiting delivery` : ''}`;
       return notPersisted ? { fill: 'yellow', shape: 'dot', text: `${text} · not persisted (no SQLite)` } : { fill: 'green', shape: 'dot', text };
     });
     const save = () => {
@@ -114,12 +125,36 @@ export = function register(RED: NodeAPI): void {
         node.error(err as Error);
       }
     };
-    const flusher = setInterval(save, FLUSH_INTERVAL_MS);
+    // Summaries leave before what they delivered is saved: a crash in between sends them again, never skips them.
+    const sendSummaries = () => {
+      let due: ReturnType<typeof service.dueSummaries>;
+      try {
+        due = service.dueSummaries();
+      } catch (err) {
+        node.error(err as Error);
+        return;
+      }
+      if (due.length > 0) node.send([null, null, due.map((summary) => ({ topic: `${summary.cameraId}/summaries/${summary.interval}`, summaryId: summary.id, payload: summary }))]);
+    };
+    const flusher = setInterval(() => {
+      sendSummaries();
+      save();
+    }, FLUSH_INTERVAL_MS);
     flusher.unref();
 
     node.on('input', (incoming, send, done) => {
       if (refuseTooDeep(incoming, done)) return;
       const msg = incoming as ZoneMsg;
+      if (msg.delivered !== undefined && msg.tracks === undefined) {
+        // An acknowledgement: msg.delivered is the summary's id, or true with the id in msg.summaryId as sent.
+        const id = msg.delivered === true ? msg.summaryId : msg.delivered;
+        if (typeof id !== 'string') return failMessage(msg, done, new Error('msg.delivered must be a summary id, or true with msg.summaryId set as zone-analytics sent it'));
+        if (service.acknowledgeSummary(id)) {
+          save();
+          sendSummaries();
+        }
+        return done();
+      }
       if (msg.tracks === undefined) {
         return failMessage(msg, done, new Error('zone-analytics needs msg.tracks (from sort-track) and msg.frame (from camera-source)'));
       }
@@ -146,7 +181,7 @@ export = function register(RED: NodeAPI): void {
           topic: `${frame.cameraId}/${event.type === 'cross' ? `lines/${event.lineId}` : `zones/${event.zoneId}`}/${event.type === 'cross' ? event.direction : event.type}`,
           payload: event,
         }));
-        send([out, events.length > 0 ? events : null]);
+        send([out, events.length > 0 ? events : null, null]);
         done();
       } catch (err) {
         node.status(errorStatus(err as Error));

@@ -71,8 +71,8 @@ describe('example flows (examples/)', function () {
   });
 
   describe('as files', () => {
-    it('are the seven documented examples, each a valid flow whose wires and config references resolve', () => {
-      assert.deepEqual(exampleNames(), ['dashboard', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration', 'scale-out-aggregator', 'scale-out-worker']);
+    it('are the eight documented examples, each a valid flow whose wires and config references resolve', () => {
+      assert.deepEqual(exampleNames(), ['dashboard', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration', 'scale-out-aggregator', 'scale-out-worker', 'summaries-webhook']);
       for (const name of exampleNames()) {
         const flow = example(name);
         assert.ok(Array.isArray(flow), name);
@@ -151,6 +151,27 @@ describe('example flows (examples/)', function () {
         socket.once('error', reject);
       });
       assert.equal(tick.type, 'tick');
+      await assertCleanDeploy(this, red);
+    });
+
+    it('summaries-webhook: each minute posted to the webhook once it settled, a refused one sent again until confirmed', async function () {
+      this.timeout(240000);
+      const port = 19000 + Math.floor(Math.random() * 1000);
+      const flows = example('summaries-webhook').map((n) => (n.type === 'http request' ? { ...n, url: String(n.url).replace('localhost:1880', `127.0.0.1:${port}`) } : n));
+      const red = await startNodeRed(this, { flows, port });
+      type Summary = { id: string; start: string; end: string; counters: { kind: string; counter: string }[] };
+      // The first minute ends within 60 s and settles 5 s later; the second post is refused and sent again 10 s on.
+      const webhook = await waitUntil(
+        () => getJson(red, '/retail-analytics-example/summaries') as Promise<{ requests: number; kept: Summary[] }>,
+        (w) => w.kept.length >= 2,
+        170000,
+        'two minutes delivered',
+      );
+      assert.ok(webhook.requests >= 3, `${webhook.requests} requests: the refused one was sent again`);
+      const [first, second] = webhook.kept;
+      assert.match(first.id, /^vtest\/minute\/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:00[+-]\d{2}:\d{2}$/);
+      assert.equal(Date.parse(second.start), Date.parse(first.end), 'the minutes follow each other');
+      assert.deepEqual(first.counters.map((c) => `${c.kind}:${c.counter}`), ['line:middle', 'zone:path-left', 'zone:road']);
       await assertCleanDeploy(this, red);
     });
 

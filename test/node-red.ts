@@ -50,12 +50,12 @@ async function stop(red: ChildProcess): Promise<void> {
  */
 export async function startNodeRed(
   context: Mocha.Context,
-  options: { flows?: unknown[]; env?: Record<string, string>; userDir?: string } = {},
+  options: { flows?: unknown[]; env?: Record<string, string>; userDir?: string; port?: number } = {},
 ): Promise<RunningNodeRed> {
   requireModel(context);
   requireVtest(context);
   let output = '';
-  const port = 19000 + Math.floor(Math.random() * 1000);
+  const port = options.port ?? 19000 + Math.floor(Math.random() * 1000);
   const userDir = options.userDir ?? mkdtempSync(path.join(tmpdir(), 'node-red-'));
   const env: Record<string, string> = { PORT: String(port), DEMO_USER_DIR: userDir, ...options.env };
   if (options.flows) {

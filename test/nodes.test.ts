@@ -505,6 +505,36 @@ describe('Node-RED nodes', function () {
       assert.deepEqual(hours.map((h: Msg) => [h.bucket.key, h.bucket.footfall]), [['2026-11-28T11:00+01:00', 1]], 'one footfall (the door line) in the 11:00 hour, Paris time');
     });
 
+    it('sends a summary per minute, waits for msg.delivered, and sends again what was not confirmed after a restart', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'zones-')), 'metrics.db');
+      const summaryFlow = () => {
+        const settings = { relinkSeconds: 0, summaries: 'minute', summaryDelivery: 'acknowledged', summaryRetrySeconds: 60, wires: [['out'], ['events'], ['summaries']] };
+        return [...flow(database, settings), { id: 'summaries', type: 'helper', z: 'tab' }];
+      };
+      await helper.load([zoneAnalytics, catchNode, statusNode], summaryFlow());
+      let summaries = collect('summaries');
+      walk.forEach((p, i) => helper.getNode('zones').receive(frame(i + 1, [p])));
+      helper.getNode('zones').receive(frame(70, []));
+      await waitFor(() => summaries.length === 1, 3000, 'the first minute summarised');
+      assert.equal(summaries[0].topic, 'aisle/summaries/minute');
+      assert.equal(summaries[0].summaryId, 'aisle/minute/2026-11-28T11:00:00+01:00');
+      assert.deepEqual(summaries[0].payload.counters.map((c: Msg) => [c.kind, c.counter, c.in, c.out]), [['line', 'door', 1, 0], ['zone', 'shelf', 1, 1]]);
+      await helper.unload();
+
+      await helper.load([zoneAnalytics, catchNode, statusNode], summaryFlow());
+      summaries = collect('summaries');
+      const errors = collect('errors');
+      helper.getNode('zones').receive(frame(71, []));
+      await waitFor(() => summaries.length === 1, 3000, 'the unconfirmed summary sent again');
+      assert.equal(summaries[0].summaryId, 'aisle/minute/2026-11-28T11:00:00+01:00');
+      helper.getNode('zones').receive({ delivered: true, summaryId: summaries[0].summaryId });
+      await waitFor(() => summaries.length === 2, 3000, 'the next minute once the first is confirmed');
+      assert.equal(summaries[1].payload.id, 'aisle/minute/2026-11-28T11:01:00+01:00');
+      helper.getNode('zones').receive({ delivered: 42 });
+      await waitFor(() => errors.length === 1, 2000, 'a bad acknowledgement refused');
+      assert.match(errors[0].error.message, /msg.delivered must be a summary id/);
+    });
+
     it('reports a broken layout and messages without tracks', async () => {
       await helper.load([zoneAnalytics, catchNode, statusNode], flow('', { layout: '{"zones": [{"id": "a", "polygon": [[0, 0]]}]}', persist: false }));
       const errors = collect('errors');

@@ -1,5 +1,6 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
+import { IntervalSummaries, type IntervalSummary, type SummaryOptions } from './summaries';
 import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type ExitReason, type TrackObservation, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
 export interface CameraFrame {
@@ -29,10 +30,13 @@ export interface FrameResult {
 
 /**
  * Zone analytics for every camera passing through one node: a ZoneAnalytics per camera on a shared layout,
- * footfall and occupancy fed to the shared metrics, zone totals persisted under `scope`.
+ * footfall, occupancy and each zone's and line's counts per minute and hour fed to the shared metrics, zone totals
+ * persisted under `scope`, and optionally interval summaries of them delivered at least once.
  */
 export class ZoneService {
   private readonly cameras = new Map<string, ZoneAnalytics>();
+  private readonly summaries: IntervalSummaries | null;
+  private readonly summaryScope: string;
 
   constructor(
     private readonly layout: ZoneLayout,
@@ -40,9 +44,14 @@ export class ZoneService {
     private readonly metrics: SharedMetrics,
     private readonly scope: string,
     readonly maxCameras = 256,
+    summaries?: Omit<SummaryOptions, 'settleSeconds'>,
   ) {
     validateLayout(layout);
-    validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
+    const { trackTimeoutSeconds, relinkSeconds } = validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
+    this.summaryScope = `${scope}/summaries/${summaries?.interval}`;
+    this.summaries = summaries
+      ? new IntervalSummaries(metrics.collector, { ...summaries, settleSeconds: trackTimeoutSeconds + relinkSeconds + 1 }, metrics.store?.loadCounters(this.summaryScope))
+      : null;
   }
 
   /** One frame of a camera: its tracks, checked (readTracks). */
@@ -50,10 +59,20 @@ export class ZoneService {
     const analytics = this.analyticsOf(frame.cameraId);
     const size = frame.width && frame.height ? { width: frame.width, height: frame.height } : undefined;
     const events = analytics.update(tracks, frame.timestamp, size, frame.seq);
-    for (const event of analytics.footfallEvents(events)) this.metrics.collector.recordFootfall(frame.cameraId, event.at);
-    this.metrics.collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
-    const stats = analytics.stats(frame.timestamp);
     const collector = this.metrics.collector;
+    for (const event of analytics.footfallEvents(events)) collector.recordFootfall(frame.cameraId, event.at);
+    collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
+    for (const event of events) {
+      if (event.type === 'cross') collector.recordCount(frame.cameraId, event.at, `line:${event.lineId}`, event.direction === 'in' ? { in: 1 } : { out: 1 });
+      else if (event.type === 'enter') collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { in: 1 });
+      else collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
+    }
+    const stats = analytics.stats(frame.timestamp);
+    const inside: Record<string, number> = {};
+    for (const zone of stats.zones) inside[`zone:${zone.id}`] = zone.currentCount;
+    for (const line of stats.lines) inside[`line:${line.id}`] = 0;
+    collector.recordPresence(frame.cameraId, frame.timestamp, inside);
+    this.summaries?.counted(frame.cameraId, frame.timestamp);
     const day = collector.dayOf(frame.timestamp);
     const summary = (id: string) => {
       const peak = collector.peakOn(day, id);
@@ -66,6 +85,21 @@ export class ZoneService {
       geometry: analytics.geometry(size),
       today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
     };
+  }
+
+  /** The interval summaries to send now (none when summaries are off); send them, then `flush`. */
+  dueSummaries(now = Date.now()): IntervalSummary[] {
+    return this.summaries?.due(now) ?? [];
+  }
+
+  /** A summary was delivered (acknowledged delivery); false when none of that id waits for it. */
+  acknowledgeSummary(id: string): boolean {
+    return this.summaries?.acknowledge(id) ?? false;
+  }
+
+  /** Summaries sent and not yet acknowledged. */
+  summariesWaiting(): number {
+    return this.summaries?.waiting() ?? 0;
   }
 
   /** People inside zones now, over all cameras. */
@@ -88,14 +122,17 @@ export class ZoneService {
     this.save('redeploy');
   }
 
+  /** Totals, the counts per interval and how far summaries got are saved together: a crash keeps all or none. */
   private save(openVisitsEnd: ExitReason): void {
     const store = this.metrics.store;
-    if (store) {
+    if (!store) return;
+    store.atomically(() => {
       const totals: Record<string, unknown> = {};
       for (const [cameraId, analytics] of this.cameras) totals[cameraId] = analytics.totals(openVisitsEnd);
       store.saveCounters(this.scope, totals);
-    }
-    this.metrics.flush();
+      if (this.summaries) store.saveCounters(this.summaryScope, this.summaries.progress());
+      this.metrics.flush();
+    });
   }
 
   private analyticsOf(cameraId: string): ZoneAnalytics {

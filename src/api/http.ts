@@ -9,6 +9,7 @@ import { conversionReport } from '../sales/conversion';
 import type { SalesLedger } from '../sales/ledger';
 import { analyticsOverlay, annotateFrame } from './annotate';
 import { openApiDocument } from './openapi';
+import { EXPORT_INTERVALS, exportRows, parseExportTime, toCsv, type ExportInterval } from '../metrics/export';
 import type { ApiState, CameraView } from './state';
 
 export type UpgradeTarget = { kind: 'stream'; cameraId: string } | { kind: 'analytics' };
@@ -261,6 +262,40 @@ export function createApi(options: ApiOptions): Api {
       } catch (err) {
         throw new HttpError(400, (err as Error).message);
       }
+    }],
+    [/^\/export$/, (_m, url, res) => {
+      const collector = options.metrics();
+      if (!collector) throw new HttpError(404, 'no counts kept here: wire a zone-analytics node (or a fleet-aggregate node) using the same database as this api-out node');
+      const param = (name: string) => url.searchParams.get(name);
+      const interval = (param('interval') ?? 'hour') as ExportInterval;
+      if (!EXPORT_INTERVALS.includes(interval)) throw new HttpError(400, `interval must be minute, hour or day, got "${interval}"`);
+      const format = param('format') ?? 'csv';
+      if (format !== 'csv' && format !== 'json') throw new HttpError(400, `format must be csv or json, got "${format}"`);
+      const camera = param('camera');
+      let query;
+      try {
+        const from = param('from') === null ? -Infinity : parseExportTime(param('from')!, collector.clock, 'from');
+        const to = param('to') === null ? Infinity : parseExportTime(param('to')!, collector.clock, 'to');
+        if (from >= to) throw new RangeError('from must be before to');
+        query = { interval, from, to, cameras: camera === null ? undefined : [camera] };
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+      let rows;
+      try {
+        rows = exportRows(collector, query);
+      } catch (err) {
+        throw new HttpError(err instanceof RangeError ? 413 : 500, (err as Error).message);
+      }
+      if (format === 'json') {
+        sendJson(res, 200, { timeZone: collector.options.timeZone, interval, rows });
+        return;
+      }
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+      res.setHeader('Cache-Control', 'no-store');
+      res.setHeader('Content-Disposition', `attachment; filename="retail-analytics-${interval}.csv"`);
+      res.end(toCsv(rows));
     }],
     [/^\/zones$/, (_m, _u, res) => sendJson(res, 200, state.list().map((v) => ({ cameraId: v.id, zones: v.zones, lines: v.lines })))],
     [/^\/openapi\.json$/, (_m, _u, res) => sendJson(res, 200, openApiDocument(options.basePath))],

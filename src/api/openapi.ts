@@ -36,6 +36,32 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
         },
       },
       '/zones': { get: { summary: 'Zone and line analytics of every camera', responses: { 200: { description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: '#/components/schemas/CameraZones' } } } } } } } },
+      '/export': {
+        get: {
+          summary: 'Counts per interval, zone and line for spreadsheets and BI tools (CSV or JSON)',
+          description:
+            'One row per interval, camera and counter the camera counted with while it ran (zeros included). For a zone, in and out are entries and exits, avg_dwell_seconds the mean dwell of the visits that ended in the interval, peak_occupancy the most people inside at once; both are empty for a line. Times are the store\'s local time with its offset; days are local days (23 or 25 hours on clock-change days). Over all the retained time the in/out totals equal /zones. Minutes are kept 7 days and hours 400 by default (zone-analytics Keep).',
+          parameters: [
+            { name: 'interval', in: 'query', required: false, description: 'minute, hour (default) or day', schema: { type: 'string', enum: ['minute', 'hour', 'day'] } },
+            { name: 'format', in: 'query', required: false, description: 'csv (default) or json', schema: { type: 'string', enum: ['csv', 'json'] } },
+            { name: 'from', in: 'query', required: false, description: 'Intervals starting from: a local day (2026-12-05), an ISO 8601 time with offset, or ms since 1970; the oldest kept by default', schema: { type: 'string' } },
+            { name: 'to', in: 'query', required: false, description: 'Intervals starting before (same forms); now by default', schema: { type: 'string' } },
+            { name: 'camera', in: 'query', required: false, description: 'Only this camera', schema: { type: 'string' } },
+          ],
+          responses: {
+            200: {
+              description: 'The rows',
+              content: {
+                'text/csv': { schema: { type: 'string', example: 'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy\r\n2026-12-05T10:00:00+01:00,2026-12-05T11:00:00+01:00,entrance,line,door,41,37,,\r\n' } },
+                'application/json': { schema: { $ref: '#/components/schemas/Export' } },
+              },
+            },
+            400: error,
+            404: error,
+            413: error,
+          },
+        },
+      },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
       '/ws/stream/{id}': {
         get: {
@@ -56,6 +82,30 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
     components: {
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+        Export: {
+          type: 'object',
+          properties: {
+            timeZone: { type: 'string', description: 'the store\'s IANA time zone' },
+            interval: { type: 'string', enum: ['minute', 'hour', 'day'] },
+            rows: {
+              type: 'array',
+              items: {
+                type: 'object',
+                properties: {
+                  start: { type: 'string', format: 'date-time' },
+                  end: { type: 'string', format: 'date-time' },
+                  camera: { type: 'string' },
+                  kind: { type: 'string', enum: ['zone', 'line'] },
+                  counter: { type: 'string', description: 'the zone or line id' },
+                  in: { type: 'integer' },
+                  out: { type: 'integer' },
+                  avgDwellSeconds: { type: 'number', nullable: true },
+                  peakOccupancy: { type: 'integer', nullable: true },
+                },
+              },
+            },
+          },
+        },
         CameraHealth: {
           type: 'object',
           properties: {

@@ -1,5 +1,5 @@
 import type { LineStats, ZoneGeometry, ZoneStats } from '../analytics/zones';
-import type { DayPeak, HourBucket, MinuteBucket } from '../metrics/collector';
+import type { CounterTallies, DayPeak, HourBucket, MinuteBucket } from '../metrics/collector';
 import { checkCameraId, describeValue, MessageError } from '../messages';
 
 /** How a camera is doing on its worker, from its camera-source and yolo-detect nodes. */
@@ -84,14 +84,27 @@ function list<T>(value: unknown, what: string, read: (entry: unknown) => T | nul
   });
 }
 
+/** Counters per zone and line: a bucket whose tallies are not all well formed keeps none, rather than some. */
+function readTallies(value: unknown): { counters?: CounterTallies } {
+  if (!isObject(value)) return {};
+  const entries = Object.entries(value);
+  if (entries.length > MAX_ENTRIES) return {};
+  const counters: CounterTallies = {};
+  for (const [key, t] of entries) {
+    if (key.length > MAX_TEXT + 5 || !/^(zone|line):/.test(key) || !isObject(t) || !count(t.in) || !count(t.out) || !count(t.dwellSum) || !count(t.peak)) return {};
+    counters[key] = { in: t.in, out: t.out, dwellSum: t.dwellSum, peak: t.peak };
+  }
+  return { counters };
+}
+
 const readMinute = (b: unknown): MinuteBucket | null =>
   isObject(b) && finite(b.start) && count(b.footfall) && count(b.occupancyMax) && count(b.occupancySum) && count(b.samples)
-    ? { start: b.start, footfall: b.footfall, occupancyMax: b.occupancyMax, occupancySum: b.occupancySum, samples: b.samples }
+    ? { start: b.start, footfall: b.footfall, occupancyMax: b.occupancyMax, occupancySum: b.occupancySum, samples: b.samples, ...readTallies(b.counters) }
     : null;
 
 const readHour = (b: unknown): HourBucket | null =>
   isObject(b) && typeof b.key === 'string' && b.key.length <= 40 && typeof b.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(b.day) && finite(b.start) && count(b.footfall)
-    ? { key: b.key, day: b.day, start: b.start, footfall: b.footfall }
+    ? { key: b.key, day: b.day, start: b.start, footfall: b.footfall, ...readTallies(b.counters) }
     : null;
 
 const readDay = (b: unknown): DayPeak | null =>

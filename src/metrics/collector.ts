@@ -2,6 +2,26 @@ import { DAY, LocalClock, MINUTE } from './local-time';
 
 export const ALL_CAMERAS = '*';
 
+/**
+ * What one counter (a zone, `zone:<id>`, or a line, `line:<id>`) of a camera counted in a bucket: entries and exits
+ * of a zone or crossings of a line, the dwell of the visits that ended, and the most people inside a zone at once.
+ */
+export interface CounterTally {
+  in: number;
+  out: number;
+  /** Seconds, summed over the zone visits that ended in the bucket (`out` of them). */
+  dwellSum: number;
+  peak: number;
+}
+
+export type CounterTallies = Record<string, CounterTally>;
+
+const copyTallies = (tallies: CounterTallies | undefined): CounterTallies | undefined =>
+  tallies && Object.fromEntries(Object.entries(tallies).map(([key, tally]) => [key, { ...tally }]));
+
+/** A bucket with its own copy of its tallies, for handing out or taking in. */
+const copyBucket = <T extends { counters?: CounterTallies }>(bucket: T): T => (bucket.counters ? { ...bucket, counters: copyTallies(bucket.counters) } : { ...bucket });
+
 export interface MinuteBucket {
   /** Start of the minute, ms since the epoch. */
   start: number;
@@ -9,6 +29,8 @@ export interface MinuteBucket {
   occupancyMax: number;
   occupancySum: number;
   samples: number;
+  /** A camera's counters in this minute: every zone and line it counted with while it ran, zeros included. */
+  counters?: CounterTallies;
 }
 
 export interface HourBucket {
@@ -17,6 +39,8 @@ export interface HourBucket {
   day: string;
   start: number;
   footfall: number;
+  /** A camera's counters in this hour. */
+  counters?: CounterTallies;
 }
 
 export interface DayPeak {
@@ -42,6 +66,12 @@ interface Series {
   peak: { count: number; at: number | null };
   /** The latest occupancy of this camera, for the aggregate. */
   occupancy: number;
+}
+
+/** The tally of one counter in a bucket, added at zero if it has none yet. */
+function tallyOf(bucket: { counters?: CounterTallies }, counter: string): CounterTally {
+  bucket.counters ??= {};
+  return (bucket.counters[counter] ??= { in: 0, out: 0, dwellSum: 0, peak: 0 });
 }
 
 /** Keeps an hour bucket, replacing any of the same hour. */
@@ -102,11 +132,13 @@ export interface ChangeReader {
  */
 export class MetricsCollector {
   readonly options: MetricsOptions;
-  private readonly clock: LocalClock;
+  /** The store's local time, in which hours and days are counted. */
+  readonly clock: LocalClock;
   private readonly series = new Map<string, Series>();
   /** Each open reader: the series it follows, and their changes it has not taken yet. */
   private readonly readers = new Set<{ follows: (series: string) => boolean; changed: Map<string, ChangedKeys> }>();
   private dayOfMinute: { minute: number; day: string } = { minute: NaN, day: '' };
+  private hourOfMinute: { minute: number; hour: { key: string; day: string; start: number } } = { minute: NaN, hour: { key: '', day: '', start: NaN } };
   private prunedMinute = -Infinity;
 
   constructor(options: Partial<MetricsOptions> = {}) {
@@ -120,17 +152,39 @@ export class MetricsCollector {
   /** People who entered (footfall) at `at`, for one camera. */
   recordFootfall(cameraId: string, at: number, count = 1): void {
     if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
-    const hour = this.clock.hourOf(at);
     for (const id of [cameraId, ALL_CAMERAS]) {
       const series = this.seriesOf(id);
       this.minute(id, series, at).footfall += count;
-      let bucket = series.hours.get(hour.key);
-      if (!bucket) {
-        bucket = { key: hour.key, day: hour.day, start: hour.start, footfall: 0 };
-        putHour(series, bucket);
+      this.hour(id, series, at).footfall += count;
+    }
+    this.prune(at);
+  }
+
+  /** A change to one counter of a camera at `at` (an entry, an exit and its dwell, a crossing), in its minute and hour. */
+  recordCount(cameraId: string, at: number, counter: string, change: { in?: number; out?: number; dwellSeconds?: number }): void {
+    if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
+    const series = this.seriesOf(cameraId);
+    for (const bucket of [this.minute(cameraId, series, at), this.hour(cameraId, series, at)]) {
+      const tally = tallyOf(bucket, counter);
+      tally.in += change.in ?? 0;
+      tally.out += change.out ?? 0;
+      tally.dwellSum += change.dwellSeconds ?? 0;
+    }
+    this.prune(at);
+  }
+
+  /**
+   * The people inside each counter of a camera at `at` (0 for a line): every counter gets a tally in the minute and
+   * hour, so intervals the camera ran with nothing counted are there as zeros, and a zone keeps its peak.
+   */
+  recordPresence(cameraId: string, at: number, inside: Record<string, number>): void {
+    if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
+    const series = this.seriesOf(cameraId);
+    for (const bucket of [this.minute(cameraId, series, at), this.hour(cameraId, series, at)]) {
+      for (const [counter, count] of Object.entries(inside)) {
+        const tally = tallyOf(bucket, counter);
+        if (count > tally.peak) tally.peak = count;
       }
-      bucket.footfall += count;
-      this.changed(id, 'hours', hour.key);
     }
     this.prune(at);
   }
@@ -158,13 +212,13 @@ export class MetricsCollector {
     const all = this.seriesOf(ALL_CAMERAS);
     for (const bucket of rows.minutes ?? []) {
       const change = bucket.footfall - (camera.minutes.get(bucket.start)?.footfall ?? 0);
-      camera.minutes.set(bucket.start, { ...bucket });
+      camera.minutes.set(bucket.start, copyBucket(bucket));
       this.changed(cameraId, 'minutes', bucket.start);
       if (change !== 0) this.minute(ALL_CAMERAS, all, bucket.start).footfall += change;
     }
     for (const bucket of rows.hours ?? []) {
       const change = bucket.footfall - (camera.hours.get(bucket.key)?.footfall ?? 0);
-      putHour(camera, { ...bucket });
+      putHour(camera, copyBucket(bucket));
       this.changed(cameraId, 'hours', bucket.key);
       if (change === 0) continue;
       const total = all.hours.get(bucket.key) ?? { key: bucket.key, day: bucket.day, start: bucket.start, footfall: 0 };
@@ -196,13 +250,13 @@ export class MetricsCollector {
 
   minutes(cameraId = ALL_CAMERAS, from = -Infinity, to = Infinity): MinuteBucket[] {
     const buckets = [...(this.series.get(cameraId)?.minutes.values() ?? [])].filter((b) => b.start >= from && b.start < to);
-    return buckets.sort((a, b) => a.start - b.start).map((b) => ({ ...b }));
+    return buckets.sort((a, b) => a.start - b.start).map(copyBucket);
   }
 
   hours(cameraId = ALL_CAMERAS, day?: string): HourBucket[] {
     const series = this.series.get(cameraId);
     const buckets = [...((day === undefined ? series?.hours : series?.hoursByDay.get(day))?.values() ?? [])];
-    return buckets.sort((a, b) => a.start - b.start).map((b) => ({ ...b }));
+    return buckets.sort((a, b) => a.start - b.start).map(copyBucket);
   }
 
   /** The local day of an instant, as `YYYY-MM-DD`. */
@@ -246,7 +300,7 @@ export class MetricsCollector {
     this.readers.add(reader);
     const rowsOf = (id: string, keys: ChangedKeys): SeriesRows => {
       const series = this.series.get(id)!;
-      const pick = <K, T>(wanted: Set<K>, from: Map<K, T>) => [...wanted].flatMap((key) => from.get(key) ?? []).map((row) => ({ ...row }));
+      const pick = <K, T extends object>(wanted: Set<K>, from: Map<K, T>) => [...wanted].flatMap((key) => from.get(key) ?? []).map(copyBucket);
       return { minutes: pick(keys.minutes, series.minutes), hours: pick(keys.hours, series.hours), days: pick(keys.days, series.days) };
     };
     return {
@@ -275,8 +329,8 @@ export class MetricsCollector {
 
   /** Restores persisted rows (on start-up): what is restored is no change for the readers. */
   restore(rows: { minutes: { series: string; bucket: MinuteBucket }[]; hours: { series: string; bucket: HourBucket }[]; days: { series: string; peak: DayPeak }[] }): void {
-    for (const { series, bucket } of rows.minutes) this.seriesOf(series).minutes.set(bucket.start, { ...bucket });
-    for (const { series, bucket } of rows.hours) putHour(this.seriesOf(series), { ...bucket });
+    for (const { series, bucket } of rows.minutes) this.seriesOf(series).minutes.set(bucket.start, copyBucket(bucket));
+    for (const { series, bucket } of rows.hours) putHour(this.seriesOf(series), copyBucket(bucket));
     for (const { series, peak } of rows.days) {
       const s = this.seriesOf(series);
       s.days.set(peak.day, { ...peak });
@@ -301,6 +355,21 @@ export class MetricsCollector {
       series.minutes.set(start, bucket);
     }
     this.changed(id, 'minutes', start);
+    return bucket;
+  }
+
+  /** The local hour bucket of `at`, marked changed. */
+  private hour(id: string, series: Series, at: number): HourBucket {
+    // An hour starts on a whole minute in every zone: look it up only when the minute changes.
+    const minute = Math.floor(at / MINUTE) * MINUTE;
+    if (this.hourOfMinute.minute !== minute) this.hourOfMinute = { minute, hour: this.clock.hourOf(minute) };
+    const { key, day, start } = this.hourOfMinute.hour;
+    let bucket = series.hours.get(key);
+    if (!bucket) {
+      bucket = { key, day, start, footfall: 0 };
+      putHour(series, bucket);
+    }
+    this.changed(id, 'hours', key);
     return bucket;
   }
 

@@ -5,6 +5,7 @@
   const api = config.apiBase;
   const wsBase = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}${api}/ws`;
   const $ = (id) => document.getElementById(id);
+  for (const interval of ['minute', 'hour', 'day']) $(`export-${interval}`).href = `${api}/export?interval=${interval}&format=csv`;
   const cameraViews = new Map();
   const occupancySeries = [];
   const OCCUPANCY_WINDOW_MS = 10 * 60 * 1000;

@@ -1,0 +1,284 @@
+import { strict as assert } from 'node:assert';
+import { fork } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { IntervalSummaries, type IntervalSummary } from '../src/analytics/summaries';
+import { ZoneService } from '../src/analytics/zone-service';
+import type { TrackObservation } from '../src/analytics/zones';
+import { readBucket } from '../src/fleet/state';
+import { MetricsCollector } from '../src/metrics/collector';
+import { exportRows, parseExportTime, toCsv } from '../src/metrics/export';
+import { HOUR, LocalClock, MINUTE } from '../src/metrics/local-time';
+import { acquireMetrics } from '../src/metrics/shared';
+import { MetricsStore } from '../src/metrics/store';
+import { openDatabase } from '../src/sqlite';
+
+const tempDatabase = () => path.join(mkdtempSync(path.join(tmpdir(), 'reporting-')), 'metrics.db');
+
+describe('store calendar: local days and hours', () => {
+  const clockChanges = [
+    { zone: 'Europe/Berlin', day: '2026-03-29', hours: 23, start: '2026-03-29T00:00:00+01:00', next: '2026-03-30T00:00:00+02:00' },
+    { zone: 'Europe/Berlin', day: '2026-10-25', hours: 25, start: '2026-10-25T00:00:00+02:00', next: '2026-10-26T00:00:00+01:00' },
+    { zone: 'America/New_York', day: '2026-03-08', hours: 23, start: '2026-03-08T00:00:00-05:00', next: '2026-03-09T00:00:00-04:00' },
+    { zone: 'America/New_York', day: '2026-11-01', hours: 25, start: '2026-11-01T00:00:00-04:00', next: '2026-11-02T00:00:00-05:00' },
+  ];
+  for (const { zone, day, hours, start, next } of clockChanges) {
+    it(`${zone} ${day} has ${hours} hours, from local midnight to local midnight`, () => {
+      const clock = new LocalClock(zone);
+      const begins = clock.startOfDay(day);
+      const ends = clock.startOfDay(LocalClock.nextDay(day));
+      assert.equal(clock.iso(begins), start);
+      assert.equal(clock.iso(ends), next);
+      assert.equal((ends - begins) / HOUR, hours);
+      assert.equal(clock.hourOf(begins - 1).day < day, true);
+    });
+  }
+
+  it('keeps the two 02:00 hours of the autumn change apart, and a day with no midnight starts when it starts', () => {
+    const berlin = new LocalClock('Europe/Berlin');
+    const first = Date.parse('2026-10-25T00:30:00Z');
+    assert.deepEqual([berlin.hourOf(first).key, berlin.hourOf(first + HOUR).key], ['2026-10-25T02:00+02:00', '2026-10-25T02:00+01:00']);
+    // Santiago de Chile moved its clocks from 00:00 to 01:00 on 2026-09-06: that day begins at 01:00.
+    const santiago = new LocalClock('America/Santiago');
+    assert.equal(santiago.iso(santiago.startOfDay('2026-09-06')), '2026-09-06T01:00:00-03:00');
+  });
+
+  it('refuses a day that is not YYYY-MM-DD and a time zone it does not know', () => {
+    assert.throws(() => new LocalClock('UTC').startOfDay('5/12/2026'), /YYYY-MM-DD/);
+    assert.throws(() => new LocalClock('Mars/Olympus'), /unknown time zone "Mars\/Olympus"/);
+  });
+});
+
+/** A camera's frames with the people at the given feet positions (ids firstId, firstId + 1, ...), 1 s apart from `t0`. */
+function feed(service: ZoneService, cameraId: string, t0: number, frames: [number, number][][], firstId = 1): void {
+  frames.forEach((people, i) => {
+    const tracks: TrackObservation[] = people.map(([x, y], n) => ({ id: firstId + n, bbox: [x - 10, y - 60, x + 10, y] }));
+    service.process({ cameraId, timestamp: t0 + i * 1000, width: 400, height: 400, seq: i + 1 }, tracks);
+  });
+}
+
+const layout = {
+  zones: [{ id: 'shelf', polygon: [[100, 100], [200, 100], [200, 200], [100, 200]] as [number, number][] }],
+  lines: [{ id: 'door', from: [0, 300] as [number, number], to: [400, 300] as [number, number] }],
+};
+/** Into the shelf zone and out, then down across the door line: 1 entry, 1 exit of 2 s, 1 `in` crossing. */
+const walk: [number, number][][] = [[[50, 150]], [[150, 150]], [[150, 160]], [[250, 150]], [[250, 280]], [[250, 320]]];
+
+describe('export: counts per interval, zone and line', () => {
+  it('adds up to the zone and line totals, per minute, hour and day, with dwell and peak where they apply', () => {
+    const metrics = acquireMetrics(null, { timeZone: 'Europe/Berlin', minuteRetentionDays: 7, hourRetentionDays: 400 });
+    const service = new ZoneService(layout, { trackTimeoutSeconds: 1 }, metrics, 'scope');
+    // Across a minute boundary and, ten minutes later, a second camera.
+    const t0 = Date.parse('2026-12-05T09:59:57Z');
+    feed(service, 'entrance', t0, walk);
+    feed(service, 'entrance', t0 + 30_000, walk, 2);
+    feed(service, 'aisle', t0 + 600_000, walk);
+    const totals = (interval: 'minute' | 'hour' | 'day', camera: string, kind: string) =>
+      exportRows(metrics.collector, { interval, from: -Infinity, to: Infinity, cameras: [camera] })
+        .filter((r) => r.kind === kind)
+        .reduce((sum, r) => [sum[0] + r.in, sum[1] + r.out], [0, 0]);
+    for (const interval of ['minute', 'hour', 'day'] as const) {
+      assert.deepEqual(totals(interval, 'entrance', 'zone'), [2, 2], interval);
+      assert.deepEqual(totals(interval, 'entrance', 'line'), [2, 0], interval);
+      assert.deepEqual(totals(interval, 'aisle', 'zone'), [1, 1], interval);
+    }
+    const minutes = exportRows(metrics.collector, { interval: 'minute', from: -Infinity, to: Infinity, cameras: ['entrance'] });
+    assert.deepEqual(minutes.slice(0, 2), [
+      { start: '2026-12-05T10:59:00+01:00', end: '2026-12-05T11:00:00+01:00', camera: 'entrance', kind: 'line', counter: 'door', in: 0, out: 0, avgDwellSeconds: null, peakOccupancy: null },
+      { start: '2026-12-05T10:59:00+01:00', end: '2026-12-05T11:00:00+01:00', camera: 'entrance', kind: 'zone', counter: 'shelf', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: 1 },
+    ]);
+    assert.deepEqual(minutes.slice(2, 4).map((r) => [r.counter, r.in, r.out, r.avgDwellSeconds, r.peakOccupancy]), [['door', 2, 0, null, null], ['shelf', 1, 2, 2, 1]]);
+    const days = exportRows(metrics.collector, { interval: 'day', from: -Infinity, to: Infinity });
+    assert.deepEqual(days.map((r) => [r.start, r.end, r.camera, r.counter, r.in, r.out, r.avgDwellSeconds]), [
+      ['2026-12-05T00:00:00+01:00', '2026-12-06T00:00:00+01:00', 'aisle', 'door', 1, 0, null],
+      ['2026-12-05T00:00:00+01:00', '2026-12-06T00:00:00+01:00', 'aisle', 'shelf', 1, 1, 2],
+      ['2026-12-05T00:00:00+01:00', '2026-12-06T00:00:00+01:00', 'entrance', 'door', 2, 0, null],
+      ['2026-12-05T00:00:00+01:00', '2026-12-06T00:00:00+01:00', 'entrance', 'shelf', 2, 2, 2],
+    ]);
+    // from/to select intervals by their start.
+    const later = exportRows(metrics.collector, { interval: 'minute', from: Date.parse('2026-12-05T10:00:00Z'), to: Date.parse('2026-12-05T10:01:00Z') });
+    assert.deepEqual(new Set(later.map((r) => r.start)), new Set(['2026-12-05T11:00:00+01:00']));
+  });
+
+  it('writes a day of 25 hours as one row, with its hours apart', () => {
+    const collector = new MetricsCollector({ timeZone: 'America/New_York' });
+    const night = Date.parse('2026-11-01T05:30:00Z'); // 01:30 EDT; an hour later it is 01:30 EST
+    collector.recordCount('door-cam', night, 'line:door', { in: 3 });
+    collector.recordCount('door-cam', night + HOUR, 'line:door', { in: 4, out: 1 });
+    const hours = exportRows(collector, { interval: 'hour', from: -Infinity, to: Infinity });
+    assert.deepEqual(hours.map((r) => [r.start, r.end, r.in]), [
+      ['2026-11-01T01:00:00-04:00', '2026-11-01T01:00:00-05:00', 3],
+      ['2026-11-01T01:00:00-05:00', '2026-11-01T02:00:00-05:00', 4],
+    ]);
+    const [day] = exportRows(collector, { interval: 'day', from: -Infinity, to: Infinity });
+    assert.deepEqual([day.start, day.end, day.in, day.out], ['2026-11-01T00:00:00-04:00', '2026-11-02T00:00:00-05:00', 7, 1]);
+  });
+
+  it('writes CSV a spreadsheet opens safely, and reads from/to as days, offsets or milliseconds', () => {
+    const row = { start: 's', end: 'e', camera: 'cam, "front"', kind: 'zone' as const, counter: '=HYPERLINK("x")', in: 1, out: 2, avgDwellSeconds: 3.5, peakOccupancy: 4 };
+    assert.equal(
+      toCsv([row, { ...row, camera: 'plain', counter: 'door', kind: 'line', avgDwellSeconds: null, peakOccupancy: null }]),
+      'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy\r\n' +
+        's,e,"cam, ""front""",zone,"\'=HYPERLINK(""x"")",1,2,3.5,4\r\n' +
+        's,e,plain,line,door,1,2,,\r\n',
+    );
+    const clock = new LocalClock('Europe/Berlin');
+    assert.equal(parseExportTime('2026-12-05', clock, 'from'), Date.parse('2026-12-05T00:00:00+01:00'));
+    assert.equal(parseExportTime('2026-12-05T09:00:00+01:00', clock, 'from'), Date.parse('2026-12-05T08:00:00Z'));
+    assert.equal(parseExportTime('2026-12-05T08:00Z', clock, 'from'), Date.parse('2026-12-05T08:00:00Z'));
+    assert.equal(parseExportTime('1764921600000', clock, 'to'), 1764921600000);
+    for (const bad of ['yesterday', '2026-12-05T09:00:00', '2026-13-45T99:00:00Z', '']) assert.throws(() => parseExportTime(bad, clock, 'from'), /from must be a day/);
+  });
+
+  it('keeps the counts per interval in SQLite, and gives a database from before them the column', () => {
+    const database = tempDatabase();
+    const old = openDatabase(database, 'CREATE TABLE minutes (series TEXT NOT NULL, start INTEGER NOT NULL, footfall INTEGER NOT NULL, occupancy_max INTEGER NOT NULL, occupancy_sum REAL NOT NULL, samples INTEGER NOT NULL, PRIMARY KEY (series, start)); CREATE TABLE hours (series TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, start INTEGER NOT NULL, footfall INTEGER NOT NULL, PRIMARY KEY (series, key)); INSERT INTO minutes VALUES (\'cam\', 0, 5, 1, 1, 1);', 'old database');
+    old.close();
+    const metrics = acquireMetrics(database, { timeZone: 'UTC', minuteRetentionDays: 100_000, hourRetentionDays: 100_000 });
+    const service = new ZoneService(layout, { trackTimeoutSeconds: 1 }, metrics, 'scope');
+    feed(service, 'cam', Date.parse('2026-12-05T10:00:00Z'), walk);
+    service.close();
+    metrics.release();
+    const store = new MetricsStore(database);
+    const restored = new MetricsCollector({ timeZone: 'UTC', minuteRetentionDays: 100_000, hourRetentionDays: 100_000 });
+    restored.restore(store.read());
+    store.close();
+    assert.deepEqual(restored.minutes('cam')[0], { start: 0, footfall: 5, occupancyMax: 1, occupancySum: 1, samples: 1 });
+    assert.deepEqual(
+      exportRows(restored, { interval: 'hour', from: -Infinity, to: Infinity }).map((r) => [r.counter, r.in, r.out]),
+      [['door', 1, 0], ['shelf', 1, 1]],
+    );
+  });
+
+  it('carries the counts through a fleet, refusing tallies another program wrote badly', () => {
+    const tally = { in: 1, out: 0, dwellSum: 0, peak: 0 };
+    const bucket = { start: 0, footfall: 1, occupancyMax: 1, occupancySum: 1, samples: 1 };
+    assert.deepEqual(readBucket.minute({ ...bucket, counters: { 'line:door': tally } }), { ...bucket, counters: { 'line:door': tally } });
+    for (const counters of [{ 'line:door': { ...tally, in: -1 } }, { door: tally }, { 'zone:a': tally, 'line:b': 'x' }, { ['__proto__']: tally }]) {
+      assert.deepEqual(readBucket.minute({ ...bucket, counters }), bucket);
+    }
+    const aggregate = new MetricsCollector({ timeZone: 'UTC' });
+    aggregate.setCamera('remote', { minutes: [readBucket.minute({ ...bucket, counters: { 'line:door': tally } })!] });
+    assert.deepEqual(exportRows(aggregate, { interval: 'minute', from: -Infinity, to: Infinity }).map((r) => [r.camera, r.counter, r.in]), [['remote', 'door', 1]]);
+  });
+});
+
+describe('interval summaries', () => {
+  const t0 = Date.parse('2026-12-05T10:00:30Z');
+  const withSummaries = (acknowledge: boolean, database: string | null = null) => {
+    const metrics = acquireMetrics(database, { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 });
+    return { metrics, service: new ZoneService(layout, { trackTimeoutSeconds: 1, relinkSeconds: 1 }, metrics, 'scope', 256, { interval: 'minute', acknowledge, retrySeconds: 5 }) };
+  };
+
+  it('sends each minute once it has settled, with the rows of the export and a stable id', () => {
+    const { service } = withSummaries(false);
+    feed(service, 'cam', t0, walk);
+    // The minute of t0 ends at 10:01:00; it settles the track timeout + re-link + 1 s later, in camera time.
+    feed(service, 'cam', Date.parse('2026-12-05T10:01:02Z'), [[]]);
+    assert.deepEqual(service.dueSummaries(t0), []);
+    feed(service, 'cam', Date.parse('2026-12-05T10:01:03Z'), [[]]);
+    const [summary, ...more] = service.dueSummaries(t0);
+    assert.equal(more.length, 0);
+    assert.deepEqual(summary, {
+      id: 'cam/minute/2026-12-05T10:00:00+00:00',
+      cameraId: 'cam',
+      interval: 'minute',
+      start: '2026-12-05T10:00:00+00:00',
+      end: '2026-12-05T10:01:00+00:00',
+      footfall: 1,
+      counters: [
+        { kind: 'line', counter: 'door', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: null },
+        { kind: 'zone', counter: 'shelf', in: 1, out: 1, avgDwellSeconds: 2, peakOccupancy: 1 },
+      ],
+    });
+    assert.deepEqual(service.dueSummaries(t0), []);
+    // A camera that stops sending frames still has its last minutes closed, by the clock.
+    assert.deepEqual(service.dueSummaries(Date.parse('2026-12-05T10:02:34Z')).map((s) => s.id), ['cam/minute/2026-12-05T10:01:00+00:00']);
+  });
+
+  it('with acknowledgements, sends one at a time, again until confirmed, and skips minutes without frames', () => {
+    const { service } = withSummaries(true);
+    feed(service, 'cam', t0, walk);
+    feed(service, 'cam', t0 + 120_000, [[]]); // 10:02:30: nothing from 10:01
+    feed(service, 'cam', t0 + 240_000, [[]]); // 10:04:30
+    const now = Date.parse('2026-12-05T10:04:30Z');
+    const first = service.dueSummaries(now);
+    assert.deepEqual(first.map((s) => s.id), ['cam/minute/2026-12-05T10:00:00+00:00']);
+    assert.equal(service.summariesWaiting(), 1);
+    assert.deepEqual(service.dueSummaries(now + 4000), []);
+    assert.deepEqual(service.dueSummaries(now + 5000), first, 'sent again after the retry time');
+    assert.equal(service.acknowledgeSummary('cam/minute/2026-12-05T10:02:00+00:00'), false);
+    assert.equal(service.acknowledgeSummary(first[0].id), true);
+    assert.equal(service.acknowledgeSummary(first[0].id), false, 'a second confirmation changes nothing');
+    assert.deepEqual(service.dueSummaries(now + 5000).map((s) => s.id), ['cam/minute/2026-12-05T10:02:00+00:00']);
+  });
+
+  it('after a restart, sends again what was not confirmed, under the same id', () => {
+    const database = tempDatabase();
+    let { metrics, service } = withSummaries(true, database);
+    feed(service, 'cam', t0, walk);
+    feed(service, 'cam', t0 + 60_000, [[]]);
+    const [sent] = service.dueSummaries(t0);
+    service.flush();
+    metrics.release();
+    ({ metrics, service } = withSummaries(true, database));
+    assert.deepEqual(service.dueSummaries(t0 + 60_000), [], 'nothing before the camera counts again');
+    feed(service, 'cam', t0 + 61_000, [[]]);
+    assert.deepEqual(service.dueSummaries(t0 + 61_000), [sent]);
+    assert.equal(service.acknowledgeSummary(sent.id), true);
+    service.close();
+    metrics.release();
+    ({ metrics, service } = withSummaries(true, database));
+    feed(service, 'cam', t0 + 62_000, [[]]);
+    assert.deepEqual(service.dueSummaries(t0 + 62_000), []);
+    metrics.release();
+  });
+
+  it('refuses an interval it does not have and a retry under a second', () => {
+    const collector = new MetricsCollector();
+    assert.throws(() => new IntervalSummaries(collector, { interval: 'day' as 'hour', acknowledge: false, retrySeconds: 5, settleSeconds: 1 }), /per minute or per hour, not "day"/);
+    assert.throws(() => new IntervalSummaries(collector, { interval: 'hour', acknowledge: true, retrySeconds: 0, settleSeconds: 1 }), /at least 1 second/);
+  });
+
+  it('loses none and changes none when the process is killed again and again (SIGKILL)', async function () {
+    this.timeout(60_000);
+    const worker = path.join(__dirname, 'fixtures', 'summary-worker.js');
+    const directory = mkdtempSync(path.join(tmpdir(), 'summaries-'));
+    const database = path.join(directory, 'metrics.db');
+    const sent = path.join(directory, 'summaries.jsonl');
+    const clock = [String(Date.now()), String(Date.now()), '100'];
+    const run = async (lifeMs: number, signal: NodeJS.Signals) => {
+      const child = fork(worker, [database, sent, ...clock], { stdio: 'ignore' });
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      await new Promise((resolve) => child.once('message', resolve));
+      await new Promise((resolve) => setTimeout(resolve, lifeMs));
+      child.kill(signal);
+      await exited;
+    };
+    for (let kill = 0; kill < 6; kill++) await run(400 + Math.random() * 1200, 'SIGKILL');
+    await run(1500, 'SIGTERM');
+
+    const summaries = readFileSync(sent, 'utf8').trim().split('\n').map((line) => JSON.parse(line) as IntervalSummary);
+    const byId = new Map<string, IntervalSummary>();
+    for (const summary of summaries) {
+      const earlier = byId.get(summary.id);
+      if (earlier) assert.deepEqual(summary, earlier, `${summary.id} sent twice with different counts`);
+      byId.set(summary.id, summary);
+    }
+    const store = new MetricsStore(database);
+    const kept = new MetricsCollector({ timeZone: 'Europe/Berlin' });
+    kept.restore(store.read());
+    store.close();
+    const minutes = kept.minutes('cam').filter((b) => b.counters);
+    const last = Math.max(...[...byId.values()].map((s) => Date.parse(s.start)));
+    const expected = minutes.filter((b) => b.start <= last).map((b) => kept.clock.iso(b.start));
+    assert.ok(expected.length >= 10, `only ${expected.length} minutes summarised`);
+    assert.deepEqual([...byId.values()].map((s) => s.start), expected, 'every minute with counts, once, in order');
+    for (const summary of byId.values()) {
+      const from = Date.parse(summary.start);
+      const rows = exportRows(kept, { interval: 'minute', from, to: from + MINUTE }).map(({ start: _s, end: _e, camera: _c, ...counter }) => counter);
+      assert.deepEqual(summary.counters, rows, `${summary.id} differs from what was kept`);
+    }
+  });
+});
