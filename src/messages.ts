@@ -16,7 +16,7 @@ export const MAX_LIST_LENGTH = 10_000;
 const MAX_LABEL = 100;
 
 /** The `type` of the events zone-analytics and sort-track send on their second outputs. */
-export const PIPELINE_EVENT_TYPES: ReadonlySet<string> = new Set(['enter', 'exit', 'cross', 'started', 'ended']);
+export const PIPELINE_EVENT_TYPES: ReadonlySet<string> = new Set(['enter', 'exit', 'cross', 'alert', 'started', 'ended']);
 
 /** A message that breaks these rules: the node reports it for Catch nodes and carries on with the next. */
 export class MessageError extends Error {}

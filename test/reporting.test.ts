@@ -3,14 +3,16 @@ import { fork } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { alertRule, ZoneAlert } from '../src/analytics/alerts';
 import { IntervalSummaries, type IntervalSummary } from '../src/analytics/summaries';
 import { ZoneService } from '../src/analytics/zone-service';
-import type { TrackObservation } from '../src/analytics/zones';
+import { ZoneAnalytics, type TrackObservation, type ZoneEvent } from '../src/analytics/zones';
 import { readBucket } from '../src/fleet/state';
 import { MetricsCollector } from '../src/metrics/collector';
 import { exportRows, parseExportTime, toCsv } from '../src/metrics/export';
 import { HOUR, LocalClock, MINUTE } from '../src/metrics/local-time';
 import { acquireMetrics } from '../src/metrics/shared';
+import { MqttTopics } from '../src/mqtt/topics';
 import { MetricsStore } from '../src/metrics/store';
 import { openDatabase } from '../src/sqlite';
 
@@ -280,5 +282,75 @@ describe('interval summaries', () => {
       const rows = exportRows(kept, { interval: 'minute', from, to: from + MINUTE }).map(({ start: _s, end: _e, camera: _c, ...counter }) => counter);
       assert.deepEqual(summary.counters, rows, `${summary.id} differs from what was kept`);
     }
+  });
+});
+
+describe('alerts: occupancy and queue thresholds with hysteresis and a cooldown', () => {
+  const rule = (config: Record<string, unknown>, queue = false) => alertRule(config, 'till', queue);
+
+  it('raises once on a flickering count, clears below the lower threshold, and waits out the cooldown', () => {
+    const alert = new ZoneAlert(rule({ above: 10, clearBelow: 7, forSeconds: 2, cooldownSeconds: 60 }));
+    const changes: string[] = [];
+    const feed = (values: number[], from: number) => values.forEach((v, i) => {
+      const change = alert.update(v, from + i * 1000);
+      if (change) changes.push(`${change.state}@${(from + i * 1000) / 1000}:${change.value}/${change.threshold}`);
+    });
+    // 10 for a second only, then 10/9/10/9... for long enough: raised once, 2 s after it first held.
+    feed([10, 9, 10, 10, 10, 9, 10, 9, 10, 8, 7], 0);
+    assert.deepEqual(changes, ['raised@4:10/10']);
+    feed([6], 11_000);
+    assert.deepEqual(changes.at(-1), 'cleared@11:6/7');
+    // Crowded again within the cooldown: held until 60 s after the raising, then raised if still crowded.
+    feed(Array(60).fill(12), 12_000);
+    assert.deepEqual(changes.slice(2), ['raised@64:12/10']);
+    assert.deepEqual(alert.state(), { active: true, measure: 'occupancy', above: 10, since: 64_000 });
+  });
+
+  it('says what is wrong with an alert in a layout', () => {
+    assert.deepEqual(rule({ above: 5 }), { above: 5, clearBelow: 4, measure: 'occupancy', forSeconds: 2, cooldownSeconds: 300 });
+    assert.throws(() => rule({}), /zone "till": alert needs "above"/);
+    assert.throws(() => rule({ above: 0 }), /"above" must be above 0/);
+    assert.throws(() => rule({ above: 5, clearBelow: 5 }), /"clearBelow" \(5\) must be below "above" \(5\)/);
+    assert.throws(() => rule({ above: '5' }), /"above" must be a number from 0, got "5"/);
+    assert.throws(() => rule({ above: 60, measure: 'wait' }), /on the wait needs a queue zone/);
+    assert.throws(() => rule({ above: 60, measure: 'length' }, true), /"measure" must be "occupancy" or "wait"/);
+    assert.throws(() => alertRule([5], 'till', false), /must be an object/);
+    assert.throws(() => new ZoneAnalytics({ zones: [{ id: 'z', polygon: [[0, 0], [1, 0], [1, 1]], alert: { above: -1 } }] }), /zone "z": alert "above" must be a number from 0/);
+  });
+
+  it('comes out of zone-analytics as events and in the zone statistics, and leaves the counts alone', () => {
+    const square: [number, number][] = [[100, 100], [200, 100], [200, 200], [100, 200]];
+    const plain = new ZoneAnalytics({ zones: [{ id: 'till', polygon: square }] }, { trackTimeoutSeconds: 0.5 });
+    const alerting = new ZoneAnalytics({ zones: [{ id: 'till', polygon: square, alert: { above: 2, forSeconds: 0, cooldownSeconds: 0 } }] }, { trackTimeoutSeconds: 0.5 });
+    const crowd = (n: number): TrackObservation[] => Array.from({ length: n }, (_, i) => ({ id: i + 1, bbox: [140 + i, 90, 160 + i, 150] }));
+    const events: ZoneEvent[] = [];
+    [1, 2, 3, 2, 1, 0].forEach((n, i) => {
+      plain.update(crowd(n), i * 1000);
+      events.push(...alerting.update(crowd(n), i * 1000));
+    });
+    const alerts = events.filter((e) => e.type === 'alert');
+    assert.deepEqual(alerts, [
+      { type: 'alert', zoneId: 'till', state: 'raised', measure: 'occupancy', value: 2, threshold: 2, at: 1000 },
+      { type: 'alert', zoneId: 'till', state: 'cleared', measure: 'occupancy', value: 1, threshold: 1.6, at: 4000 },
+    ]);
+    const { alert, ...counts } = alerting.stats().zones[0];
+    assert.deepEqual(counts, plain.stats().zones[0]);
+    assert.deepEqual(alert, { active: false, measure: 'occupancy', above: 2, since: null });
+  });
+
+  it('reaches MQTT as a retained ON/OFF state, a Home Assistant problem sensor and an event', () => {
+    const topics = new MqttTopics({ prefix: 'retail/', throttleSeconds: 0, discoveryPrefix: 'homeassistant', instance: 'shop1', origin: { name: 'x', sw: '1', url: 'https://example.org' } });
+    const zone = { id: 'till', name: 'Till', currentCount: 3, totalEntries: 3, totalExits: 0, avgDwellSeconds: null, peakCount: 3, peakAt: null, alert: { active: true, measure: 'occupancy' as const, above: 3, since: 5 } };
+    const messages = topics.frame({ cameraId: 'cam', occupancy: 3, footfallToday: 3, zones: [zone], lines: [] }, 0);
+    const state = messages.find((m) => m.topic === 'retail/cam/zones/till/alert');
+    assert.deepEqual(state && [state.payload, state.retain], ['ON', true]);
+    const device = JSON.parse(messages.find((m) => m.topic === 'homeassistant/device/retail_shop1_cam/config')!.payload);
+    assert.deepEqual(
+      [device.cmps.zone_till_alert.p, device.cmps.zone_till_alert.device_class, device.cmps.zone_till_alert.state_topic, device.cmps.zone_till_alert.name],
+      ['binary_sensor', 'problem', 'retail/cam/zones/till/alert', 'Till crowding alert'],
+    );
+    const event = JSON.parse(topics.event({ type: 'alert', zoneId: 'till', state: 'raised', measure: 'occupancy', value: 3, threshold: 3, at: 5, cameraId: 'cam' }).payload);
+    assert.equal(event.eventId, 'cam:zone:till:raised:alert:5');
+    assert.equal('visitId' in event, false);
   });
 });

@@ -65,7 +65,7 @@ export class ZoneService {
     for (const event of events) {
       if (event.type === 'cross') collector.recordCount(frame.cameraId, event.at, `line:${event.lineId}`, event.direction === 'in' ? { in: 1 } : { out: 1 });
       else if (event.type === 'enter') collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { in: 1 });
-      else collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
+      else if (event.type === 'exit') collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
     }
     const stats = analytics.stats(frame.timestamp);
     const inside: Record<string, number> = {};

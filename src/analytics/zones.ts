@@ -1,4 +1,5 @@
 import type { Box } from '../types';
+import { alertRule, ZoneAlert, type AlertChange, type AlertConfig, type AlertState } from './alerts';
 import { crossingAlong, insidePolygon, lastCrossingAlong, segmentsIntersect, sideOfLine, type Point } from './geometry';
 
 export interface ZoneConfig {
@@ -12,6 +13,8 @@ export interface ZoneConfig {
   queue?: boolean;
   /** Entries here count as footfall (see footfallEvents). */
   footfall?: boolean;
+  /** Raise an alert when the people inside (or the estimated wait of a queue zone) reach a threshold. */
+  alert?: AlertConfig;
 }
 
 export interface LineConfig {
@@ -102,7 +105,8 @@ export type ZoneEvent =
       visitId: string;
       label: string | null;
     }
-  | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null };
+  | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null }
+  | ({ type: 'alert'; zoneId: string } & AlertChange);
 
 export interface ZoneStats {
   id: string;
@@ -119,6 +123,8 @@ export interface ZoneStats {
   byClass?: Record<string, { currentCount: number; totalEntries: number }>;
   /** Queue zones: people waiting and Little's law estimate of the wait, W = L / λ, λ = exits per second over the window. */
   queue?: { length: number; throughputPerMinute: number; estimatedWaitSeconds: number | null };
+  /** For a zone with an alert: whether it is raised now. */
+  alert?: AlertState;
 }
 
 export interface ZoneGeometry {
@@ -227,6 +233,7 @@ interface ZoneCounter {
   peakAt: number | null;
   classes: Map<string, { current: number; entries: number }>;
   recentExits: number[];
+  alert: ZoneAlert | null;
 }
 
 interface LineCounter {
@@ -263,6 +270,7 @@ export function validateLayout(layout: unknown): Required<ZoneLayout> {
     if (!Array.isArray(zone.polygon) || zone.polygon.length < 3 || !zone.polygon.every(isPoint)) {
       throw new Error(`zone "${zone.id}": "polygon" must be at least 3 points [x, y] with finite numbers`);
     }
+    if (zone.alert !== undefined) alertRule(zone.alert, zone.id, zone.queue === true);
   });
   lines.forEach((line, i) => {
     checkCommon(line, 'line', i);
@@ -316,6 +324,7 @@ export class ZoneAnalytics {
       peakAt: null,
       classes: new Map(),
       recentExits: [],
+      alert: config.alert === undefined ? null : new ZoneAlert(alertRule(config.alert, config.id, config.queue === true)),
     }));
     this.lines = lines.map((config) => ({ config, normalised: isNormalised([config.from, config.to]), in: 0, out: 0 }));
     this.footfallIds = new Set([...zones, ...lines].filter((x) => x.footfall).map((x) => x.id));
@@ -373,6 +382,12 @@ export class ZoneAnalytics {
       // More people than any view holds: a flood of ids. The longest unseen end first, as they would at their timeout.
       const oldest = [...this.tracks].sort((a, b) => a[1].lastSeenAt - b[1].lastSeenAt).slice(0, this.tracks.size - MAX_TRACK_STATES);
       for (const [id] of oldest) events.push(...this.endTrack(id));
+    }
+    for (const zone of this.zones) {
+      if (!zone.alert) continue;
+      const value = zone.alert.rule.measure === 'wait' ? (this.queueEstimate(zone, timestamp).estimatedWaitSeconds ?? 0) : zone.current;
+      const change = zone.alert.update(value, timestamp);
+      if (change) events.push({ type: 'alert', zoneId: zone.config.id, ...change });
     }
     return events;
   }
@@ -472,6 +487,7 @@ export class ZoneAnalytics {
         stats.byClass = Object.fromEntries([...zone.classes].map(([label, c]) => [label, { currentCount: c.current, totalEntries: c.entries }]));
       }
       if (zone.config.queue) stats.queue = this.queueEstimate(zone, now);
+      if (zone.alert) stats.alert = zone.alert.state();
       return stats;
     });
     const lines = this.lines.map((line) => ({ id: line.config.id, name: line.config.name ?? line.config.id, in: line.in, out: line.out }));

@@ -83,7 +83,7 @@ interface Component {
   icon: string;
   stateClass?: 'measurement' | 'total_increasing';
   unit?: string;
-  deviceClass?: 'occupancy';
+  deviceClass?: 'occupancy' | 'problem';
   valueTemplate?: string;
   diagnostic?: boolean;
 }
@@ -136,7 +136,7 @@ export class MqttTopics {
   /** Topics of one zone-analytics frame message: discovery when the camera's sensors change, then counts that changed. */
   frame(stats: ZoneFrameStats, at: number): MqttMessage[] {
     const base = `${this.options.prefix}${topicSafe(stats.cameraId)}`;
-    const values: [string, number][] = [
+    const values: [string, number | string][] = [
       [`${base}/occupancy`, stats.occupancy],
       [`${base}/footfall/today`, stats.footfallToday],
     ];
@@ -144,6 +144,7 @@ export class MqttTopics {
       const topic = `${base}/zones/${topicSafe(zone.id)}`;
       values.push([`${topic}/count`, zone.currentCount], [`${topic}/entries`, zone.totalEntries], [`${topic}/exits`, zone.totalExits]);
       if (zone.avgDwellSeconds !== null) values.push([`${topic}/avg_dwell`, Math.round(zone.avgDwellSeconds * 10) / 10]);
+      if (zone.alert) values.push([`${topic}/alert`, zone.alert.active ? 'ON' : 'OFF']);
       for (const [label, counts] of Object.entries(zone.byClass ?? {})) {
         values.push([`${topic}/classes/${topicSafe(label)}/count`, counts.currentCount], [`${topic}/classes/${topicSafe(label)}/entries`, counts.totalEntries]);
       }
@@ -183,11 +184,12 @@ export class MqttTopics {
   event(event: CameraZoneEvent): MqttMessage {
     const camera = topicSafe(event.cameraId);
     const where = event.type === 'cross' ? `line:${event.lineId}` : `zone:${event.zoneId}`;
+    const who = event.type === 'alert' ? event.state : event.trackId;
     const payload = {
       // The same event always gets the same id (a consumer can drop a repeat), different events different ids.
-      eventId: `${event.cameraId}:${where}:${event.trackId}:${event.type}:${event.at}`,
+      eventId: `${event.cameraId}:${where}:${who}:${event.type}:${event.at}`,
       ...event,
-      ...(event.type === 'cross' ? {} : { visitId: `${event.cameraId}:${event.visitId}` }),
+      ...(event.type === 'enter' || event.type === 'exit' ? { visitId: `${event.cameraId}:${event.visitId}` } : {}),
     };
     return { topic: `${this.options.prefix}${camera}/events`, payload: JSON.stringify(payload), retain: false, qos: 1 };
   }
@@ -325,6 +327,18 @@ export class MqttTopics {
             valueTemplate: "{{ 'ON' if value | int(0) > 0 else 'OFF' }}",
             icon: 'mdi:account-check',
           },
+          ...(zone.alert
+            ? [
+                {
+                  key: `zone_${topicSafe(zone.id)}_alert`,
+                  platform: 'binary_sensor' as const,
+                  name: `${name} ${zone.alert.measure === 'wait' ? 'wait' : 'crowding'} alert`,
+                  stateTopic: `${base}/zones/${topicSafe(zone.id)}/alert`,
+                  deviceClass: 'problem' as const,
+                  icon: 'mdi:alert',
+                },
+              ]
+            : []),
         ];
       }),
       ...stats.lines.flatMap((line): Component[] =>

@@ -82,7 +82,8 @@
   }
 
   function renderZones(cameras) {
-    const rows = cameras.flatMap((c) => c.zones.map((z) => `<tr><td>${escape(c.id)}</td><td>${escape(z.name || z.id)}</td><td>${z.currentCount}</td>
+    const alert = (z) => (z.alert && z.alert.active ? ` <span class="badge offline" title="raised ${time(z.alert.since)}, ${z.alert.measure} at or above ${z.alert.above}">${z.alert.measure === 'wait' ? 'long wait' : 'crowded'}</span>` : '');
+    const rows = cameras.flatMap((c) => c.zones.map((z) => `<tr${z.alert && z.alert.active ? ' class="alerting"' : ''}><td>${escape(c.id)}</td><td>${escape(z.name || z.id)}${alert(z)}</td><td>${z.currentCount}</td>
       <td>${z.totalEntries}</td><td>${z.totalExits}</td><td>${z.avgDwellSeconds == null ? '–' : `${z.avgDwellSeconds.toFixed(1)} s`}</td><td>${z.peakCount}</td></tr>`));
     const html = rows.join('') || '<tr><td colspan="7" class="muted">no zones configured</td></tr>';
     if ($('zones').innerHTML !== html) $('zones').innerHTML = html;
