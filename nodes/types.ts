@@ -23,3 +23,11 @@ export interface RedisConfigNode extends Node<{ username: unknown; password: unk
   /** The nodes using it, by id: Node-RED sends a config node's errors to their flows' Catch nodes. */
   users: Record<string, Node>;
 }
+
+/** The store-calendar config node as zone-analytics sees it. */
+export interface StoreCalendarNode extends Node {
+  timeZone: string;
+  /** Null when the settings cannot work; `problem` then says why. */
+  settings: import('../src/metrics/calendar').CalendarSettings | null;
+  problem: string | null;
+}

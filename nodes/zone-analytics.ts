@@ -2,13 +2,15 @@ import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import { ZoneService } from '../src/analytics/zone-service';
 import { SUMMARY_INTERVALS, type SummaryInterval } from '../src/analytics/summaries';
-import { DEFAULT_ZONE_OPTIONS, type Anchor, type ZoneLayout } from '../src/analytics/zones';
+import { DEFAULT_ZONE_OPTIONS, type Anchor, type ZoneEvent, type ZoneLayout } from '../src/analytics/zones';
+import { calendarKey } from '../src/metrics/calendar';
 import { encodeImage } from '../src/imaging/image';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import { SqliteUnavailableError } from '../src/sqlite';
 import { cameraIdOf, readFrameRef, readTracks } from '../src/messages';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
+import type { StoreCalendarNode } from './types';
 
 interface ZoneAnalyticsDef extends NodeDef {
   layout: string;
@@ -20,6 +22,8 @@ interface ZoneAnalyticsDef extends NodeDef {
   relinkFrames?: string | number;
   relinkDistance?: string | number;
   timeZone: string;
+  /** A store-calendar config node's id; absent in flows made before it, or blank: no calendar. */
+  calendar?: string;
   persist: boolean;
   database: string;
   minuteRetentionDays: string | number;
@@ -39,6 +43,12 @@ const FLUSH_INTERVAL_MS = 1000;
 
 /** Flows saved when these settings were frames read them at the frame rate of the examples then, 10 per second. */
 const FORMER_FRAMES_PER_SECOND = 10;
+
+/** An event as a message of the second output: `<camera>/zones/<zone>/enter|exit|alert` or `<camera>/lines/<line>/in|out`. */
+function eventMessage(event: ZoneEvent & { cameraId: string }): NodeMessage {
+  const where = event.type === 'cross' ? `lines/${event.lineId}/${event.direction}` : `zones/${event.zoneId}/${event.type}`;
+  return { topic: `${event.cameraId}/${where}`, payload: event };
+}
 
 function secondsSetting(seconds: string | number | undefined, formerFrames: string | number | undefined, fallback: number): number {
   if (seconds !== undefined) return settingNumber(seconds, fallback);
@@ -78,10 +88,17 @@ export = function register(RED: NodeAPI): void {
       }
       const userDir = (RED.settings as { userDir?: string }).userDir ?? process.cwd();
       const database = config.persist === false ? null : config.database?.trim() || path.join(userDir, 'retail-analytics', 'metrics.db');
+      let calendar: StoreCalendarNode | null = null;
+      if (config.calendar) {
+        calendar = RED.nodes.getNode(config.calendar) as StoreCalendarNode | null;
+        if (!calendar) throw new Error('its store calendar node is missing: choose one, or none, in the node');
+        if (calendar.problem) throw new Error(calendar.problem);
+      }
       const options = {
-        timeZone: config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone,
+        timeZone: calendar?.timeZone ?? (config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone),
         minuteRetentionDays: settingNumber(config.minuteRetentionDays, 7),
         hourRetentionDays: settingNumber(config.hourRetentionDays, 400),
+        calendar: calendarKey(calendar?.settings ?? null),
       };
       try {
         metrics = acquireMetrics(database, options);
@@ -115,7 +132,8 @@ export = function register(RED: NodeAPI): void {
     const status = startThrottledStatus(node, () => {
       const today = shared.collector.footfallOn(shared.collector.dayOf(Date.now()));
       const waiting = service.summariesWaiting();
-      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${malformed ? ` · ${malformed} bad tracks dropped` : ''}${waiting ? ` · ${waiting} summaries awaiting delivery` : ''}`;
+      const closed = shared.collector.calendar && !shared.collector.calendar.isOpen(Date.now()) ? ' · store closed' : '';
+      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${closed}${malformed ? ` · ${malformed} bad tracks dropped` : ''}${waiting ? ` · ${waiting} summaries awaiting delivery` : ''}`;
       return notPersisted ? { fill: 'yellow', shape: 'dot', text: `${text} · not persisted (no SQLite)` } : { fill: 'green', shape: 'dot', text };
     });
     const save = () => {
@@ -137,6 +155,12 @@ export = function register(RED: NodeAPI): void {
       if (due.length > 0) node.send([null, null, due.map((summary) => ({ topic: `${summary.cameraId}/summaries/${summary.interval}`, summaryId: summary.id, payload: summary }))]);
     };
     const flusher = setInterval(() => {
+      try {
+        const closing = service.tick();
+        if (closing.length > 0) node.send([null, closing.map(eventMessage), null]);
+      } catch (err) {
+        node.error(err as Error);
+      }
       sendSummaries();
       save();
     }, FLUSH_INTERVAL_MS);
@@ -177,10 +201,7 @@ export = function register(RED: NodeAPI): void {
         out.occupancy = result.occupancy;
         out.today = result.today;
         out.zoneGeometry = result.geometry;
-        const events = result.events.map((event) => ({
-          topic: `${frame.cameraId}/${event.type === 'cross' ? `lines/${event.lineId}` : `zones/${event.zoneId}`}/${event.type === 'cross' ? event.direction : event.type}`,
-          payload: event,
-        }));
+        const events = result.events.map(eventMessage);
         send([out, events.length > 0 ? events : null, null]);
         done();
       } catch (err) {

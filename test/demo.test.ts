@@ -68,7 +68,7 @@ describe('npm start (the demo)', function () {
 
     const nodes = await (await fetch(`http://127.0.0.1:${port}/nodes`, { headers: { Accept: 'application/json' } })).json();
     const ours = (nodes as { module: string; types: string[] }[]).filter((set) => set.module === '@retail-vision/node-red-retail-analytics');
-    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['api-out', 'camera-source', 'fleet-aggregate', 'fleet-publish', 'heatmap', 'mqtt-topics', 'pos-conversion', 'redis-config', 'sort-track', 'yolo-detect', 'yolo-model', 'zone-analytics']);
+    assert.deepEqual(ours.flatMap((set) => set.types).sort(), ['api-out', 'camera-source', 'fleet-aggregate', 'fleet-publish', 'heatmap', 'mqtt-topics', 'pos-conversion', 'redis-config', 'sort-track', 'store-calendar', 'yolo-detect', 'yolo-model', 'zone-analytics']);
 
     const summaries: { people: number; tracks: number[]; zones: Record<string, { entries: number }> }[] = [];
     const comms = new WebSocket(`ws://127.0.0.1:${port}/comms`);
@@ -147,7 +147,7 @@ describe('npm start (the demo)', function () {
       const csv = await (await api('/export?interval=minute&format=csv')).text();
       const after = (await (await api('/zones')).json()) as Zones;
       const [header, ...lines] = csv.trim().split('\r\n');
-      assert.equal(header, 'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy');
+      assert.equal(header, 'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy,hours');
       const sums = new Map<string, [number, number]>();
       for (const line of lines) {
         const [start, end, camera, kind, counter, countedIn, countedOut] = line.split(',');

@@ -168,14 +168,15 @@ describe('MetricsStore', () => {
     reopened.close();
   });
 
-  it('shares one collector per file and refuses a second time zone for it', () => {
+  it('shares one collector per file and refuses a second time zone, retention or calendar for it', () => {
     const file = path.join(mkdtempSync(path.join(tmpdir(), 'metrics-')), 'metrics.db');
     const options = { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 };
     const a = acquireMetrics(file, options);
     const b = acquireMetrics(file, options);
     assert.equal(a.collector, b.collector);
-    assert.throws(() => acquireMetrics(file, { ...options, timeZone: 'Europe/Paris' }), /already used with timeZone UTC; nodes sharing a database need the same time zone and retention/);
+    assert.throws(() => acquireMetrics(file, { ...options, timeZone: 'Europe/Paris' }), /already used with timeZone UTC; nodes sharing a database need the same time zone, retention and store calendar/);
     assert.throws(() => acquireMetrics(file, { ...options, hourRetentionDays: 30 }), /hourRetentionDays 400/);
+    assert.throws(() => acquireMetrics(file, { ...options, calendar: '{"hours":{}}' }), /already used with other opening hours \(no store calendar\); nodes sharing a database need the same store calendar/);
     assert.notEqual(acquireMetrics(null, options).collector, acquireMetrics(null, options).collector, 'in-memory metrics are never shared');
     a.release();
     b.release();

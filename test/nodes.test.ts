@@ -535,6 +535,26 @@ describe('Node-RED nodes', function () {
       assert.match(errors[0].error.message, /msg.delivered must be a summary id/);
     });
 
+    it('takes its time zone and opening hours from a store-calendar node, and refuses to run on a broken one', async () => {
+      const storeCalendar = require('../nodes/store-calendar');
+      const hours = (sat: string) => ({ id: 'hours', type: 'store-calendar', name: 'shop', timeZone: 'America/New_York', mon: '', tue: '', wed: '', thu: '', fri: '', sat, sun: '', closedDays: '' });
+      await helper.load([zoneAnalytics, storeCalendar, catchNode, statusNode], [...flow('', { persist: false, calendar: 'hours' }), hours('9:00-25:00')]);
+      const errors = collect('errors');
+      helper.getNode('zones').receive(frame(1, []));
+      await waitFor(() => errors.length === 1, 2000, 'an error');
+      assert.match(errors[0].error.message, /zone-analytics cannot run: store calendar "shop": opening hours of sat: "25:00" is not a time from 00:00 to 24:00/);
+      await helper.unload();
+
+      // The walk is on Saturday 2026-11-28 from 10:00 UTC: 05:00 in New York, before the store opens at 09:00.
+      await helper.load([zoneAnalytics, storeCalendar, catchNode, statusNode], [...flow('', { persist: false, calendar: 'hours' }), hours('09:00-20:00')]);
+      const out = collect('out');
+      walk.forEach((p, i) => helper.getNode('zones').receive(frame(i + 1, [p])));
+      await waitFor(() => out.length === walk.length, 2000, 'all frames');
+      const last = out.at(-1)!;
+      assert.deepEqual(last.lines.map((l: Msg) => [l.id, l.in]), [['door', 1]], 'the crossing is counted');
+      assert.deepEqual([last.today.day, last.today.camera.footfall], ['2026-11-28', 0], 'but not as footfall: the store was closed');
+    });
+
     it('reports a broken layout and messages without tracks', async () => {
       await helper.load([zoneAnalytics, catchNode, statusNode], flow('', { layout: '{"zones": [{"id": "a", "polygon": [[0, 0]]}]}', persist: false }));
       const errors = collect('errors');

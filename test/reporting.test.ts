@@ -9,6 +9,7 @@ import { ZoneService } from '../src/analytics/zone-service';
 import { ZoneAnalytics, type TrackObservation, type ZoneEvent } from '../src/analytics/zones';
 import { readBucket } from '../src/fleet/state';
 import { MetricsCollector } from '../src/metrics/collector';
+import { calendarKey, StoreCalendar, type CalendarSettings } from '../src/metrics/calendar';
 import { exportRows, parseExportTime, toCsv } from '../src/metrics/export';
 import { HOUR, LocalClock, MINUTE } from '../src/metrics/local-time';
 import { acquireMetrics } from '../src/metrics/shared';
@@ -87,8 +88,8 @@ describe('export: counts per interval, zone and line', () => {
     }
     const minutes = exportRows(metrics.collector, { interval: 'minute', from: -Infinity, to: Infinity, cameras: ['entrance'] });
     assert.deepEqual(minutes.slice(0, 2), [
-      { start: '2026-12-05T10:59:00+01:00', end: '2026-12-05T11:00:00+01:00', camera: 'entrance', kind: 'line', counter: 'door', in: 0, out: 0, avgDwellSeconds: null, peakOccupancy: null },
-      { start: '2026-12-05T10:59:00+01:00', end: '2026-12-05T11:00:00+01:00', camera: 'entrance', kind: 'zone', counter: 'shelf', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: 1 },
+      { start: '2026-12-05T10:59:00+01:00', end: '2026-12-05T11:00:00+01:00', camera: 'entrance', kind: 'line', counter: 'door', in: 0, out: 0, avgDwellSeconds: null, peakOccupancy: null, hours: null },
+      { start: '2026-12-05T10:59:00+01:00', end: '2026-12-05T11:00:00+01:00', camera: 'entrance', kind: 'zone', counter: 'shelf', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: 1, hours: null },
     ]);
     assert.deepEqual(minutes.slice(2, 4).map((r) => [r.counter, r.in, r.out, r.avgDwellSeconds, r.peakOccupancy]), [['door', 2, 0, null, null], ['shelf', 1, 2, 2, 1]]);
     const days = exportRows(metrics.collector, { interval: 'day', from: -Infinity, to: Infinity });
@@ -118,12 +119,12 @@ describe('export: counts per interval, zone and line', () => {
   });
 
   it('writes CSV a spreadsheet opens safely, and reads from/to as days, offsets or milliseconds', () => {
-    const row = { start: 's', end: 'e', camera: 'cam, "front"', kind: 'zone' as const, counter: '=HYPERLINK("x")', in: 1, out: 2, avgDwellSeconds: 3.5, peakOccupancy: 4 };
+    const row = { start: 's', end: 'e', camera: 'cam, "front"', kind: 'zone' as const, counter: '=HYPERLINK("x")', in: 1, out: 2, avgDwellSeconds: 3.5, peakOccupancy: 4, hours: 'open' as const };
     assert.equal(
-      toCsv([row, { ...row, camera: 'plain', counter: 'door', kind: 'line', avgDwellSeconds: null, peakOccupancy: null }]),
-      'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy\r\n' +
-        's,e,"cam, ""front""",zone,"\'=HYPERLINK(""x"")",1,2,3.5,4\r\n' +
-        's,e,plain,line,door,1,2,,\r\n',
+      toCsv([row, { ...row, camera: 'plain', counter: 'door', kind: 'line', avgDwellSeconds: null, peakOccupancy: null, hours: null }]),
+      'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy,hours\r\n' +
+        's,e,"cam, ""front""",zone,"\'=HYPERLINK(""x"")",1,2,3.5,4,open\r\n' +
+        's,e,plain,line,door,1,2,,,\r\n',
     );
     const clock = new LocalClock('Europe/Berlin');
     assert.equal(parseExportTime('2026-12-05', clock, 'from'), Date.parse('2026-12-05T00:00:00+01:00'));
@@ -189,6 +190,8 @@ describe('interval summaries', () => {
       start: '2026-12-05T10:00:00+00:00',
       end: '2026-12-05T10:01:00+00:00',
       footfall: 1,
+      footfallOutsideHours: 0,
+      hours: null,
       counters: [
         { kind: 'line', counter: 'door', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: null },
         { kind: 'zone', counter: 'shelf', in: 1, out: 1, avgDwellSeconds: 2, peakOccupancy: 1 },
@@ -279,7 +282,7 @@ describe('interval summaries', () => {
     assert.deepEqual([...byId.values()].map((s) => s.start), expected, 'every minute with counts, once, in order');
     for (const summary of byId.values()) {
       const from = Date.parse(summary.start);
-      const rows = exportRows(kept, { interval: 'minute', from, to: from + MINUTE }).map(({ start: _s, end: _e, camera: _c, ...counter }) => counter);
+      const rows = exportRows(kept, { interval: 'minute', from, to: from + MINUTE }).map(({ start: _s, end: _e, camera: _c, hours: _h, ...counter }) => counter);
       assert.deepEqual(summary.counters, rows, `${summary.id} differs from what was kept`);
     }
   });
@@ -352,5 +355,79 @@ describe('alerts: occupancy and queue thresholds with hysteresis and a cooldown'
     const event = JSON.parse(topics.event({ type: 'alert', zoneId: 'till', state: 'raised', measure: 'occupancy', value: 3, threshold: 3, at: 5, cameraId: 'cam' }).payload);
     assert.equal(event.eventId, 'cam:zone:till:raised:alert:5');
     assert.equal('visitId' in event, false);
+  });
+});
+
+describe('store calendar: opening hours', () => {
+  const calendar = (hours: CalendarSettings['hours'], zone = 'Europe/Berlin', closedDays: string[] = []) => new StoreCalendar({ hours, closedDays }, new LocalClock(zone));
+  /** Minutes the store is open on a local day, counted minute by minute in real time. */
+  const openMinutes = (store: StoreCalendar, day: string) => {
+    let open = 0;
+    for (let at = store.clock.startOfDay(day); at < store.clock.startOfDay(LocalClock.nextDay(day)); at += MINUTE) if (store.isOpen(at)) open++;
+    return open;
+  };
+
+  for (const [zone, spring, autumn] of [['Europe/Berlin', '2026-03-29', '2026-10-25'], ['America/New_York', '2026-03-08', '2026-11-01']]) {
+    it(`opens by the local clock in ${zone} on both clock-change days (Sundays 01:00-04:00: 2 hours in spring, 4 in autumn)`, () => {
+      const store = calendar({ sun: '01:00-04:00', mon: '09:00-20:00' }, zone);
+      assert.equal(openMinutes(store, spring), 120);
+      assert.equal(openMinutes(store, autumn), 240);
+      assert.equal(openMinutes(store, LocalClock.nextDay(spring)), 11 * 60);
+      assert.equal(store.coverage(store.clock.startOfDay(spring), store.clock.startOfDay(LocalClock.nextDay(spring))), 'partly');
+    });
+  }
+
+  it('keeps several ranges a day, ranges past midnight, 24:00, and closed days', () => {
+    const store = calendar({ fri: '09:00-12:30, 14:00-24:00', sat: '18:00-02:00' }, 'UTC', ['2026-12-25']);
+    const at = (iso: string) => Date.parse(`${iso}Z`);
+    assert.deepEqual(
+      ['2026-12-04T08:59', '2026-12-04T09:00', '2026-12-04T12:30', '2026-12-04T14:00', '2026-12-04T23:59', '2026-12-05T17:59', '2026-12-05T18:00', '2026-12-06T01:59', '2026-12-06T02:00'].map((t) => store.isOpen(at(t))),
+      [false, true, false, true, true, false, true, true, false],
+    );
+    // Christmas is a Friday: closed all day, but the Saturday night range of the day before still runs into it.
+    assert.equal(store.isOpen(at('2026-12-25T10:00')), false);
+    assert.equal(calendar({ thu: '20:00-02:00' }, 'UTC', ['2026-12-25']).isOpen(at('2026-12-25T01:00')), true);
+    assert.equal(store.closedBetween(at('2026-12-04T12:00'), at('2026-12-04T12:29')), false);
+    assert.equal(store.closedBetween(at('2026-12-04T12:00'), at('2026-12-04T12:31')), true);
+    assert.deepEqual([store.coverage(at('2026-12-04T10:00'), at('2026-12-04T11:00')), store.coverage(at('2026-12-04T12:00'), at('2026-12-04T13:00')), store.coverage(at('2026-12-04T13:00'), at('2026-12-04T13:30'))], ['open', 'partly', 'closed']);
+  });
+
+  it('says what is wrong with hours a user wrote', () => {
+    assert.throws(() => calendar({ mon: '9-17' }), /opening hours of mon: "9" is not a time from 00:00 to 24:00/);
+    assert.throws(() => calendar({ mon: '09:00' }), /"09:00" must be written HH:MM-HH:MM/);
+    assert.throws(() => calendar({ mon: '09:00-09:00' }), /opens and closes at the same time/);
+    assert.throws(() => calendar({ mon: '09:00-24:30' }), /"24:30" is not a time/);
+    assert.throws(() => calendar({ monday: '09:00-17:00' } as CalendarSettings['hours']), /"monday" is not a weekday/);
+    assert.throws(() => calendar({}, 'UTC', ['25.12.2026']), /closed day "25.12.2026" must be a date written YYYY-MM-DD/);
+  });
+
+  it('ends the visits under way at closing, counts footfall after it apart, and marks the export', () => {
+    const hours = calendarKey({ hours: { sat: '09:00-20:00' } });
+    const metrics = acquireMetrics(null, { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400, calendar: hours });
+    const service = new ZoneService(layout, { trackTimeoutSeconds: 60 }, metrics, 'scope');
+    // Saturday 2026-12-05: one person in the zone just before 20:00 and still there after; one walks in through
+    // the door just before closing, another just after.
+    feed(service, 'cam', Date.parse('2026-12-05T19:59:57Z'), [[[150, 150], [250, 280]], [[150, 150], [250, 320]]]);
+    const closing = service.process({ cameraId: 'cam', timestamp: Date.parse('2026-12-05T20:00:01Z') }, [{ id: 1, bbox: [140, 90, 160, 150] }]).events;
+    assert.deepEqual(
+      closing.map((e) => [e.type, e.type === 'exit' ? e.reason : '', e.at]),
+      [['exit', 'closing', Date.parse('2026-12-05T19:59:58Z')], ['enter', '', Date.parse('2026-12-05T20:00:01Z')]],
+      'the visit ends at closing; the person still there starts a new one',
+    );
+    feed(service, 'cam', Date.parse('2026-12-05T20:01:00Z'), [[[50, 280]], [[50, 320]]], 7);
+    assert.equal(metrics.collector.footfallOn('2026-12-05', 'cam'), 1, 'the crossing before closing');
+    assert.equal(metrics.collector.outsideHoursOn('2026-12-05', 'cam'), 1, 'the crossing after closing');
+    const hourly = exportRows(metrics.collector, { interval: 'hour', from: -Infinity, to: Infinity }).map((r) => [r.start.slice(11, 16), r.counter, r.in, r.out, r.hours]);
+    assert.deepEqual(hourly, [['19:00', 'door', 1, 0, 'open'], ['19:00', 'shelf', 1, 1, 'open'], ['20:00', 'door', 1, 0, 'closed'], ['20:00', 'shelf', 1, 0, 'closed']]);
+  });
+
+  it('ends them by the clock when the camera sends nothing at closing', () => {
+    const metrics = acquireMetrics(null, { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400, calendar: calendarKey({ hours: { sat: '09:00-20:00' } }) });
+    const service = new ZoneService(layout, { trackTimeoutSeconds: 3600 }, metrics, 'scope');
+    feed(service, 'cam', Date.parse('2026-12-05T19:30:00Z'), [[[150, 150]]]);
+    assert.deepEqual(service.tick(Date.parse('2026-12-05T19:59:59Z')), []);
+    const ended = service.tick(Date.parse('2026-12-05T20:00:00Z'));
+    assert.deepEqual(ended.map((e) => [e.type, e.type === 'exit' && e.reason, e.cameraId]), [['exit', 'closing', 'cam']]);
+    assert.deepEqual(service.tick(Date.parse('2026-12-06T09:00:00Z')), []);
   });
 });

@@ -14,9 +14,13 @@ export interface IntervalSummary {
   /** Local start and end with the store's offset. */
   start: string;
   end: string;
-  /** People counted as footfall in the interval. */
+  /** People counted as footfall in the interval (in opening hours, with a store calendar) ... */
   footfall: number;
-  counters: Omit<ExportRow, 'start' | 'end' | 'camera'>[];
+  /** ... and while the store was closed. */
+  footfallOutsideHours: number;
+  /** With a store calendar, whether the interval lies in opening hours: open, closed or partly; null without one. */
+  hours: ExportRow['hours'];
+  counters: Omit<ExportRow, 'start' | 'end' | 'camera' | 'hours'>[];
 }
 
 export interface SummaryOptions {
@@ -154,7 +158,9 @@ export class IntervalSummaries {
             start,
             end: this.collector.clock.iso(b.start + this.length),
             footfall: b.footfall,
-            counters: rows.map(({ start: _start, end: _end, camera: _camera, ...counter }) => counter),
+            footfallOutsideHours: b.outsideHours ?? 0,
+            hours: this.collector.calendar?.coverage(b.start, b.start + this.length) ?? null,
+            counters: rows.map(({ start: _start, end: _end, camera: _camera, hours: _hours, ...counter }) => counter),
           },
         };
       });

@@ -1,7 +1,7 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
 import { IntervalSummaries, type IntervalSummary, type SummaryOptions } from './summaries';
-import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type ExitReason, type TrackObservation, type LineStats, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
+import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type ExitReason, type LineStats, type TrackObservation, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
 export interface CameraFrame {
   cameraId: string;
@@ -35,6 +35,8 @@ export interface FrameResult {
  */
 export class ZoneService {
   private readonly cameras = new Map<string, ZoneAnalytics>();
+  /** Each camera's latest frame or closing check, for noticing that the store closed since. */
+  private readonly checkedAt = new Map<string, number>();
   private readonly summaries: IntervalSummaries | null;
   private readonly summaryScope: string;
 
@@ -58,15 +60,10 @@ export class ZoneService {
   process(frame: CameraFrame, tracks: readonly TrackObservation[]): FrameResult {
     const analytics = this.analyticsOf(frame.cameraId);
     const size = frame.width && frame.height ? { width: frame.width, height: frame.height } : undefined;
-    const events = analytics.update(tracks, frame.timestamp, size, frame.seq);
+    const events = [...this.closing(frame.cameraId, analytics, frame.timestamp), ...analytics.update(tracks, frame.timestamp, size, frame.seq)];
     const collector = this.metrics.collector;
-    for (const event of analytics.footfallEvents(events)) collector.recordFootfall(frame.cameraId, event.at);
     collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
-    for (const event of events) {
-      if (event.type === 'cross') collector.recordCount(frame.cameraId, event.at, `line:${event.lineId}`, event.direction === 'in' ? { in: 1 } : { out: 1 });
-      else if (event.type === 'enter') collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { in: 1 });
-      else if (event.type === 'exit') collector.recordCount(frame.cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
-    }
+    this.record(frame.cameraId, analytics, events);
     const stats = analytics.stats(frame.timestamp);
     const inside: Record<string, number> = {};
     for (const zone of stats.zones) inside[`zone:${zone.id}`] = zone.currentCount;
@@ -85,6 +82,20 @@ export class ZoneService {
       geometry: analytics.geometry(size),
       today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
     };
+  }
+
+  /**
+   * The store closed while a camera sent no frames (it stopped, or stalls): its visits end at closing now rather than
+   * at its next frame. Returns their exit events.
+   */
+  tick(now = Date.now()): (ZoneEvent & { cameraId: string })[] {
+    const out: (ZoneEvent & { cameraId: string })[] = [];
+    for (const [cameraId, analytics] of this.cameras) {
+      const events = this.closing(cameraId, analytics, now);
+      this.record(cameraId, analytics, events);
+      out.push(...events.map((e) => ({ ...e, cameraId })));
+    }
+    return out;
   }
 
   /** The interval summaries to send now (none when summaries are off); send them, then `flush`. */
@@ -133,6 +144,30 @@ export class ZoneService {
       if (this.summaries) store.saveCounters(this.summaryScope, this.summaries.progress());
       this.metrics.flush();
     });
+  }
+
+  /** Footfall and the counts per interval of a camera's events. */
+  private record(cameraId: string, analytics: ZoneAnalytics, events: readonly ZoneEvent[]): void {
+    const collector = this.metrics.collector;
+    for (const event of analytics.footfallEvents(events)) collector.recordFootfall(cameraId, event.at);
+    for (const event of events) {
+      if (event.type === 'cross') collector.recordCount(cameraId, event.at, `line:${event.lineId}`, event.direction === 'in' ? { in: 1 } : { out: 1 });
+      else if (event.type === 'enter') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, { in: 1 });
+      else if (event.type === 'exit') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
+    }
+  }
+
+  /**
+   * With a store calendar: when the store was open at a camera's previous frame (or check) and has closed since,
+   * every visit under way ends as `closing` (no occupancy carried into the night); people still there start anew.
+   */
+  private closing(cameraId: string, analytics: ZoneAnalytics, at: number): ZoneEvent[] {
+    const calendar = this.metrics.collector.calendar;
+    const last = this.checkedAt.get(cameraId);
+    if (last !== undefined && at <= last) return [];
+    this.checkedAt.set(cameraId, at);
+    if (!calendar || last === undefined || !calendar.isOpen(last) || !calendar.closedBetween(last, at)) return [];
+    return analytics.endAll('closing');
   }
 
   private analyticsOf(cameraId: string): ZoneAnalytics {

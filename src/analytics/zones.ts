@@ -83,11 +83,12 @@ export interface TrackObservation {
 }
 
 /**
- * Why a visit ended: the person walked out (`left`), their track was lost (`lost`), or the node stopped counting
- * while they were inside: closed by a redeploy or a stop of Node-RED (`redeploy`), or gone with the process
- * without a close (`restart`: a crash, SIGKILL, power loss), each ended when counting starts again.
+ * Why a visit ended: the person walked out (`left`), their track was lost (`lost`), the store closed (`closing`, with
+ * a store calendar), or the node stopped counting while they were inside: closed by a redeploy or a stop of
+ * Node-RED (`redeploy`), or gone with the process without a close (`restart`: a crash, SIGKILL, power loss), each
+ * ended when counting starts again.
  */
-export type ExitReason = 'left' | 'lost' | 'redeploy' | 'restart';
+export type ExitReason = 'left' | 'lost' | 'closing' | 'redeploy' | 'restart';
 
 export type ZoneEvent =
   | { type: 'enter'; zoneId: string; trackId: number; at: number; visitId: string; label: string | null }

@@ -153,6 +153,7 @@ export function createApi(options: ApiOptions): Api {
     return {
       occupancy,
       footfallToday: collector && day ? collector.footfallOn(day, id) : 0,
+      footfallOutsideHoursToday: collector && day ? collector.outsideHoursOn(day, id) : 0,
       peakToday: peak ? { count: peak.peak, at: peak.peakAt } : null,
       footfallByHour: collector && day ? collector.hours(id, day).map((h) => ({ hour: h.key, footfall: h.footfall })) : [],
     };
@@ -175,7 +176,8 @@ export function createApi(options: ApiOptions): Api {
     const views = state.list();
     const cameras = Object.fromEntries(views.map((v) => [v.id, period(collector, day, v.id, v.occupancy ?? v.tracks.length)]));
     const total = period(collector, day, ALL_CAMERAS, views.reduce((sum, v) => sum + (v.occupancy ?? v.tracks.length), 0));
-    return { day, total, cameras, conversionToday: conversionToday(collector) };
+    const storeOpen = collector?.calendar ? collector.calendar.isOpen(Date.now()) : null;
+    return { day, storeOpen, total, cameras, conversionToday: conversionToday(collector) };
   };
 
   const upgrade = (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => {
@@ -336,7 +338,8 @@ export function createApi(options: ApiOptions): Api {
       return {
         at: Date.now(),
         day: stats.day,
-        total: { occupancy: stats.total.occupancy, footfallToday: stats.total.footfallToday, peakToday: stats.total.peakToday },
+        storeOpen: stats.storeOpen,
+        total: { occupancy: stats.total.occupancy, footfallToday: stats.total.footfallToday, footfallOutsideHoursToday: stats.total.footfallOutsideHoursToday, peakToday: stats.total.peakToday },
         conversionToday: stats.conversionToday,
         cameras: state.list().map((v) => ({
           id: v.id,

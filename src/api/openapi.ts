@@ -40,7 +40,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
         get: {
           summary: 'Counts per interval, zone and line for spreadsheets and BI tools (CSV or JSON)',
           description:
-            'One row per interval, camera and counter the camera counted with while it ran (zeros included). For a zone, in and out are entries and exits, avg_dwell_seconds the mean dwell of the visits that ended in the interval, peak_occupancy the most people inside at once; both are empty for a line. Times are the store\'s local time with its offset; days are local days (23 or 25 hours on clock-change days). Over all the retained time the in/out totals equal /zones. Minutes are kept 7 days and hours 400 by default (zone-analytics Keep).',
+            'One row per interval, camera and counter the camera counted with while it ran (zeros included). For a zone, in and out are entries and exits, avg_dwell_seconds the mean dwell of the visits that ended in the interval, peak_occupancy the most people inside at once; both are empty for a line. Times are the store\'s local time with its offset; days are local days (23 or 25 hours on clock-change days). Over all the retained time the in/out totals equal /zones. Minutes are kept 7 days and hours 400 by default (zone-analytics Keep). With a store calendar, hours says whether the interval lies in opening hours (open, closed, partly); empty without one.',
           parameters: [
             { name: 'interval', in: 'query', required: false, description: 'minute, hour (default) or day', schema: { type: 'string', enum: ['minute', 'hour', 'day'] } },
             { name: 'format', in: 'query', required: false, description: 'csv (default) or json', schema: { type: 'string', enum: ['csv', 'json'] } },
@@ -52,7 +52,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             200: {
               description: 'The rows',
               content: {
-                'text/csv': { schema: { type: 'string', example: 'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy\r\n2026-12-05T10:00:00+01:00,2026-12-05T11:00:00+01:00,entrance,line,door,41,37,,\r\n' } },
+                'text/csv': { schema: { type: 'string', example: 'start,end,camera,kind,counter,in,out,avg_dwell_seconds,peak_occupancy,hours\r\n2026-12-05T10:00:00+01:00,2026-12-05T11:00:00+01:00,entrance,line,door,41,37,,,open\r\n' } },
                 'application/json': { schema: { $ref: '#/components/schemas/Export' } },
               },
             },
@@ -74,7 +74,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       '/ws/analytics': {
         get: {
           summary: 'WebSocket: live analytics',
-          description: 'Text messages: {"type": "tick", at, day, total: {occupancy, footfallToday, peakToday}, conversionToday, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
+          description: 'Text messages: {"type": "tick", at, day, storeOpen, total: {occupancy, footfallToday, footfallOutsideHoursToday, peakToday}, conversionToday, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
           responses: { 101: { description: 'Switching to the WebSocket protocol' }, 426: error },
         },
       },
@@ -101,6 +101,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
                   out: { type: 'integer' },
                   avgDwellSeconds: { type: 'number', nullable: true },
                   peakOccupancy: { type: 'integer', nullable: true },
+                  hours: { type: 'string', enum: ['open', 'closed', 'partly'], nullable: true, description: 'with a store calendar, how the interval lies in opening hours' },
                 },
               },
             },
@@ -235,7 +236,8 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           type: 'object',
           properties: {
             occupancy: { type: 'integer' },
-            footfallToday: { type: 'integer' },
+            footfallToday: { type: 'integer', description: 'footfall in opening hours, with a store calendar' },
+            footfallOutsideHoursToday: { type: 'integer', description: 'footfall while the store was closed (0 without a store calendar)' },
             peakToday: { type: 'object', nullable: true, properties: { count: { type: 'integer' }, at: { type: 'integer' } } },
             footfallByHour: { type: 'array', items: { type: 'object', properties: { hour: { type: 'string' }, footfall: { type: 'integer' } } } },
           },
@@ -244,6 +246,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           type: 'object',
           properties: {
             day: { type: 'string', nullable: true, description: "the store's local day, YYYY-MM-DD" },
+            storeOpen: { type: 'boolean', nullable: true, description: 'whether the store is open now by its calendar; null without a store calendar' },
             total: { $ref: '#/components/schemas/Period' },
             cameras: { type: 'object', additionalProperties: { $ref: '#/components/schemas/Period' } },
             conversionToday: { allOf: [{ $ref: '#/components/schemas/Conversion' }], nullable: true, description: 'null unless a pos-conversion node records sales' },

@@ -84,6 +84,8 @@ function list<T>(value: unknown, what: string, read: (entry: unknown) => T | nul
   });
 }
 
+const readOutsideHours = (value: unknown): { outsideHours?: number } => (count(value) ? { outsideHours: value } : {});
+
 /** Counters per zone and line: a bucket whose tallies are not all well formed keeps none, rather than some. */
 function readTallies(value: unknown): { counters?: CounterTallies } {
   if (!isObject(value)) return {};
@@ -99,12 +101,12 @@ function readTallies(value: unknown): { counters?: CounterTallies } {
 
 const readMinute = (b: unknown): MinuteBucket | null =>
   isObject(b) && finite(b.start) && count(b.footfall) && count(b.occupancyMax) && count(b.occupancySum) && count(b.samples)
-    ? { start: b.start, footfall: b.footfall, occupancyMax: b.occupancyMax, occupancySum: b.occupancySum, samples: b.samples, ...readTallies(b.counters) }
+    ? { start: b.start, footfall: b.footfall, occupancyMax: b.occupancyMax, occupancySum: b.occupancySum, samples: b.samples, ...readOutsideHours(b.outsideHours), ...readTallies(b.counters) }
     : null;
 
 const readHour = (b: unknown): HourBucket | null =>
   isObject(b) && typeof b.key === 'string' && b.key.length <= 40 && typeof b.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(b.day) && finite(b.start) && count(b.footfall)
-    ? { key: b.key, day: b.day, start: b.start, footfall: b.footfall, ...readTallies(b.counters) }
+    ? { key: b.key, day: b.day, start: b.start, footfall: b.footfall, ...readOutsideHours(b.outsideHours), ...readTallies(b.counters) }
     : null;
 
 const readDay = (b: unknown): DayPeak | null =>

@@ -1,3 +1,4 @@
+import { StoreCalendar, type CalendarSettings } from './calendar';
 import { DAY, LocalClock, MINUTE } from './local-time';
 
 export const ALL_CAMERAS = '*';
@@ -29,6 +30,8 @@ export interface MinuteBucket {
   occupancyMax: number;
   occupancySum: number;
   samples: number;
+  /** People counted as footfall while the store was closed (store calendar), kept out of `footfall`. */
+  outsideHours?: number;
   /** A camera's counters in this minute: every zone and line it counted with while it ran, zeros included. */
   counters?: CounterTallies;
 }
@@ -39,6 +42,7 @@ export interface HourBucket {
   day: string;
   start: number;
   footfall: number;
+  outsideHours?: number;
   /** A camera's counters in this hour. */
   counters?: CounterTallies;
 }
@@ -53,9 +57,11 @@ export interface MetricsOptions {
   timeZone: string;
   minuteRetentionDays: number;
   hourRetentionDays: number;
+  /** The store's opening hours as `calendarKey` writes them; null when the store keeps no calendar. */
+  calendar: string | null;
 }
 
-export const DEFAULT_METRICS_OPTIONS: MetricsOptions = { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 };
+export const DEFAULT_METRICS_OPTIONS: MetricsOptions = { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400, calendar: null };
 
 interface Series {
   minutes: Map<number, MinuteBucket>;
@@ -134,6 +140,8 @@ export class MetricsCollector {
   readonly options: MetricsOptions;
   /** The store's local time, in which hours and days are counted. */
   readonly clock: LocalClock;
+  /** The store's opening hours, when it keeps a calendar. */
+  readonly calendar: StoreCalendar | null;
   private readonly series = new Map<string, Series>();
   /** Each open reader: the series it follows, and their changes it has not taken yet. */
   private readonly readers = new Set<{ follows: (series: string) => boolean; changed: Map<string, ChangedKeys> }>();
@@ -147,15 +155,19 @@ export class MetricsCollector {
       if (!(this.options[key] > 0)) throw new RangeError(`${key} must be a positive number of days, got ${this.options[key]}`);
     }
     this.clock = new LocalClock(this.options.timeZone);
+    this.calendar = this.options.calendar ? new StoreCalendar(JSON.parse(this.options.calendar) as CalendarSettings, this.clock) : null;
   }
 
-  /** People who entered (footfall) at `at`, for one camera. */
+  /** People who entered (footfall) at `at`, for one camera; while the store is closed, counted apart (`outsideHours`). */
   recordFootfall(cameraId: string, at: number, count = 1): void {
     if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
+    const open = this.calendar?.isOpen(at) ?? true;
     for (const id of [cameraId, ALL_CAMERAS]) {
       const series = this.seriesOf(id);
-      this.minute(id, series, at).footfall += count;
-      this.hour(id, series, at).footfall += count;
+      for (const bucket of [this.minute(id, series, at), this.hour(id, series, at)]) {
+        if (open) bucket.footfall += count;
+        else bucket.outsideHours = (bucket.outsideHours ?? 0) + count;
+      }
     }
     this.prune(at);
   }
@@ -210,19 +222,28 @@ export class MetricsCollector {
     if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
     const camera = this.seriesOf(cameraId);
     const all = this.seriesOf(ALL_CAMERAS);
+    const outside = (b: { outsideHours?: number } | undefined) => b?.outsideHours ?? 0;
     for (const bucket of rows.minutes ?? []) {
-      const change = bucket.footfall - (camera.minutes.get(bucket.start)?.footfall ?? 0);
+      const before = camera.minutes.get(bucket.start);
+      const change = bucket.footfall - (before?.footfall ?? 0);
+      const changeOutside = outside(bucket) - outside(before);
       camera.minutes.set(bucket.start, copyBucket(bucket));
       this.changed(cameraId, 'minutes', bucket.start);
-      if (change !== 0) this.minute(ALL_CAMERAS, all, bucket.start).footfall += change;
+      if (change === 0 && changeOutside === 0) continue;
+      const total = this.minute(ALL_CAMERAS, all, bucket.start);
+      total.footfall += change;
+      if (changeOutside !== 0) total.outsideHours = outside(total) + changeOutside;
     }
     for (const bucket of rows.hours ?? []) {
-      const change = bucket.footfall - (camera.hours.get(bucket.key)?.footfall ?? 0);
+      const before = camera.hours.get(bucket.key);
+      const change = bucket.footfall - (before?.footfall ?? 0);
+      const changeOutside = outside(bucket) - outside(before);
       putHour(camera, copyBucket(bucket));
       this.changed(cameraId, 'hours', bucket.key);
-      if (change === 0) continue;
+      if (change === 0 && changeOutside === 0) continue;
       const total = all.hours.get(bucket.key) ?? { key: bucket.key, day: bucket.day, start: bucket.start, footfall: 0 };
       total.footfall += change;
+      if (changeOutside !== 0) total.outsideHours = outside(total) + changeOutside;
       putHour(all, total);
       this.changed(ALL_CAMERAS, 'hours', bucket.key);
     }
@@ -269,6 +290,11 @@ export class MetricsCollector {
 
   footfallOn(day: string, cameraId = ALL_CAMERAS): number {
     return this.hours(cameraId, day).reduce((sum, b) => sum + b.footfall, 0);
+  }
+
+  /** People counted as footfall on `day` while the store was closed. */
+  outsideHoursOn(day: string, cameraId = ALL_CAMERAS): number {
+    return this.hours(cameraId, day).reduce((sum, b) => sum + (b.outsideHours ?? 0), 0);
   }
 
   peak(cameraId = ALL_CAMERAS): { count: number; at: number | null } {

@@ -1,3 +1,4 @@
+import type { HoursCoverage } from './calendar';
 import { ALL_CAMERAS, type CounterTallies, type MetricsCollector } from './collector';
 import { HOUR, LocalClock, MINUTE } from './local-time';
 
@@ -19,9 +20,11 @@ export interface ExportRow {
   avgDwellSeconds: number | null;
   /** The most people inside the zone at once; null for a line. */
   peakOccupancy: number | null;
+  /** With a store calendar, whether the interval lies in opening hours: open, closed or partly; null without one. */
+  hours: HoursCoverage | null;
 }
 
-export const EXPORT_COLUMNS = ['start', 'end', 'camera', 'kind', 'counter', 'in', 'out', 'avg_dwell_seconds', 'peak_occupancy'] as const;
+export const EXPORT_COLUMNS = ['start', 'end', 'camera', 'kind', 'counter', 'in', 'out', 'avg_dwell_seconds', 'peak_occupancy', 'hours'] as const;
 
 export interface ExportQuery {
   interval: ExportInterval;
@@ -81,6 +84,7 @@ export function exportRows(collector: MetricsCollector, query: ExportQuery): Exp
       if (span.start < query.from || span.start >= query.to) continue;
       const start = collector.clock.iso(span.start);
       const end = collector.clock.iso(span.end);
+      const hours = collector.calendar?.coverage(span.start, span.end) ?? null;
       for (const key of Object.keys(span.counters).sort()) {
         const t = span.counters[key];
         const zone = key.startsWith('zone:');
@@ -96,6 +100,7 @@ export function exportRows(collector: MetricsCollector, query: ExportQuery): Exp
             out: t.out,
             avgDwellSeconds: zone && t.out > 0 ? Math.round((t.dwellSum / t.out) * 10) / 10 : null,
             peakOccupancy: zone ? t.peak : null,
+            hours,
           },
         });
         if (rows.length > MAX_EXPORT_ROWS) throw new RangeError(`more than ${MAX_EXPORT_ROWS} rows: ask for a shorter time (from, to), a longer interval or one camera`);
@@ -118,7 +123,7 @@ function csvField(value: string | number | null): string {
 export function toCsv(rows: readonly ExportRow[]): string {
   const lines = [EXPORT_COLUMNS.join(',')];
   for (const r of rows) {
-    lines.push([r.start, r.end, r.camera, r.kind, r.counter, r.in, r.out, r.avgDwellSeconds, r.peakOccupancy].map(csvField).join(','));
+    lines.push([r.start, r.end, r.camera, r.kind, r.counter, r.in, r.out, r.avgDwellSeconds, r.peakOccupancy, r.hours].map(csvField).join(','));
   }
   return `${lines.join('\r\n')}\r\n`;
 }

@@ -2,6 +2,8 @@ export const MINUTE = 60_000;
 export const HOUR = 3_600_000;
 export const DAY = 86_400_000;
 
+const WEEKDAYS = ['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'];
+
 /** Local calendar positions of instants in one IANA time zone (the store's hours, not UTC). */
 export class LocalClock {
   private readonly format: Intl.DateTimeFormat;
@@ -17,6 +19,7 @@ export class LocalClock {
         minute: '2-digit',
         second: '2-digit',
         hourCycle: 'h23',
+        weekday: 'short',
         timeZoneName: 'longOffset',
       });
     } catch {
@@ -25,11 +28,17 @@ export class LocalClock {
   }
 
   /** The local calendar fields of an instant and its offset from UTC (`+01:00`). */
-  private partsOf(at: number): Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'offset', string> {
+  private partsOf(at: number): Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'offset' | 'weekday', string> {
     const parts: Record<string, string> = {};
     for (const part of this.format.formatToParts(at)) parts[part.type] = part.value;
     parts.offset = parts.timeZoneName === 'GMT' ? '+00:00' : parts.timeZoneName.replace('GMT', '');
-    return parts as Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'offset', string>;
+    return parts as Record<'year' | 'month' | 'day' | 'hour' | 'minute' | 'second' | 'offset' | 'weekday', string>;
+  }
+
+  /** Where an instant falls on the local calendar: its day, weekday (0 Monday to 6 Sunday) and minute of the day. */
+  localMinute(at: number): { day: string; weekday: number; minute: number } {
+    const p = this.partsOf(at);
+    return { day: `${p.year}-${p.month}-${p.day}`, weekday: WEEKDAYS.indexOf(p.weekday), minute: Number(p.hour) * 60 + Number(p.minute) };
   }
 
   /**
@@ -65,6 +74,12 @@ export class LocalClock {
       else after = middle;
     }
     return after;
+  }
+
+  /** The local day before `day`. */
+  static previousDay(day: string): string {
+    const [year, month, date] = day.split('-').map(Number);
+    return new Date(Date.UTC(year, month - 1, date - 1)).toISOString().slice(0, 10);
   }
 
   /** The local day after `day`. */

@@ -25,7 +25,11 @@ const databases = new SharedByFile<Opened, MetricsOptions>({
   release: flush,
   close: ({ store }) => store.close(),
   mismatch: (file, key, current) =>
-    new Error(`${file} is already used with ${key} ${current[key]}; nodes sharing a database need the same time zone and retention`),
+    new Error(
+      key === 'calendar'
+        ? `${file} is already used with other opening hours (${current.calendar ?? 'no store calendar'}); nodes sharing a database need the same store calendar`
+        : `${file} is already used with ${key} ${current[key]}; nodes sharing a database need the same time zone, retention and store calendar`,
+    ),
 });
 
 /**
@@ -33,7 +37,8 @@ const databases = new SharedByFile<Opened, MetricsOptions>({
  * adds to the same totals (and aggregates across cameras). `file` null keeps the metrics in memory only, for
  * this user alone.
  */
-export function acquireMetrics(file: string | null, options: MetricsOptions): SharedMetrics {
+export function acquireMetrics(file: string | null, given: Omit<MetricsOptions, 'calendar'> & Partial<Pick<MetricsOptions, 'calendar'>>): SharedMetrics {
+  const options: MetricsOptions = { calendar: null, ...given };
   if (file === null) {
     return { collector: new MetricsCollector(options), store: null, flush: () => {}, release: () => {} };
   }

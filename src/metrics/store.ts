@@ -14,19 +14,20 @@ export class MetricsStore {
       file,
       `
         CREATE TABLE IF NOT EXISTS minutes (series TEXT NOT NULL, start INTEGER NOT NULL, footfall INTEGER NOT NULL,
-          occupancy_max INTEGER NOT NULL, occupancy_sum REAL NOT NULL, samples INTEGER NOT NULL, counters TEXT, PRIMARY KEY (series, start));
+          occupancy_max INTEGER NOT NULL, occupancy_sum REAL NOT NULL, samples INTEGER NOT NULL, counters TEXT, outside_hours INTEGER, PRIMARY KEY (series, start));
         CREATE TABLE IF NOT EXISTS hours (series TEXT NOT NULL, key TEXT NOT NULL, day TEXT NOT NULL, start INTEGER NOT NULL,
-          footfall INTEGER NOT NULL, counters TEXT, PRIMARY KEY (series, key));
+          footfall INTEGER NOT NULL, counters TEXT, outside_hours INTEGER, PRIMARY KEY (series, key));
         CREATE TABLE IF NOT EXISTS days (series TEXT NOT NULL, day TEXT NOT NULL, peak INTEGER NOT NULL, peak_at INTEGER NOT NULL,
           PRIMARY KEY (series, day));
         CREATE TABLE IF NOT EXISTS counters (scope TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL, PRIMARY KEY (scope, id));
       `,
       'metrics database',
     );
-    // Databases made before counters were kept per interval get the column; their older rows have none.
+    // Databases made before counters per interval and the store calendar get the columns; their older rows have none.
     for (const table of ['minutes', 'hours']) {
-      const columns = this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[];
-      if (!columns.some((c) => c.name === 'counters')) this.db.exec(`ALTER TABLE ${table} ADD COLUMN counters TEXT`);
+      const columns = new Set((this.db.prepare(`PRAGMA table_info(${table})`).all() as { name: string }[]).map((c) => c.name));
+      if (!columns.has('counters')) this.db.exec(`ALTER TABLE ${table} ADD COLUMN counters TEXT`);
+      if (!columns.has('outside_hours')) this.db.exec(`ALTER TABLE ${table} ADD COLUMN outside_hours INTEGER`);
     }
   }
 
@@ -37,14 +38,14 @@ export class MetricsStore {
 
   write(changes: MetricsChanges): void {
     const minute = this.db.prepare(
-      'INSERT OR REPLACE INTO minutes (series, start, footfall, occupancy_max, occupancy_sum, samples, counters) VALUES (?, ?, ?, ?, ?, ?, ?)',
+      'INSERT OR REPLACE INTO minutes (series, start, footfall, occupancy_max, occupancy_sum, samples, counters, outside_hours) VALUES (?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    const hour = this.db.prepare('INSERT OR REPLACE INTO hours (series, key, day, start, footfall, counters) VALUES (?, ?, ?, ?, ?, ?)');
+    const hour = this.db.prepare('INSERT OR REPLACE INTO hours (series, key, day, start, footfall, counters, outside_hours) VALUES (?, ?, ?, ?, ?, ?, ?)');
     const tallies = (counters: CounterTallies | undefined) => (counters ? JSON.stringify(counters) : null);
     const day = this.db.prepare('INSERT OR REPLACE INTO days (series, day, peak, peak_at) VALUES (?, ?, ?, ?)');
     this.db.transaction(() => {
-      for (const { series, bucket: b } of changes.minutes) minute.run(series, b.start, b.footfall, b.occupancyMax, b.occupancySum, b.samples, tallies(b.counters));
-      for (const { series, bucket: b } of changes.hours) hour.run(series, b.key, b.day, b.start, b.footfall, tallies(b.counters));
+      for (const { series, bucket: b } of changes.minutes) minute.run(series, b.start, b.footfall, b.occupancyMax, b.occupancySum, b.samples, tallies(b.counters), b.outsideHours ?? null);
+      for (const { series, bucket: b } of changes.hours) hour.run(series, b.key, b.day, b.start, b.footfall, tallies(b.counters), b.outsideHours ?? null);
       for (const { series, peak: p } of changes.days) day.run(series, p.day, p.peak, p.peakAt);
       if (Number.isFinite(changes.removedBefore.minutes)) this.db.prepare('DELETE FROM minutes WHERE start < ?').run(changes.removedBefore.minutes);
       if (Number.isFinite(changes.removedBefore.hours)) {
@@ -55,18 +56,21 @@ export class MetricsStore {
   }
 
   read(): { minutes: { series: string; bucket: MinuteBucket }[]; hours: { series: string; bucket: HourBucket }[]; days: { series: string; peak: DayPeak }[] } {
-    type MinuteRow = { series: string; start: number; footfall: number; occupancy_max: number; occupancy_sum: number; samples: number; counters: string | null };
-    type HourRow = { series: string; key: string; day: string; start: number; footfall: number; counters: string | null };
-    const tallies = (json: string | null) => (json === null ? {} : { counters: JSON.parse(json) as CounterTallies });
+    type MinuteRow = { series: string; start: number; footfall: number; occupancy_max: number; occupancy_sum: number; samples: number; counters: string | null; outside_hours: number | null };
+    type HourRow = { series: string; key: string; day: string; start: number; footfall: number; counters: string | null; outside_hours: number | null };
+    const extras = (r: { counters: string | null; outside_hours: number | null }) => ({
+      ...(r.counters === null ? {} : { counters: JSON.parse(r.counters) as CounterTallies }),
+      ...(r.outside_hours === null ? {} : { outsideHours: r.outside_hours }),
+    });
     type DayRow = { series: string; day: string; peak: number; peak_at: number };
     return {
       minutes: (this.db.prepare('SELECT * FROM minutes').all() as MinuteRow[]).map((r) => ({
         series: r.series,
-        bucket: { start: r.start, footfall: r.footfall, occupancyMax: r.occupancy_max, occupancySum: r.occupancy_sum, samples: r.samples, ...tallies(r.counters) },
+        bucket: { start: r.start, footfall: r.footfall, occupancyMax: r.occupancy_max, occupancySum: r.occupancy_sum, samples: r.samples, ...extras(r) },
       })),
       hours: (this.db.prepare('SELECT * FROM hours').all() as HourRow[]).map((r) => ({
         series: r.series,
-        bucket: { key: r.key, day: r.day, start: r.start, footfall: r.footfall, ...tallies(r.counters) },
+        bucket: { key: r.key, day: r.day, start: r.start, footfall: r.footfall, ...extras(r) },
       })),
       days: (this.db.prepare('SELECT * FROM days').all() as DayRow[]).map((r) => ({ series: r.series, peak: { day: r.day, peak: r.peak, peakAt: r.peak_at } })),
     };
