@@ -8,6 +8,8 @@ import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, st
 
 interface PosConversionDef extends NodeDef {
   footfallCamera: string;
+  /** Absent in flows made before buying units: people. */
+  visitors?: 'people' | 'units';
   timeZone: string;
   database: string;
   retentionDays: string | number;
@@ -30,6 +32,7 @@ export = function register(RED: NodeAPI): void {
         timeZone: config.timeZone?.trim() || Intl.DateTimeFormat().resolvedOptions().timeZone,
         retentionDays: settingNumber(config.retentionDays, 400),
         footfallCamera: config.footfallCamera?.trim() ?? '',
+        visitors: config.visitors === 'units' ? 'units' : 'people',
       });
     } catch (err) {
       refuseToRun(node, 'pos-conversion', err as Error);

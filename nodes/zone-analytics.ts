@@ -1,5 +1,6 @@
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
+import { DEFAULT_BUYING_UNIT_OPTIONS } from '../src/analytics/buying-units';
 import { ZoneService } from '../src/analytics/zone-service';
 import { SUMMARY_INTERVALS, type SummaryInterval } from '../src/analytics/summaries';
 import { DEFAULT_ZONE_OPTIONS, type Anchor, type ZoneEvent, type ZoneLayout } from '../src/analytics/zones';
@@ -32,6 +33,10 @@ interface ZoneAnalyticsDef extends NodeDef {
   summaries?: 'off' | SummaryInterval;
   summaryDelivery?: 'sent' | 'acknowledged';
   summaryRetrySeconds?: string | number;
+  /** Absent in flows made before buying units: off. */
+  buyingUnits?: boolean;
+  unitSeconds?: string | number;
+  unitDistance?: string | number;
 }
 
 type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown[]; delivered?: unknown; summaryId?: unknown };
@@ -120,7 +125,10 @@ export = function register(RED: NodeAPI): void {
       const summaries = interval
         ? { interval, acknowledge: config.summaryDelivery === 'acknowledged', retrySeconds: settingNumber(config.summaryRetrySeconds, 30) }
         : undefined;
-      service = new ZoneService(layout, zoneOptions, metrics, node.id, undefined, summaries);
+      const buyingUnits = config.buyingUnits === true
+        ? { seconds: settingNumber(config.unitSeconds, DEFAULT_BUYING_UNIT_OPTIONS.seconds), distance: settingNumber(config.unitDistance, DEFAULT_BUYING_UNIT_OPTIONS.distance) }
+        : null;
+      service = new ZoneService(layout, zoneOptions, metrics, node.id, undefined, summaries, buyingUnits);
     } catch (err) {
       metrics?.release();
       refuseToRun(node, 'zone-analytics', err as Error);

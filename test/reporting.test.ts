@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { alertRule, ZoneAlert } from '../src/analytics/alerts';
+import { BuyingUnits } from '../src/analytics/buying-units';
 import { IntervalSummaries, type IntervalSummary } from '../src/analytics/summaries';
 import { ZoneService } from '../src/analytics/zone-service';
 import { ZoneAnalytics, type TrackObservation, type ZoneEvent } from '../src/analytics/zones';
@@ -13,6 +14,8 @@ import { calendarKey, StoreCalendar, type CalendarSettings } from '../src/metric
 import { exportRows, parseExportTime, toCsv } from '../src/metrics/export';
 import { HOUR, LocalClock, MINUTE } from '../src/metrics/local-time';
 import { acquireMetrics } from '../src/metrics/shared';
+import { conversionReport } from '../src/sales/conversion';
+import { SalesLedger } from '../src/sales/ledger';
 import { MqttTopics } from '../src/mqtt/topics';
 import { MetricsStore } from '../src/metrics/store';
 import { openDatabase } from '../src/sqlite';
@@ -191,6 +194,7 @@ describe('interval summaries', () => {
       end: '2026-12-05T10:01:00+00:00',
       footfall: 1,
       footfallOutsideHours: 0,
+      buyingUnits: null,
       hours: null,
       counters: [
         { kind: 'line', counter: 'door', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: null },
@@ -416,7 +420,7 @@ describe('store calendar: opening hours', () => {
     );
     feed(service, 'cam', Date.parse('2026-12-05T20:01:00Z'), [[[50, 280]], [[50, 320]]], 7);
     assert.equal(metrics.collector.footfallOn('2026-12-05', 'cam'), 1, 'the crossing before closing');
-    assert.equal(metrics.collector.outsideHoursOn('2026-12-05', 'cam'), 1, 'the crossing after closing');
+    assert.equal(metrics.collector.extraOn('outsideHours', '2026-12-05', 'cam'), 1, 'the crossing after closing');
     const hourly = exportRows(metrics.collector, { interval: 'hour', from: -Infinity, to: Infinity }).map((r) => [r.start.slice(11, 16), r.counter, r.in, r.out, r.hours]);
     assert.deepEqual(hourly, [['19:00', 'door', 1, 0, 'open'], ['19:00', 'shelf', 1, 1, 'open'], ['20:00', 'door', 1, 0, 'closed'], ['20:00', 'shelf', 1, 0, 'closed']]);
   });
@@ -429,5 +433,60 @@ describe('store calendar: opening hours', () => {
     const ended = service.tick(Date.parse('2026-12-05T20:00:00Z'));
     assert.deepEqual(ended.map((e) => [e.type, e.type === 'exit' && e.reason, e.cameraId]), [['exit', 'closing', 'cam']]);
     assert.deepEqual(service.tick(Date.parse('2026-12-06T09:00:00Z')), []);
+  });
+});
+
+describe('buying units: people who come in together', () => {
+  const person = (at: number, x: number, height = 100) => ({ at, position: [x, 300] as [number, number], height });
+
+  it('groups entries close in time and place, nearest first, and leaves the rest alone', () => {
+    const units = new BuyingUnits({ seconds: 3, distance: 1.5 });
+    const seen = [
+      person(0, 100), // a family of three, side by side within two seconds
+      person(1000, 180),
+      person(2000, 260),
+      person(2500, 700), // someone at the far end of the door at the same time
+      person(8000, 110), // a shopper alone, later
+      person(8200, 900, 50), // someone else 790 px away at the same moment: alone
+    ].map((entry) => units.enter(entry));
+    assert.deepEqual(seen.map((u) => u.unit), [1, 1, 1, 2, 3, 4]);
+    assert.deepEqual(seen.map((u) => u.starts), [true, false, false, true, true, true]);
+    assert.throws(() => new BuyingUnits({ seconds: 0, distance: 1 }), /above 0 and at most 60 seconds, got 0/);
+    assert.throws(() => new BuyingUnits({ seconds: 3, distance: 50 }), /at most 20 box heights, got 50/);
+  });
+
+  it('counts units beside footfall, marks the entries, and lets conversion use them; off, nothing changes', () => {
+    const doorLayout = { lines: [{ id: 'door', from: [0, 300] as [number, number], to: [800, 300] as [number, number] }] };
+    const t0 = Date.parse('2026-12-05T10:00:00Z');
+    // A couple crossing together, then a shopper alone 10 s later.
+    const crossings: [number, [number, number][][]][] = [
+      [t0, [[[100, 280], [160, 280]], [[100, 320], [160, 320]]]],
+      [t0 + 10_000, [[[500, 280]], [[500, 320]]]],
+    ];
+    const run = (grouping: boolean) => {
+      const metrics = acquireMetrics(null, { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 });
+      const service = new ZoneService(doorLayout, {}, metrics, 'scope', 256, undefined, grouping ? { seconds: 3, distance: 1.5 } : null);
+      const marks: (number | undefined)[] = [];
+      crossings.forEach(([at, frames], n) =>
+        frames.forEach((people, i) => {
+          const tracks = people.map(([x, y], k): TrackObservation => ({ id: n * 10 + k + 1, bbox: [x - 15, y - 100, x + 15, y] }));
+          marks.push(...service.process({ cameraId: 'door', timestamp: at + i * 500 }, tracks).events.map((e) => e.buyingUnit));
+        }),
+      );
+      return { collector: metrics.collector, marks };
+    };
+    const grouped = run(true);
+    assert.deepEqual(grouped.marks, [1, 1, 2]);
+    assert.deepEqual([grouped.collector.footfallOn('2026-12-05', 'door'), grouped.collector.extraOn('units', '2026-12-05', 'door')], [3, 2]);
+    assert.equal(grouped.collector.extraOn('units', '2026-12-05'), 2, 'all cameras together');
+    const plain = run(false);
+    assert.deepEqual(plain.marks, [undefined, undefined, undefined]);
+    assert.deepEqual(plain.collector.hours('door').map((h) => [h.footfall, h.units]), [[3, undefined]]);
+
+    const ledger = new SalesLedger(':memory:', { timeZone: 'UTC', retentionDays: 400, footfallCamera: 'door', visitors: 'units' });
+    ledger.record([{ id: 'R-1', at: t0 + 60_000, amount: 10 }]);
+    const report = conversionReport(ledger, grouped.collector, '2026-12-05');
+    assert.deepEqual([report.visitors, report.total.footfall, report.total.conversionRate], ['units', 2, 0.5]);
+    ledger.close();
   });
 });

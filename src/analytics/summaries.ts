@@ -18,6 +18,8 @@ export interface IntervalSummary {
   footfall: number;
   /** ... and while the store was closed. */
   footfallOutsideHours: number;
+  /** Buying units among the footfall; null when zone-analytics does not keep them. */
+  buyingUnits: number | null;
   /** With a store calendar, whether the interval lies in opening hours: open, closed or partly; null without one. */
   hours: ExportRow['hours'];
   counters: Omit<ExportRow, 'start' | 'end' | 'camera' | 'hours'>[];
@@ -36,6 +38,8 @@ export interface SummaryOptions {
    * up to the track timeout and re-link time later.
    */
   settleSeconds: number;
+  /** Whether buying units are kept, so that none in an interval reads 0 rather than null. */
+  buyingUnits?: boolean;
 }
 
 /** A camera that stopped sending frames has its intervals closed by the clock this long after they settled. */
@@ -159,6 +163,7 @@ export class IntervalSummaries {
             end: this.collector.clock.iso(b.start + this.length),
             footfall: b.footfall,
             footfallOutsideHours: b.outsideHours ?? 0,
+            buyingUnits: this.options.buyingUnits ? (b.units ?? 0) : null,
             hours: this.collector.calendar?.coverage(b.start, b.start + this.length) ?? null,
             counters: rows.map(({ start: _start, end: _end, camera: _camera, hours: _hours, ...counter }) => counter),
           },

@@ -1,5 +1,6 @@
 import { ALL_CAMERAS } from '../metrics/collector';
 import type { SharedMetrics } from '../metrics/shared';
+import { BuyingUnits, validateBuyingUnitOptions, type BuyingUnitOptions } from './buying-units';
 import { IntervalSummaries, type IntervalSummary, type SummaryOptions } from './summaries';
 import { DEFAULT_ZONE_OPTIONS, validateLayout, validateZoneOptions, ZoneAnalytics, type ExitReason, type LineStats, type TrackObservation, type ZoneEvent, type ZoneGeometry, type ZoneLayout, type ZoneOptions, type ZoneStats } from './zones';
 
@@ -15,7 +16,8 @@ export interface CameraFrame {
 export interface FrameResult {
   zones: ZoneStats[];
   lines: LineStats[];
-  events: (ZoneEvent & { cameraId: string })[];
+  /** Footfall entries carry the buying unit they belong to, when buying units are kept. */
+  events: (ZoneEvent & { cameraId: string; buyingUnit?: number })[];
   /** Confirmed tracks visible in this frame. */
   occupancy: number;
   /** The zones and lines in this frame's pixels, for drawing. */
@@ -37,6 +39,8 @@ export class ZoneService {
   private readonly cameras = new Map<string, ZoneAnalytics>();
   /** Each camera's latest frame or closing check, for noticing that the store closed since. */
   private readonly checkedAt = new Map<string, number>();
+  /** Each camera's grouping of entries into buying units, when they are kept. */
+  private readonly buyingUnits = new Map<string, BuyingUnits>();
   private readonly summaries: IntervalSummaries | null;
   private readonly summaryScope: string;
 
@@ -47,12 +51,18 @@ export class ZoneService {
     private readonly scope: string,
     readonly maxCameras = 256,
     summaries?: Omit<SummaryOptions, 'settleSeconds'>,
+    private readonly buyingUnitOptions: BuyingUnitOptions | null = null,
   ) {
+    if (buyingUnitOptions) validateBuyingUnitOptions(buyingUnitOptions);
     validateLayout(layout);
     const { trackTimeoutSeconds, relinkSeconds } = validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
     this.summaryScope = `${scope}/summaries/${summaries?.interval}`;
     this.summaries = summaries
-      ? new IntervalSummaries(metrics.collector, { ...summaries, settleSeconds: trackTimeoutSeconds + relinkSeconds + 1 }, metrics.store?.loadCounters(this.summaryScope))
+      ? new IntervalSummaries(
+          metrics.collector,
+          { ...summaries, settleSeconds: trackTimeoutSeconds + relinkSeconds + 1, buyingUnits: buyingUnitOptions !== null },
+          metrics.store?.loadCounters(this.summaryScope),
+        )
       : null;
   }
 
@@ -63,7 +73,7 @@ export class ZoneService {
     const events = [...this.closing(frame.cameraId, analytics, frame.timestamp), ...analytics.update(tracks, frame.timestamp, size, frame.seq)];
     const collector = this.metrics.collector;
     collector.recordOccupancy(frame.cameraId, frame.timestamp, tracks.length);
-    this.record(frame.cameraId, analytics, events);
+    const units = this.record(frame.cameraId, analytics, events, tracks);
     const stats = analytics.stats(frame.timestamp);
     const inside: Record<string, number> = {};
     for (const zone of stats.zones) inside[`zone:${zone.id}`] = zone.currentCount;
@@ -77,7 +87,7 @@ export class ZoneService {
     };
     return {
       ...stats,
-      events: events.map((e) => ({ ...e, cameraId: frame.cameraId })),
+      events: events.map((e) => ({ ...e, cameraId: frame.cameraId, ...(units.has(e) ? { buyingUnit: units.get(e) } : {}) })),
       occupancy: tracks.length,
       geometry: analytics.geometry(size),
       today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
@@ -146,15 +156,41 @@ export class ZoneService {
     });
   }
 
-  /** Footfall and the counts per interval of a camera's events. */
-  private record(cameraId: string, analytics: ZoneAnalytics, events: readonly ZoneEvent[]): void {
+  /**
+   * Footfall and the counts per interval of a camera's events; with buying units, each footfall entry's unit (from
+   * where the person stood in `tracks`), which this returns.
+   */
+  private record(cameraId: string, analytics: ZoneAnalytics, events: readonly ZoneEvent[], tracks: readonly TrackObservation[] = []): Map<ZoneEvent, number> {
     const collector = this.metrics.collector;
-    for (const event of analytics.footfallEvents(events)) collector.recordFootfall(cameraId, event.at);
+    const units = new Map<ZoneEvent, number>();
+    for (const event of analytics.footfallEvents(events)) {
+      const grouping = this.buyingUnitsOf(cameraId);
+      const box = grouping && 'trackId' in event ? tracks.find((t) => t.id === event.trackId)?.bbox : undefined;
+      if (!grouping) {
+        collector.recordFootfall(cameraId, event.at);
+        continue;
+      }
+      // A person whose box is not in this frame (it cannot be, for an entry seen in it) is a unit of their own.
+      const { unit, starts } = box ? grouping.enter({ at: event.at, position: [(box[0] + box[2]) / 2, box[3]], height: box[3] - box[1] }) : grouping.alone();
+      units.set(event, unit);
+      collector.recordFootfall(cameraId, event.at, 1, starts ? 1 : 0);
+    }
     for (const event of events) {
       if (event.type === 'cross') collector.recordCount(cameraId, event.at, `line:${event.lineId}`, event.direction === 'in' ? { in: 1 } : { out: 1 });
       else if (event.type === 'enter') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, { in: 1 });
       else if (event.type === 'exit') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
     }
+    return units;
+  }
+
+  private buyingUnitsOf(cameraId: string): BuyingUnits | null {
+    if (!this.buyingUnitOptions) return null;
+    let grouping = this.buyingUnits.get(cameraId);
+    if (!grouping) {
+      grouping = new BuyingUnits(this.buyingUnitOptions);
+      this.buyingUnits.set(cameraId, grouping);
+    }
+    return grouping;
   }
 
   /**

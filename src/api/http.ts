@@ -153,7 +153,9 @@ export function createApi(options: ApiOptions): Api {
     return {
       occupancy,
       footfallToday: collector && day ? collector.footfallOn(day, id) : 0,
-      footfallOutsideHoursToday: collector && day ? collector.outsideHoursOn(day, id) : 0,
+      footfallOutsideHoursToday: collector && day ? collector.extraOn('outsideHours', day, id) : 0,
+      // Null when zone-analytics keeps no buying units (or has counted none today).
+      buyingUnitsToday: collector && day && collector.hours(id, day).some((h) => h.units !== undefined) ? collector.extraOn('units', day, id) : null,
       peakToday: peak ? { count: peak.peak, at: peak.peakAt } : null,
       footfallByHour: collector && day ? collector.hours(id, day).map((h) => ({ hour: h.key, footfall: h.footfall })) : [],
     };
@@ -339,7 +341,13 @@ export function createApi(options: ApiOptions): Api {
         at: Date.now(),
         day: stats.day,
         storeOpen: stats.storeOpen,
-        total: { occupancy: stats.total.occupancy, footfallToday: stats.total.footfallToday, footfallOutsideHoursToday: stats.total.footfallOutsideHoursToday, peakToday: stats.total.peakToday },
+        total: {
+          occupancy: stats.total.occupancy,
+          footfallToday: stats.total.footfallToday,
+          footfallOutsideHoursToday: stats.total.footfallOutsideHoursToday,
+          buyingUnitsToday: stats.total.buyingUnitsToday,
+          peakToday: stats.total.peakToday,
+        },
         conversionToday: stats.conversionToday,
         cameras: state.list().map((v) => ({
           id: v.id,

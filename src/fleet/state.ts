@@ -1,5 +1,5 @@
 import type { LineStats, ZoneGeometry, ZoneStats } from '../analytics/zones';
-import type { CounterTallies, DayPeak, HourBucket, MinuteBucket } from '../metrics/collector';
+import { EXTRA_COUNTS, type CounterTallies, type DayPeak, type ExtraCount, type HourBucket, type MinuteBucket } from '../metrics/collector';
 import { checkCameraId, describeValue, MessageError } from '../messages';
 
 /** How a camera is doing on its worker, from its camera-source and yolo-detect nodes. */
@@ -84,7 +84,9 @@ function list<T>(value: unknown, what: string, read: (entry: unknown) => T | nul
   });
 }
 
-const readOutsideHours = (value: unknown): { outsideHours?: number } => (count(value) ? { outsideHours: value } : {});
+/** The counts a bucket has only where they apply, those well formed. */
+const readExtras = (b: Record<string, unknown>): Partial<Record<ExtraCount, number>> =>
+  Object.fromEntries(EXTRA_COUNTS.flatMap((extra) => (count(b[extra]) ? [[extra, b[extra]]] : [])));
 
 /** Counters per zone and line: a bucket whose tallies are not all well formed keeps none, rather than some. */
 function readTallies(value: unknown): { counters?: CounterTallies } {
@@ -101,12 +103,12 @@ function readTallies(value: unknown): { counters?: CounterTallies } {
 
 const readMinute = (b: unknown): MinuteBucket | null =>
   isObject(b) && finite(b.start) && count(b.footfall) && count(b.occupancyMax) && count(b.occupancySum) && count(b.samples)
-    ? { start: b.start, footfall: b.footfall, occupancyMax: b.occupancyMax, occupancySum: b.occupancySum, samples: b.samples, ...readOutsideHours(b.outsideHours), ...readTallies(b.counters) }
+    ? { start: b.start, footfall: b.footfall, occupancyMax: b.occupancyMax, occupancySum: b.occupancySum, samples: b.samples, ...readExtras(b), ...readTallies(b.counters) }
     : null;
 
 const readHour = (b: unknown): HourBucket | null =>
   isObject(b) && typeof b.key === 'string' && b.key.length <= 40 && typeof b.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(b.day) && finite(b.start) && count(b.footfall)
-    ? { key: b.key, day: b.day, start: b.start, footfall: b.footfall, ...readOutsideHours(b.outsideHours), ...readTallies(b.counters) }
+    ? { key: b.key, day: b.day, start: b.start, footfall: b.footfall, ...readExtras(b), ...readTallies(b.counters) }
     : null;
 
 const readDay = (b: unknown): DayPeak | null =>

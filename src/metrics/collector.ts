@@ -17,6 +17,16 @@ export interface CounterTally {
 
 export type CounterTallies = Record<string, CounterTally>;
 
+/**
+ * Counts a bucket has only where they apply: footfall while the store was closed (store calendar), kept out of
+ * `footfall`, and buying units (groups entering together) among the footfall.
+ */
+export const EXTRA_COUNTS = ['outsideHours', 'units'] as const;
+export type ExtraCount = (typeof EXTRA_COUNTS)[number];
+type ExtraCounts = Partial<Record<ExtraCount, number>>;
+/** The counts the all-cameras series adds up from the cameras'. */
+const SUMMED_COUNTS = ['footfall', ...EXTRA_COUNTS] as const;
+
 const copyTallies = (tallies: CounterTallies | undefined): CounterTallies | undefined =>
   tallies && Object.fromEntries(Object.entries(tallies).map(([key, tally]) => [key, { ...tally }]));
 
@@ -32,6 +42,8 @@ export interface MinuteBucket {
   samples: number;
   /** People counted as footfall while the store was closed (store calendar), kept out of `footfall`. */
   outsideHours?: number;
+  /** Buying units among the footfall, when zone-analytics groups people entering together. */
+  units?: number;
   /** A camera's counters in this minute: every zone and line it counted with while it ran, zeros included. */
   counters?: CounterTallies;
 }
@@ -43,6 +55,7 @@ export interface HourBucket {
   start: number;
   footfall: number;
   outsideHours?: number;
+  units?: number;
   /** A camera's counters in this hour. */
   counters?: CounterTallies;
 }
@@ -72,6 +85,10 @@ interface Series {
   peak: { count: number; at: number | null };
   /** The latest occupancy of this camera, for the aggregate. */
   occupancy: number;
+}
+
+function add(bucket: ExtraCounts, extra: ExtraCount, count: number): void {
+  bucket[extra] = (bucket[extra] ?? 0) + count;
 }
 
 /** The tally of one counter in a bucket, added at zero if it has none yet. */
@@ -158,15 +175,21 @@ export class MetricsCollector {
     this.calendar = this.options.calendar ? new StoreCalendar(JSON.parse(this.options.calendar) as CalendarSettings, this.clock) : null;
   }
 
-  /** People who entered (footfall) at `at`, for one camera; while the store is closed, counted apart (`outsideHours`). */
-  recordFootfall(cameraId: string, at: number, count = 1): void {
+  /**
+   * People who entered (footfall) at `at`, for one camera, `units` of them starting a buying unit; while the store is
+   * closed, counted apart (`outsideHours`).
+   */
+  recordFootfall(cameraId: string, at: number, count = 1, units = 0): void {
     if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
     const open = this.calendar?.isOpen(at) ?? true;
     for (const id of [cameraId, ALL_CAMERAS]) {
       const series = this.seriesOf(id);
       for (const bucket of [this.minute(id, series, at), this.hour(id, series, at)]) {
-        if (open) bucket.footfall += count;
-        else bucket.outsideHours = (bucket.outsideHours ?? 0) + count;
+        if (!open) add(bucket, 'outsideHours', count);
+        else {
+          bucket.footfall += count;
+          if (units > 0) add(bucket, 'units', units);
+        }
       }
     }
     this.prune(at);
@@ -222,28 +245,25 @@ export class MetricsCollector {
     if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
     const camera = this.seriesOf(cameraId);
     const all = this.seriesOf(ALL_CAMERAS);
-    const outside = (b: { outsideHours?: number } | undefined) => b?.outsideHours ?? 0;
+    /** The all-cameras buckets follow the camera's footfall, footfall outside hours and units by difference. */
+    const differences = (after: MinuteBucket | HourBucket, before: MinuteBucket | HourBucket | undefined) =>
+      SUMMED_COUNTS.map((what) => [what, (after[what] ?? 0) - (before?.[what] ?? 0)] as const).filter(([, change]) => change !== 0);
+    const addTo = (total: MinuteBucket | HourBucket, changes: ReturnType<typeof differences>) => {
+      for (const [what, change] of changes) total[what] = (total[what] ?? 0) + change;
+    };
     for (const bucket of rows.minutes ?? []) {
-      const before = camera.minutes.get(bucket.start);
-      const change = bucket.footfall - (before?.footfall ?? 0);
-      const changeOutside = outside(bucket) - outside(before);
+      const changes = differences(bucket, camera.minutes.get(bucket.start));
       camera.minutes.set(bucket.start, copyBucket(bucket));
       this.changed(cameraId, 'minutes', bucket.start);
-      if (change === 0 && changeOutside === 0) continue;
-      const total = this.minute(ALL_CAMERAS, all, bucket.start);
-      total.footfall += change;
-      if (changeOutside !== 0) total.outsideHours = outside(total) + changeOutside;
+      if (changes.length > 0) addTo(this.minute(ALL_CAMERAS, all, bucket.start), changes);
     }
     for (const bucket of rows.hours ?? []) {
-      const before = camera.hours.get(bucket.key);
-      const change = bucket.footfall - (before?.footfall ?? 0);
-      const changeOutside = outside(bucket) - outside(before);
+      const changes = differences(bucket, camera.hours.get(bucket.key));
       putHour(camera, copyBucket(bucket));
       this.changed(cameraId, 'hours', bucket.key);
-      if (change === 0 && changeOutside === 0) continue;
+      if (changes.length === 0) continue;
       const total = all.hours.get(bucket.key) ?? { key: bucket.key, day: bucket.day, start: bucket.start, footfall: 0 };
-      total.footfall += change;
-      if (changeOutside !== 0) total.outsideHours = outside(total) + changeOutside;
+      addTo(total, changes);
       putHour(all, total);
       this.changed(ALL_CAMERAS, 'hours', bucket.key);
     }
@@ -292,9 +312,9 @@ export class MetricsCollector {
     return this.hours(cameraId, day).reduce((sum, b) => sum + b.footfall, 0);
   }
 
-  /** People counted as footfall on `day` while the store was closed. */
-  outsideHoursOn(day: string, cameraId = ALL_CAMERAS): number {
-    return this.hours(cameraId, day).reduce((sum, b) => sum + (b.outsideHours ?? 0), 0);
+  /** A count kept where it applies, on `day`: footfall while the store was closed, or buying units. */
+  extraOn(extra: ExtraCount, day: string, cameraId = ALL_CAMERAS): number {
+    return this.hours(cameraId, day).reduce((sum, b) => sum + (b[extra] ?? 0), 0);
   }
 
   peak(cameraId = ALL_CAMERAS): { count: number; at: number | null } {

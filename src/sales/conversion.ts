@@ -3,7 +3,7 @@ import { DAY } from '../metrics/local-time';
 import type { SalesLedger } from './ledger';
 
 export interface ConversionFigures {
-  /** People who came in (the footfall camera's entries). */
+  /** Visitors: people who came in (the footfall camera's entries), or buying units with `visitors: units`. */
   footfall: number;
   transactions: number;
   /** Transactions ÷ footfall; null without footfall. */
@@ -21,6 +21,8 @@ export interface ConversionReport {
   timeZone: string;
   /** Whose footfall: a camera id, or `*` for all cameras together. */
   footfallCamera: string;
+  /** What a visitor is: a person, or a buying unit. */
+  visitors: 'people' | 'units';
   /** False when no zone-analytics node counts footfall into this database: footfall reads 0. */
   footfallCounted: boolean;
   total: ConversionFigures;
@@ -69,7 +71,8 @@ export function conversionReport(sales: SalesLedger, footfall: MetricsCollector 
     }
     return hour;
   };
-  for (const h of footfallHours) hourOf(h.key, h.day, h.start).footfall += h.footfall;
+  const visitors = sales.options.visitors ?? 'people';
+  for (const h of footfallHours) hourOf(h.key, h.day, h.start).footfall += visitors === 'units' ? (h.units ?? 0) : h.footfall;
   for (const h of salesHours) {
     const hour = hourOf(h.key, h.day, h.start);
     hour.transactions += h.transactions;
@@ -92,6 +95,7 @@ export function conversionReport(sales: SalesLedger, footfall: MetricsCollector 
     day,
     timeZone: sales.timeZone,
     footfallCamera: camera,
+    visitors,
     footfallCounted: footfall !== null,
     total: sum(day),
     hours: [...hours.entries()]

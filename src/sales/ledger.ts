@@ -20,6 +20,8 @@ export interface SalesOptions {
   retentionDays: number;
   /** The camera whose footfall counts the store's visitors; empty for all cameras together. */
   footfallCamera: string;
+  /** Visitors are people (footfall, the default), or the buying units among them when zone-analytics groups them. */
+  visitors?: 'people' | 'units';
 }
 
 /**

@@ -126,7 +126,8 @@
     setText('footfall', tick.total.footfallToday);
     // With a store calendar: whether the store is open, and who came in while it was closed (not footfall).
     const outside = tick.total.footfallOutsideHoursToday;
-    setText('footfall-note', [tick.storeOpen === false ? 'store closed' : '', outside ? `+${outside} outside opening hours` : ''].filter(Boolean).join(' · '));
+    const units = tick.total.buyingUnitsToday;
+    setText('footfall-note', [units == null ? '' : `${units} buying units`, tick.storeOpen === false ? 'store closed' : '', outside ? `+${outside} outside opening hours` : ''].filter(Boolean).join(' · '));
     setText('peak', tick.total.peakToday ? tick.total.peakToday.count : '–');
     setText('peak-at', tick.total.peakToday ? `at ${time(tick.total.peakToday.at)}` : '');
     for (const camera of tick.cameras) {
