@@ -3,6 +3,7 @@ import { FleetAggregator, type FleetCamera } from '../src/fleet/aggregator';
 import { fleetRegistry } from '../src/fleet/registry';
 import type { CameraState } from '../src/fleet/state';
 import { MetricsCollector } from '../src/metrics/collector';
+import { eventTopic } from '../src/messages';
 import { refuseToRun, settingNumber } from './status';
 import type { RedisConfigNode } from './types';
 
@@ -83,8 +84,7 @@ export = function register(RED: NodeAPI): void {
         node.send([cameraMessage(camera), null]);
       },
       onEvent: (event, catchUp) => {
-        const where = event.type === 'cross' ? `lines/${String(event.lineId)}/${String(event.direction)}` : `zones/${String(event.zoneId)}/${event.type}`;
-        node.send([null, { topic: `${event.cameraId}/${where}`, payload: event, fleet: { instance: event.instance, catchUp } } as NodeMessage]);
+        node.send([null, { topic: eventTopic(event), payload: event, fleet: { instance: event.instance, catchUp } } as NodeMessage]);
       },
       onImage: (cameraId: string, kind, image, state: CameraState) => {
         const camera = aggregator.camera(cameraId);

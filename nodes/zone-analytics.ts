@@ -9,7 +9,7 @@ import { encodeImage } from '../src/imaging/image';
 import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import { SqliteUnavailableError } from '../src/sqlite';
-import { cameraIdOf, readFrameRef, readTracks } from '../src/messages';
+import { cameraIdOf, eventTopic, readFrameRef, readTracks } from '../src/messages';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 import type { StoreCalendarNode } from './types';
 
@@ -49,10 +49,9 @@ const FLUSH_INTERVAL_MS = 1000;
 /** Flows saved when these settings were frames read them at the frame rate of the examples then, 10 per second. */
 const FORMER_FRAMES_PER_SECOND = 10;
 
-/** An event as a message of the second output: `<camera>/zones/<zone>/enter|exit|alert` or `<camera>/lines/<line>/in|out`. */
+/** An event as a message of the second output, under its topic (eventTopic). */
 function eventMessage(event: ZoneEvent & { cameraId: string }): NodeMessage {
-  const where = event.type === 'cross' ? `lines/${event.lineId}/${event.direction}` : `zones/${event.zoneId}/${event.type}`;
-  return { topic: `${event.cameraId}/${where}`, payload: event };
+  return { topic: eventTopic(event), payload: event };
 }
 
 function secondsSetting(seconds: string | number | undefined, formerFrames: string | number | undefined, fallback: number): number {

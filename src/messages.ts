@@ -16,7 +16,23 @@ export const MAX_LIST_LENGTH = 10_000;
 const MAX_LABEL = 100;
 
 /** The `type` of the events zone-analytics and sort-track send on their second outputs. */
-export const PIPELINE_EVENT_TYPES: ReadonlySet<string> = new Set(['enter', 'exit', 'cross', 'alert', 'started', 'ended']);
+export const PIPELINE_EVENT_TYPES: ReadonlySet<string> = new Set(['enter', 'exit', 'cross', 'alert', 'staff', 'started', 'ended']);
+
+/**
+ * The topic of a pipeline event: `<camera>/lines/<line>/in|out`, `<camera>/zones/<zone>/enter|exit|alert`,
+ * `<camera>/tracks/started|ended` (sort-track) or `<camera>/staff`.
+ */
+export function eventTopic(event: { cameraId: unknown; type: unknown; lineId?: unknown; zoneId?: unknown; direction?: unknown }): string {
+  const where =
+    event.type === 'cross'
+      ? `lines/${String(event.lineId)}/${String(event.direction)}`
+      : event.zoneId !== undefined
+        ? `zones/${String(event.zoneId)}/${String(event.type)}`
+        : event.type === 'started' || event.type === 'ended'
+          ? `tracks/${event.type}`
+          : String(event.type);
+  return `${String(event.cameraId)}/${where}`;
+}
 
 /** A message that breaks these rules: the node reports it for Catch nodes and carries on with the next. */
 export class MessageError extends Error {}

@@ -7,7 +7,7 @@ import { alertRule, ZoneAlert } from '../src/analytics/alerts';
 import { BuyingUnits } from '../src/analytics/buying-units';
 import { IntervalSummaries, type IntervalSummary } from '../src/analytics/summaries';
 import { ZoneService } from '../src/analytics/zone-service';
-import { ZoneAnalytics, type TrackObservation, type ZoneEvent } from '../src/analytics/zones';
+import { ZoneAnalytics, type TrackObservation, type ZoneEvent, type ZoneLayout } from '../src/analytics/zones';
 import { readBucket } from '../src/fleet/state';
 import { MetricsCollector } from '../src/metrics/collector';
 import { calendarKey, StoreCalendar, type CalendarSettings } from '../src/metrics/calendar';
@@ -195,6 +195,7 @@ describe('interval summaries', () => {
       footfall: 1,
       footfallOutsideHours: 0,
       buyingUnits: null,
+      staff: 0,
       hours: null,
       counters: [
         { kind: 'line', counter: 'door', in: 1, out: 0, avgDwellSeconds: null, peakOccupancy: null },
@@ -488,5 +489,75 @@ describe('buying units: people who come in together', () => {
     const report = conversionReport(ledger, grouped.collector, '2026-12-05');
     assert.deepEqual([report.visitors, report.total.footfall, report.total.conversionRate], ['units', 2, 0.5]);
     ledger.close();
+  });
+});
+
+describe('staff exclusion: staff zones and staff-only lines', () => {
+  // A door line across the bottom (walking down is "in"), a till queue, a staff zone behind the counter, and the
+  // stock-room door on the right (staff only).
+  const store = {
+    zones: [
+      { id: 'queue', queue: true, polygon: [[100, 100], [300, 100], [300, 200], [100, 200]] as [number, number][] },
+      { id: 'counter', exclusion: { seconds: 20 }, polygon: [[100, 0], [300, 0], [300, 80], [100, 80]] as [number, number][] },
+    ],
+    lines: [
+      { id: 'door', from: [0, 300] as [number, number], to: [800, 300] as [number, number] },
+      { id: 'stock', from: [700, 0] as [number, number], to: [700, 200] as [number, number], staffOnly: true },
+    ],
+  };
+  const t0 = Date.parse('2026-12-05T10:00:00Z');
+  const at = (person: number, [x, y]: [number, number]): TrackObservation => ({ id: person, bbox: [x - 10, y - 60, x + 10, y] });
+  /** Frames one second apart from `t0 + from` s, each with the people at their feet positions. */
+  const walk = (service: ZoneService, from: number, frames: [number, [number, number]][][]) =>
+    frames.flatMap((people, i) => service.process({ cameraId: 'till', timestamp: t0 + (from + i) * 1000 }, people.map(([id, p]) => at(id, p))).events);
+
+  it('takes back the footfall of someone who stays behind the counter, and leaves them out of dwell and the queue', () => {
+    const metrics = acquireMetrics(null, { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 });
+    const service = new ZoneService(store, { trackTimeoutSeconds: 5 }, metrics, 'scope');
+    // Person 1 comes in through the door, goes to the queue, then behind the counter for 25 s, then back into the queue.
+    // Person 2, a customer, comes in, queues 10 s and leaves the queue; person 3 is behind the counter only 10 s.
+    const events = [
+      ...walk(service, 0, [[[1, [200, 280]], [2, [400, 280]]], [[1, [200, 320]], [2, [400, 320]]]]),
+      ...walk(service, 2, [[[1, [200, 150]], [2, [200, 160]], [3, [150, 50]]]]),
+      ...walk(service, 3, Array.from({ length: 25 }, (_, i) => [[1, [200, 50]], ...(i < 10 ? [[2, [210, 160]], [3, [150, 50]]] : [[2, [400, 160]]]) as [number, [number, number]][]])),
+      ...walk(service, 28, [[[1, [200, 150]]], [[1, [200, 150]]]]),
+    ];
+    const staff = events.filter((e) => e.type === 'staff');
+    assert.equal(staff.length, 1);
+    assert.deepEqual(
+      staff.map((e) => e.type === 'staff' && [e.trackId, e.zoneId, e.footfallAt]),
+      [[1, 'counter', [t0 + 1000]]],
+    );
+    assert.match(staff[0].type === 'staff' ? staff[0].reason : '', /spent 2[01] s in the staff zone "counter" \(more than 20 s\)/);
+    assert.equal(metrics.collector.footfallOn('2026-12-05', 'till'), 1, 'only the customer is footfall');
+    assert.equal(metrics.collector.extraOn('staff', '2026-12-05', 'till'), 1);
+    const { zones } = service.process({ cameraId: 'till', timestamp: t0 + 30_000 }, [at(1, [200, 150])]);
+    const queue = zones.find((z) => z.id === 'queue')!;
+    assert.deepEqual([queue.currentCount, queue.queue?.length, queue.staff], [1, 0, { inside: 1, entries: 1 }], 'staff in the queue zone are not waiting');
+    assert.equal(queue.avgDwellSeconds, 6, 'the customer\'s 11 s and the staff member\'s first 1 s, a stay that ended before they were known as staff');
+    const reentry = events.filter((e) => e.type === 'enter' && e.zoneId === 'queue' && e.trackId === 1);
+    assert.deepEqual(reentry.map((e) => e.type === 'enter' && e.staff), [undefined, true]);
+  });
+
+  it('makes anyone crossing a staff-only line staff at once, and says what is wrong in a layout', () => {
+    const metrics = acquireMetrics(null, { timeZone: 'UTC', minuteRetentionDays: 7, hourRetentionDays: 400 });
+    const service = new ZoneService(store, {}, metrics, 'scope');
+    const events = walk(service, 0, [[[5, [680, 100]]], [[5, [720, 100]]], [[5, [720, 280]]], [[5, [400, 280]]], [[5, [400, 320]]]]);
+    assert.deepEqual(events.map((e) => [e.type, 'staff' in e ? e.staff : undefined]), [['cross', true], ['staff', undefined], ['cross', true]]);
+    assert.equal(events[1].type === 'staff' && events[1].reason, 'crossed the staff-only line "stock"');
+    assert.equal(metrics.collector.footfallOn('2026-12-05', 'till'), 0);
+    const bad = (zones: unknown[], lines: unknown[] = []) => () => new ZoneAnalytics({ zones, lines } as ZoneLayout);
+    assert.throws(bad([{ id: 'c', polygon: [[0, 0], [1, 0], [1, 1]], exclusion: 20 }]), /zone "c": "exclusion" must be an object \{"seconds": N\}/);
+    assert.throws(bad([{ id: 'c', polygon: [[0, 0], [1, 0], [1, 1]], exclusion: { seconds: -1 } }]), /exclusion "seconds" must be from 0 to 3600, got -1/);
+    assert.throws(bad([], [{ id: 'd', from: [0, 0], to: [1, 1], staffOnly: true, footfall: true }]), /a staff-only line cannot count footfall/);
+  });
+
+  it('changes nothing where no staff zone or staff-only line is set', () => {
+    const plain = { zones: [store.zones[0]], lines: [store.lines[0]] };
+    const analytics = new ZoneAnalytics(plain);
+    const events = [0, 1, 2].flatMap((i) => analytics.update([at(1, [[200, 280], [200, 320], [200, 150]][i] as [number, number])], t0 + i * 1000));
+    assert.equal(events.some((e) => 'staff' in e), false);
+    assert.equal('staff' in analytics.stats().zones[0], false);
+    assert.equal('staffEntries' in (analytics.totals('redeploy')['zone:queue'] as object), false);
   });
 });

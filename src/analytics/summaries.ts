@@ -20,6 +20,8 @@ export interface IntervalSummary {
   footfallOutsideHours: number;
   /** Buying units among the footfall; null when zone-analytics does not keep them. */
   buyingUnits: number | null;
+  /** People recognised as staff in the interval (their footfall taken back). */
+  staff: number;
   /** With a store calendar, whether the interval lies in opening hours: open, closed or partly; null without one. */
   hours: ExportRow['hours'];
   counters: Omit<ExportRow, 'start' | 'end' | 'camera' | 'hours'>[];
@@ -164,6 +166,7 @@ export class IntervalSummaries {
             footfall: b.footfall,
             footfallOutsideHours: b.outsideHours ?? 0,
             buyingUnits: this.options.buyingUnits ? (b.units ?? 0) : null,
+            staff: b.staff ?? 0,
             hours: this.collector.calendar?.coverage(b.start, b.start + this.length) ?? null,
             counters: rows.map(({ start: _start, end: _end, camera: _camera, hours: _hours, ...counter }) => counter),
           },

@@ -178,7 +178,11 @@ export class ZoneService {
     for (const event of events) {
       if (event.type === 'cross') collector.recordCount(cameraId, event.at, `line:${event.lineId}`, event.direction === 'in' ? { in: 1 } : { out: 1 });
       else if (event.type === 'enter') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, { in: 1 });
-      else if (event.type === 'exit') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, { out: 1, dwellSeconds: event.dwellSeconds });
+      else if (event.type === 'exit') collector.recordCount(cameraId, event.at, `zone:${event.zoneId}`, event.staff ? { out: 1, staff: 1 } : { out: 1, dwellSeconds: event.dwellSeconds });
+      else if (event.type === 'staff') {
+        for (const at of event.footfallAt) collector.recordFootfall(cameraId, at, -1);
+        collector.recordStaff(cameraId, event.at);
+      }
     }
     return units;
   }

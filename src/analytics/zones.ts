@@ -15,6 +15,8 @@ export interface ZoneConfig {
   footfall?: boolean;
   /** Raise an alert when the people inside (or the estimated wait of a queue zone) reach a threshold. */
   alert?: AlertConfig;
+  /** A staff zone (behind the counter): whoever spends more than `seconds` (default 20) in it during a visit is staff. */
+  exclusion?: { seconds?: number };
 }
 
 export interface LineConfig {
@@ -25,6 +27,8 @@ export interface LineConfig {
   minFrames?: number;
   /** Crossings `in` count as footfall (see footfallEvents). */
   footfall?: boolean;
+  /** A staff-only door: whoever crosses it, either way, is staff. */
+  staffOnly?: boolean;
 }
 
 export interface ZoneLayout {
@@ -91,7 +95,7 @@ export interface TrackObservation {
 export type ExitReason = 'left' | 'lost' | 'closing' | 'redeploy' | 'restart';
 
 export type ZoneEvent =
-  | { type: 'enter'; zoneId: string; trackId: number; at: number; visitId: string; label: string | null }
+  | { type: 'enter'; zoneId: string; trackId: number; at: number; visitId: string; label: string | null; staff?: true }
   | {
       type: 'exit';
       zoneId: string;
@@ -105,9 +109,23 @@ export type ZoneEvent =
       trackEnded: boolean;
       visitId: string;
       label: string | null;
+      /** The person is staff: the visit is left out of the dwell and the queue. */
+      staff?: true;
     }
-  | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null }
-  | ({ type: 'alert'; zoneId: string } & AlertChange);
+  | { type: 'cross'; lineId: string; trackId: number; at: number; direction: 'in' | 'out'; label: string | null; staff?: true }
+  | ({ type: 'alert'; zoneId: string } & AlertChange)
+  | {
+      /** A person recognised as staff for the rest of their visit, and why. */
+      type: 'staff';
+      trackId: number;
+      at: number;
+      reason: string;
+      zoneId?: string;
+      lineId?: string;
+      /** When this person was counted as footfall before: those counts are taken back. */
+      footfallAt: number[];
+      label: string | null;
+    };
 
 export interface ZoneStats {
   id: string;
@@ -126,6 +144,8 @@ export interface ZoneStats {
   queue?: { length: number; throughputPerMinute: number; estimatedWaitSeconds: number | null };
   /** For a zone with an alert: whether it is raised now. */
   alert?: AlertState;
+  /** With staff zones or staff-only lines in the layout: staff inside now and staff entries, counted in the totals too. */
+  staff?: { inside: number; entries: number };
 }
 
 export interface ZoneGeometry {
@@ -142,6 +162,7 @@ export interface OpenVisit {
   label: string | null;
   enteredAs: string;
   endReason: ExitReason;
+  staff?: boolean;
 }
 
 /** Zone and line counters that outlive tracks, for persistence. */
@@ -152,6 +173,8 @@ export interface ZoneTotals {
   peak: number;
   peakAt: number | null;
   classEntries: Record<string, number>;
+  staffEntries?: number;
+  staffExits?: number;
   /** Visits under way: entries − exits of the saved counters. */
   open?: OpenVisit[];
 }
@@ -221,6 +244,12 @@ interface TrackState {
   label: string | null;
   zones: ZoneMembership[];
   lines: (LineSide | null)[];
+  /** Recognised as staff (a staff zone or a staff-only line): for the rest of the track. */
+  staff: boolean;
+  /** When this person counted as footfall, while not known as staff. */
+  footfallAt: number[];
+  /** Seconds spent in each zone in visits that ended (staff zones are read). */
+  secondsIn: number[];
 }
 
 interface ZoneCounter {
@@ -235,6 +264,9 @@ interface ZoneCounter {
   classes: Map<string, { current: number; entries: number }>;
   recentExits: number[];
   alert: ZoneAlert | null;
+  staffInside: number;
+  staffEntries: number;
+  staffExits: number;
 }
 
 interface LineCounter {
@@ -272,13 +304,25 @@ export function validateLayout(layout: unknown): Required<ZoneLayout> {
       throw new Error(`zone "${zone.id}": "polygon" must be at least 3 points [x, y] with finite numbers`);
     }
     if (zone.alert !== undefined) alertRule(zone.alert, zone.id, zone.queue === true);
+    if (zone.exclusion !== undefined) staffSeconds(zone);
   });
   lines.forEach((line, i) => {
     checkCommon(line, 'line', i);
     if (!isPoint(line.from) || !isPoint(line.to)) throw new Error(`line "${line.id}": "from" and "to" must be points [x, y]`);
     if (line.from[0] === line.to[0] && line.from[1] === line.to[1]) throw new Error(`line "${line.id}": "from" and "to" are the same point`);
+    if (line.staffOnly !== undefined && typeof line.staffOnly !== 'boolean') throw new Error(`line "${line.id}": "staffOnly" must be true or false`);
+    if (line.staffOnly && line.footfall) throw new Error(`line "${line.id}": a staff-only line cannot count footfall`);
   });
   return { zones, lines };
+}
+
+/** The seconds in a staff zone that make a person staff, checked. */
+function staffSeconds(zone: ZoneConfig): number {
+  const exclusion = zone.exclusion as unknown;
+  if (typeof exclusion !== 'object' || exclusion === null || Array.isArray(exclusion)) throw new Error(`zone "${zone.id}": "exclusion" must be an object {"seconds": N}`);
+  const seconds = (exclusion as { seconds?: unknown }).seconds ?? 20;
+  if (typeof seconds !== 'number' || !(seconds >= 0 && seconds <= MAX_TIMEOUT_SECONDS)) throw new Error(`zone "${zone.id}": exclusion "seconds" must be from 0 to ${MAX_TIMEOUT_SECONDS}, got ${JSON.stringify(seconds)}`);
+  return seconds;
 }
 
 /** Checks zone options as users set them in the editor and says what is wrong. */
@@ -303,6 +347,11 @@ export class ZoneAnalytics {
   private readonly lines: LineCounter[];
   private readonly tracks = new Map<number, TrackState>();
   private readonly footfallIds: Set<string>;
+  private readonly staffOnlyIds: Set<string>;
+  /** The staff zones by index, with the seconds in them that make a person staff. */
+  private readonly staffZones: { index: number; seconds: number }[];
+  /** Whether the layout recognises staff at all: without, nothing of it shows. */
+  private readonly keepsStaff: boolean;
   /** Exits of visits restored from saved counters, given out with the next update. */
   private restoredExits: ZoneEvent[] = [];
   private people = 0;
@@ -326,9 +375,15 @@ export class ZoneAnalytics {
       classes: new Map(),
       recentExits: [],
       alert: config.alert === undefined ? null : new ZoneAlert(alertRule(config.alert, config.id, config.queue === true)),
+      staffInside: 0,
+      staffEntries: 0,
+      staffExits: 0,
     }));
+    this.staffZones = zones.flatMap((config, index) => (config.exclusion === undefined ? [] : [{ index, seconds: staffSeconds(config) }]));
+    this.keepsStaff = this.staffZones.length > 0 || lines.some((l) => l.staffOnly);
     this.lines = lines.map((config) => ({ config, normalised: isNormalised([config.from, config.to]), in: 0, out: 0 }));
     this.footfallIds = new Set([...zones, ...lines].filter((x) => x.footfall).map((x) => x.id));
+    this.staffOnlyIds = new Set(lines.filter((l) => l.staffOnly).map((l) => l.id));
   }
 
   /** Different people seen so far: track ids, less those that continued a lost person. */
@@ -367,6 +422,9 @@ export class ZoneAnalytics {
           label: typeof track.label === 'string' ? track.label : null,
           zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartFrame: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, visitId: '', enteredAs: '' })),
           lines: this.lines.map(() => null),
+          staff: false,
+          footfallAt: [],
+          secondsIn: this.zones.map(() => 0),
         };
         this.tracks.set(track.id, state);
         const birth = this.birthOf(track, timestamp);
@@ -399,8 +457,11 @@ export class ZoneAnalytics {
     if (state.recent.length > MOTION_HISTORY) state.recent.shift();
     state.height = track.bbox[3] - track.bbox[1];
     state.label = typeof track.label === 'string' ? track.label : state.label;
+    const first = events.length;
     this.observeZones(track.id, state, now, frameSize, events);
     this.observeLines(track.id, state, now, frameSize, events);
+    if (this.keepsStaff) this.recogniseStaff(track.id, state, now, events.slice(first), events);
+    if (!state.staff) for (const event of events.slice(first)) if (this.isFootfall(event)) state.footfallAt.push(event.at);
     state.last = now;
   }
 
@@ -480,7 +541,7 @@ export class ZoneAnalytics {
         currentCount: zone.current,
         totalEntries: zone.entries,
         totalExits: zone.exits,
-        avgDwellSeconds: zone.exits > 0 ? zone.dwellSum / zone.exits : null,
+        avgDwellSeconds: zone.exits - zone.staffExits > 0 ? zone.dwellSum / (zone.exits - zone.staffExits) : null,
         peakCount: zone.peak,
         peakAt: zone.peakAt,
       };
@@ -489,6 +550,7 @@ export class ZoneAnalytics {
       }
       if (zone.config.queue) stats.queue = this.queueEstimate(zone, now);
       if (zone.alert) stats.alert = zone.alert.state();
+      if (this.keepsStaff) stats.staff = { inside: zone.staffInside, entries: zone.staffEntries };
       return stats;
     });
     const lines = this.lines.map((line) => ({ id: line.config.id, name: line.config.name ?? line.config.id, in: line.in, out: line.out }));
@@ -516,7 +578,7 @@ export class ZoneAnalytics {
       const open: OpenVisit[] = [];
       for (const [trackId, state] of this.tracks) {
         const { state: inside, visitId, enteredAt, enteredAs } = state.zones[z];
-        if (inside) open.push({ trackId, visitId, enteredAt, lastSeenAt: state.lastSeenAt, label: state.label, enteredAs, endReason: openVisitsEnd });
+        if (inside) open.push({ trackId, visitId, enteredAt, lastSeenAt: state.lastSeenAt, label: state.label, enteredAs, endReason: openVisitsEnd, ...(state.staff ? { staff: true } : {}) });
       }
       totals[`zone:${zone.config.id}`] = {
         entries: zone.entries,
@@ -525,6 +587,7 @@ export class ZoneAnalytics {
         peak: zone.peak,
         peakAt: zone.peakAt,
         classEntries: Object.fromEntries([...zone.classes].map(([label, c]) => [label, c.entries])),
+        ...(this.keepsStaff ? { staffEntries: zone.staffEntries, staffExits: zone.staffExits } : {}),
         open,
       };
     });
@@ -546,15 +609,18 @@ export class ZoneAnalytics {
       zone.dwellSum = saved.dwellSum;
       zone.peak = saved.peak;
       zone.peakAt = saved.peakAt;
+      zone.staffEntries = saved.staffEntries ?? 0;
+      zone.staffExits = saved.staffExits ?? 0;
       for (const [label, entries] of Object.entries(saved.classEntries ?? {})) zone.classes.set(label, { current: 0, entries });
       for (const visit of saved.open ?? []) {
         // Inside as saved, then ended at once: exit() takes them out of the counts it put them in.
         zone.current++;
+        if (visit.staff) zone.staffInside++;
         const cls = zone.classes.get(visit.enteredAs) ?? { current: 0, entries: 0 };
         cls.current++;
         zone.classes.set(visit.enteredAs, cls);
         const membership = { enteredAt: visit.enteredAt, visitId: visit.visitId, enteredAs: visit.enteredAs };
-        this.restoredExits.push(this.exit(zone, visit.trackId, { label: visit.label }, membership, visit.lastSeenAt, visit.endReason));
+        this.restoredExits.push(this.exit(zone, visit.trackId, { label: visit.label, staff: visit.staff === true }, membership, visit.lastSeenAt, visit.endReason));
       }
     }
     for (const line of this.lines) {
@@ -565,16 +631,48 @@ export class ZoneAnalytics {
 
   /**
    * The events that are footfall: entries of zones and `in` crossings of lines marked `footfall: true`; when
-   * nothing is marked, every line's `in` crossings, or every zone's entries when there are no lines.
+   * nothing is marked, every line's `in` crossings (but staff-only lines'), or every zone's entries when there are
+   * no lines. Never a person known as staff.
    */
   footfallEvents(events: readonly ZoneEvent[]): ZoneEvent[] {
+    return events.filter((e) => this.isFootfall(e));
+  }
+
+  private isFootfall(e: ZoneEvent): boolean {
     const marked = this.footfallIds;
-    const counts = (e: ZoneEvent) => {
-      if (e.type === 'cross') return e.direction === 'in' && (marked.size > 0 ? marked.has(e.lineId) : true);
-      if (e.type === 'enter') return marked.size > 0 ? marked.has(e.zoneId) : this.lines.length === 0;
-      return false;
-    };
-    return events.filter(counts);
+    if (e.type === 'cross') return !e.staff && e.direction === 'in' && (marked.size > 0 ? marked.has(e.lineId) : !this.staffOnlyIds.has(e.lineId));
+    if (e.type === 'enter') return !e.staff && (marked.size > 0 ? marked.has(e.zoneId) : this.lines.length === 0);
+    return false;
+  }
+
+  /**
+   * A person is staff once they have spent more than a staff zone's seconds in it during this track (visits that
+   * ended and the one under way), or crossed a staff-only line: their visits under way count as staff from now on,
+   * and the footfall they were counted as is handed back in the staff event.
+   */
+  private recogniseStaff(trackId: number, state: TrackState, now: Observation, fresh: readonly ZoneEvent[], events: ZoneEvent[]): void {
+    if (state.staff) return;
+    let why: { reason: string; zoneId?: string; lineId?: string } | null = null;
+    const door = fresh.find((e) => e.type === 'cross' && e.trackId === trackId && this.staffOnlyIds.has(e.lineId));
+    if (door?.type === 'cross') why = { reason: `crossed the staff-only line "${door.lineId}"`, lineId: door.lineId };
+    for (const { index, seconds } of this.staffZones) {
+      if (why) break;
+      const membership = state.zones[index];
+      const spent = state.secondsIn[index] + (membership.state ? (now.at - membership.enteredAt) / 1000 : 0);
+      const zoneId = this.zones[index].config.id;
+      if (spent > seconds) why = { reason: `spent ${Math.round(spent)} s in the staff zone "${zoneId}" (more than ${seconds} s)`, zoneId };
+    }
+    if (!why) return;
+    state.staff = true;
+    state.zones.forEach((membership, z) => {
+      if (!membership.state) return;
+      this.zones[z].staffInside++;
+      this.zones[z].staffEntries++;
+    });
+    // What this very observation brought is the staff member's: not footfall (an exit in it was a visit that ended before).
+    for (const e of fresh) if (e.type === 'enter' || e.type === 'cross') e.staff = true;
+    events.push({ type: 'staff', trackId, at: now.at, ...why, footfallAt: state.footfallAt, label: state.label });
+    state.footfallAt = [];
   }
 
   private position(box: Box): Point | null {
@@ -602,6 +700,10 @@ export class ZoneAnalytics {
         membership.enteredAs = state.label ?? 'unknown';
         zone.entries++;
         zone.current++;
+        if (state.staff) {
+          zone.staffEntries++;
+          zone.staffInside++;
+        }
         const label = membership.enteredAs;
         const cls = zone.classes.get(label) ?? { current: 0, entries: 0 };
         cls.current++;
@@ -611,8 +713,9 @@ export class ZoneAnalytics {
           zone.peak = zone.current;
           zone.peakAt = membership.runStartedAt;
         }
-        events.push({ type: 'enter', zoneId: zone.config.id, trackId, at: membership.runStartedAt, visitId: membership.visitId, label: state.label });
+        events.push({ type: 'enter', zoneId: zone.config.id, trackId, at: membership.runStartedAt, visitId: membership.visitId, label: state.label, ...(state.staff ? { staff: true as const } : {}) });
       } else {
+        state.secondsIn[z] += Math.max(0, (membership.runStartedAt - membership.enteredAt) / 1000);
         events.push(this.exit(zone, trackId, state, membership, membership.runStartedAt, 'left'));
       }
     });
@@ -641,23 +744,41 @@ export class ZoneAnalytics {
       const direction = side > 0 ? 'in' : 'out';
       if (direction === 'in') line.in++;
       else line.out++;
-      events.push({ type: 'cross', lineId: line.config.id, trackId, at: known.runStartedAt, direction, label: state.label });
+      events.push({ type: 'cross', lineId: line.config.id, trackId, at: known.runStartedAt, direction, label: state.label, ...(state.staff ? { staff: true as const } : {}) });
     });
   }
 
-  private exit(zone: ZoneCounter, trackId: number, person: Pick<TrackState, 'label'>, membership: Pick<ZoneMembership, 'enteredAt' | 'visitId' | 'enteredAs'>, at: number, reason: ExitReason): ZoneEvent {
+  /** A visit ends; a staff member's is left out of the dwell and the queue's throughput. */
+  private exit(zone: ZoneCounter, trackId: number, person: Pick<TrackState, 'label' | 'staff'>, membership: Pick<ZoneMembership, 'enteredAt' | 'visitId' | 'enteredAs'>, at: number, reason: ExitReason): ZoneEvent {
     const { enteredAt } = membership;
     const dwellSeconds = Math.max(0, (at - enteredAt) / 1000);
     zone.exits++;
     zone.current--;
-    zone.dwellSum += dwellSeconds;
     const cls = zone.classes.get(membership.enteredAs);
     if (cls) cls.current--;
-    if (zone.config.queue) {
-      zone.recentExits.push(at);
-      if (zone.recentExits.length > MAX_RECENT_EXITS) zone.recentExits.shift();
+    if (person.staff) {
+      zone.staffExits++;
+      zone.staffInside--;
+    } else {
+      zone.dwellSum += dwellSeconds;
+      if (zone.config.queue) {
+        zone.recentExits.push(at);
+        if (zone.recentExits.length > MAX_RECENT_EXITS) zone.recentExits.shift();
+      }
     }
-    return { type: 'exit', zoneId: zone.config.id, trackId, at, enteredAt, dwellSeconds, reason, trackEnded: reason !== 'left', visitId: membership.visitId, label: person.label };
+    return {
+      type: 'exit',
+      zoneId: zone.config.id,
+      trackId,
+      at,
+      enteredAt,
+      dwellSeconds,
+      reason,
+      trackEnded: reason !== 'left',
+      visitId: membership.visitId,
+      label: person.label,
+      ...(person.staff ? { staff: true as const } : {}),
+    };
   }
 
   private queueEstimate(zone: ZoneCounter, now?: number): NonNullable<ZoneStats['queue']> {
@@ -665,10 +786,12 @@ export class ZoneAnalytics {
     const end = now ?? zone.recentExits.at(-1) ?? 0;
     while (zone.recentExits.length > 0 && zone.recentExits[0] < end - windowMs) zone.recentExits.shift();
     const perSecond = zone.recentExits.length / this.options.queueWindowSeconds;
+    // Staff in a queue zone (serving at the till) are not waiting.
+    const waiting = zone.current - zone.staffInside;
     return {
-      length: zone.current,
+      length: waiting,
       throughputPerMinute: perSecond * 60,
-      estimatedWaitSeconds: perSecond > 0 ? zone.current / perSecond : null,
+      estimatedWaitSeconds: perSecond > 0 ? waiting / perSecond : null,
     };
   }
 }

@@ -154,6 +154,7 @@ export function createApi(options: ApiOptions): Api {
       occupancy,
       footfallToday: collector && day ? collector.footfallOn(day, id) : 0,
       footfallOutsideHoursToday: collector && day ? collector.extraOn('outsideHours', day, id) : 0,
+      staffToday: collector && day ? collector.extraOn('staff', day, id) : 0,
       // Null when zone-analytics keeps no buying units (or has counted none today).
       buyingUnitsToday: collector && day && collector.hours(id, day).some((h) => h.units !== undefined) ? collector.extraOn('units', day, id) : null,
       peakToday: peak ? { count: peak.peak, at: peak.peakAt } : null,
@@ -346,6 +347,7 @@ export function createApi(options: ApiOptions): Api {
           footfallToday: stats.total.footfallToday,
           footfallOutsideHoursToday: stats.total.footfallOutsideHoursToday,
           buyingUnitsToday: stats.total.buyingUnitsToday,
+          staffToday: stats.total.staffToday,
           peakToday: stats.total.peakToday,
         },
         conversionToday: stats.conversionToday,

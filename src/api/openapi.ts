@@ -74,7 +74,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
       '/ws/analytics': {
         get: {
           summary: 'WebSocket: live analytics',
-          description: 'Text messages: {"type": "tick", at, day, storeOpen, total: {occupancy, footfallToday, footfallOutsideHoursToday, buyingUnitsToday, peakToday}, conversionToday, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
+          description: 'Text messages: {"type": "tick", at, day, storeOpen, total: {occupancy, footfallToday, footfallOutsideHoursToday, buyingUnitsToday, staffToday, peakToday}, conversionToday, cameras: [{id, occupancy, activeTracks, footfallToday, zones, lines}]} about once a second, and {"type": "event", event} for every zone, line and track event wired into the api-out node.',
           responses: { 101: { description: 'Switching to the WebSocket protocol' }, 426: error },
         },
       },
@@ -239,6 +239,7 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             footfallToday: { type: 'integer', description: 'footfall in opening hours, with a store calendar' },
             footfallOutsideHoursToday: { type: 'integer', description: 'footfall while the store was closed (0 without a store calendar)' },
             buyingUnitsToday: { type: 'integer', nullable: true, description: 'buying units among the footfall today; null when zone-analytics keeps none' },
+            staffToday: { type: 'integer', description: 'people recognised as staff today (staff zones, staff-only lines), left out of footfall' },
             peakToday: { type: 'object', nullable: true, properties: { count: { type: 'integer' }, at: { type: 'integer' } } },
             footfallByHour: { type: 'array', items: { type: 'object', properties: { hour: { type: 'string' }, footfall: { type: 'integer' } } } },
           },

@@ -96,7 +96,8 @@ function readTallies(value: unknown): { counters?: CounterTallies } {
   const counters: CounterTallies = {};
   for (const [key, t] of entries) {
     if (key.length > MAX_TEXT + 5 || !/^(zone|line):/.test(key) || !isObject(t) || !count(t.in) || !count(t.out) || !count(t.dwellSum) || !count(t.peak)) return {};
-    counters[key] = { in: t.in, out: t.out, dwellSum: t.dwellSum, peak: t.peak };
+    if (t.staff !== undefined && !count(t.staff)) return {};
+    counters[key] = { in: t.in, out: t.out, dwellSum: t.dwellSum, peak: t.peak, ...(t.staff === undefined ? {} : { staff: t.staff }) };
   }
   return { counters };
 }

@@ -13,15 +13,17 @@ export interface CounterTally {
   /** Seconds, summed over the zone visits that ended in the bucket (`out` of them). */
   dwellSum: number;
   peak: number;
+  /** Zone exits (of `out`) by staff, whose dwell is not in `dwellSum`. */
+  staff?: number;
 }
 
 export type CounterTallies = Record<string, CounterTally>;
 
 /**
  * Counts a bucket has only where they apply: footfall while the store was closed (store calendar), kept out of
- * `footfall`, and buying units (groups entering together) among the footfall.
+ * `footfall`, buying units (groups entering together) among the footfall, and people recognised as staff.
  */
-export const EXTRA_COUNTS = ['outsideHours', 'units'] as const;
+export const EXTRA_COUNTS = ['outsideHours', 'units', 'staff'] as const;
 export type ExtraCount = (typeof EXTRA_COUNTS)[number];
 type ExtraCounts = Partial<Record<ExtraCount, number>>;
 /** The counts the all-cameras series adds up from the cameras'. */
@@ -44,6 +46,8 @@ export interface MinuteBucket {
   outsideHours?: number;
   /** Buying units among the footfall, when zone-analytics groups people entering together. */
   units?: number;
+  /** People recognised as staff (staff zones, staff-only lines), their footfall taken back. */
+  staff?: number;
   /** A camera's counters in this minute: every zone and line it counted with while it ran, zeros included. */
   counters?: CounterTallies;
 }
@@ -56,6 +60,7 @@ export interface HourBucket {
   footfall: number;
   outsideHours?: number;
   units?: number;
+  staff?: number;
   /** A camera's counters in this hour. */
   counters?: CounterTallies;
 }
@@ -196,7 +201,7 @@ export class MetricsCollector {
   }
 
   /** A change to one counter of a camera at `at` (an entry, an exit and its dwell, a crossing), in its minute and hour. */
-  recordCount(cameraId: string, at: number, counter: string, change: { in?: number; out?: number; dwellSeconds?: number }): void {
+  recordCount(cameraId: string, at: number, counter: string, change: { in?: number; out?: number; dwellSeconds?: number; staff?: number }): void {
     if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
     const series = this.seriesOf(cameraId);
     for (const bucket of [this.minute(cameraId, series, at), this.hour(cameraId, series, at)]) {
@@ -204,6 +209,18 @@ export class MetricsCollector {
       tally.in += change.in ?? 0;
       tally.out += change.out ?? 0;
       tally.dwellSum += change.dwellSeconds ?? 0;
+      if (change.staff) tally.staff = (tally.staff ?? 0) + change.staff;
+    }
+    this.prune(at);
+  }
+
+  /** A person of one camera recognised as staff at `at`. */
+  recordStaff(cameraId: string, at: number): void {
+    if (cameraId === ALL_CAMERAS) throw new Error(`"${ALL_CAMERAS}" is reserved for all cameras together`);
+    for (const id of [cameraId, ALL_CAMERAS]) {
+      const series = this.seriesOf(id);
+      add(this.minute(id, series, at), 'staff', 1);
+      add(this.hour(id, series, at), 'staff', 1);
     }
     this.prune(at);
   }

@@ -65,6 +65,7 @@ function spansOf(collector: MetricsCollector, cameraId: string, interval: Export
       sum.in += t.in;
       sum.out += t.out;
       sum.dwellSum += t.dwellSum;
+      if (t.staff) sum.staff = (sum.staff ?? 0) + t.staff;
       sum.peak = Math.max(sum.peak, t.peak);
     }
   }
@@ -98,7 +99,7 @@ export function exportRows(collector: MetricsCollector, query: ExportQuery): Exp
             counter: key.slice(5),
             in: t.in,
             out: t.out,
-            avgDwellSeconds: zone && t.out > 0 ? Math.round((t.dwellSum / t.out) * 10) / 10 : null,
+            avgDwellSeconds: zone && t.out - (t.staff ?? 0) > 0 ? Math.round((t.dwellSum / (t.out - (t.staff ?? 0))) * 10) / 10 : null,
             peakOccupancy: zone ? t.peak : null,
             hours,
           },

@@ -183,7 +183,7 @@ export class MqttTopics {
   /** An event on `<prefix><camera>/events`, not retained: an event is not a state. */
   event(event: CameraZoneEvent): MqttMessage {
     const camera = topicSafe(event.cameraId);
-    const where = event.type === 'cross' ? `line:${event.lineId}` : `zone:${event.zoneId}`;
+    const where = event.type === 'cross' ? `line:${event.lineId}` : event.type === 'staff' ? 'staff' : `zone:${event.zoneId}`;
     const who = event.type === 'alert' ? event.state : event.trackId;
     const payload = {
       // The same event always gets the same id (a consumer can drop a repeat), different events different ids.

@@ -127,7 +127,8 @@
     // With a store calendar: whether the store is open, and who came in while it was closed (not footfall).
     const outside = tick.total.footfallOutsideHoursToday;
     const units = tick.total.buyingUnitsToday;
-    setText('footfall-note', [units == null ? '' : `${units} buying units`, tick.storeOpen === false ? 'store closed' : '', outside ? `+${outside} outside opening hours` : ''].filter(Boolean).join(' · '));
+    const staff = tick.total.staffToday;
+    setText('footfall-note', [units == null ? '' : `${units} buying units`, staff ? `staff: ${staff}` : '', tick.storeOpen === false ? 'store closed' : '', outside ? `+${outside} outside opening hours` : ''].filter(Boolean).join(' · '));
     setText('peak', tick.total.peakToday ? tick.total.peakToday.count : '–');
     setText('peak-at', tick.total.peakToday ? `at ${time(tick.total.peakToday.at)}` : '');
     for (const camera of tick.cameras) {
