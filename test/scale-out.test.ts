@@ -98,6 +98,23 @@ describe('scale-out through Redis (examples/scale-out-*.json)', function () {
     const w2 = await startWorker(this, redis.url, 'w2');
     let aggregator = await startAggregator(this, redis);
     const beforeKill = await fleetAgrees(aggregator, { w1, w2 });
+    // The counts per interval travel with the rest: the aggregator's export has each worker's own, camera by camera.
+    type Export = { rows: { camera: string; kind: string; counter: string; in: number; out: number }[] };
+    const sums = (rows: Export['rows'], camera: string) => {
+      const totals: Record<string, [number, number]> = {};
+      for (const r of rows.filter((row) => row.camera === camera)) {
+        const [countedIn, countedOut] = totals[`${r.kind}:${r.counter}`] ?? [0, 0];
+        totals[`${r.kind}:${r.counter}`] = [countedIn + r.in, countedOut + r.out];
+      }
+      return JSON.stringify(totals);
+    };
+    const hourly = '/api/export?interval=hour&format=json';
+    await waitUntil(
+      async () => ({ fleet: await getJson<Export>(aggregator, hourly), own: [await getJson<Export>(w1, hourly), await getJson<Export>(w2, hourly)] }),
+      ({ fleet, own }) => ['w1', 'w2'].every((w, i) => own[i].rows.some((r) => r.in > 0) && sums(fleet.rows, `${w}-entrance`) === sums(own[i].rows, 'entrance')),
+      30000,
+      "the aggregator's export to equal the workers' own",
+    );
     const health = await getJson<Health>(aggregator, '/api/health');
     assert.deepEqual(health.cameras.map((c) => [c.id, c.instance, c.state]).sort(), [['w1-entrance', 'w1', 'running'], ['w2-entrance', 'w2', 'running']]);
     assert.deepEqual(health.instances.map((i) => [i.name, i.cameras, i.online]).sort(), [['w1', 1, 1], ['w2', 1, 1]]);
