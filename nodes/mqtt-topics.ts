@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'node-red';
 import type { LineStats, ZoneStats } from '../src/analytics/zones';
+import { detectionRegistry, type ModelState } from '../src/detection/usage-registry';
 import { cameraIdOf, readFrameRef, readList } from '../src/messages';
 import { MqttTopics, NOTHING_ANNOUNCED, parseAnnounced, topicSafe, type Announced, type CameraZoneEvent, type MqttMessage } from '../src/mqtt/topics';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
@@ -23,11 +24,17 @@ type ZoneMsg = NodeMessageInFlow & {
   today?: { camera?: { footfall?: unknown } };
 };
 
-const EVENT_TYPES = new Set(['enter', 'exit', 'cross']);
+const EVENT_TYPES = new Set(['enter', 'exit', 'cross', 'alert', 'staff']);
 
 const PACKAGE = JSON.parse(readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8')) as { name: string; version: string; homepage: string };
 
 /** The sensors announced before, kept so that a zone deleted while Node-RED was stopped still gets its sensor removed. */
+/** The state of the model each camera is detected with by a yolo-detect node of this process. */
+function modelStates(): Map<string, ModelState> {
+  const states = new Map(detectionRegistry.models().map((m) => [m.id, m.state]));
+  return new Map(detectionRegistry.cameras().flatMap((c) => (states.has(c.model) ? [[c.cameraId, states.get(c.model)!]] : [])));
+}
+
 function readAnnounced(file: string): Announced {
   try {
     return parseAnnounced(JSON.parse(readFileSync(file, 'utf8')));
@@ -66,6 +73,12 @@ export = function register(RED: NodeAPI): void {
       refuseToRun(node, 'mqtt-topics', err as Error);
       return;
     }
+    // Read once a second at most: frames come ten times as often, the model's state changes seldom.
+    let models = { at: 0, states: new Map<string, ModelState>() };
+    const modelStateOf = (cameraId: string) => {
+      if (Date.now() - models.at >= 1000) models = { at: Date.now(), states: modelStates() };
+      return models.states.get(cameraId);
+    };
     let counts = 0;
     let events = 0;
     let entities = 0;
@@ -128,6 +141,7 @@ export = function register(RED: NodeAPI): void {
             footfallToday: Number(msg.today?.camera?.footfall) || 0,
             zones,
             lines,
+            modelState: modelStateOf(frame?.cameraId ?? cameraIdOf(msg)),
           },
           Date.now(),
         );

@@ -316,6 +316,8 @@ describe('example flows (examples/)', function () {
           assert.ok(latest(component.state_topic) !== undefined, `${key}: its state topic ${component.state_topic} is published`);
         }
         assert.equal(config.cmps.zone_road_count.unique_id, `retail_${instance}_vtest_zone_road_count`, 'the unique id of before');
+        const model = config.cmps.model;
+        assert.deepEqual([model?.device_class, model?.entity_category, model?.state_topic, latest('retail/vtest/model')], ['enum', 'diagnostic', 'retail/vtest/model', 'ready'], 'the model state as a diagnostic entity');
         for (const topic of legacy) {
           const handOver = log.findIndex((m) => m.topic === topic && m.payload === '{"migrate_discovery":true}');
           assert.ok(handOver >= 0 && handOver < log.findIndex((m) => m.topic === deviceTopic), `${topic}: handed over before the device config`);

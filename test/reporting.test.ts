@@ -346,7 +346,7 @@ describe('alerts: occupancy and queue thresholds with hysteresis and a cooldown'
     assert.deepEqual(alert, { active: false, measure: 'occupancy', above: 2, since: null });
   });
 
-  it('reaches MQTT as a retained ON/OFF state, a Home Assistant problem sensor and an event', () => {
+  it('reaches MQTT as a retained ON/OFF state, a Home Assistant problem sensor and an event (beside the model state, diagnostic)', () => {
     const topics = new MqttTopics({ prefix: 'retail/', throttleSeconds: 0, discoveryPrefix: 'homeassistant', instance: 'shop1', origin: { name: 'x', sw: '1', url: 'https://example.org' } });
     const zone = { id: 'till', name: 'Till', currentCount: 3, totalEntries: 3, totalExits: 0, avgDwellSeconds: null, peakCount: 3, peakAt: null, alert: { active: true, measure: 'occupancy' as const, above: 3, since: 5 } };
     const messages = topics.frame({ cameraId: 'cam', occupancy: 3, footfallToday: 3, zones: [zone], lines: [] }, 0);
@@ -357,6 +357,10 @@ describe('alerts: occupancy and queue thresholds with hysteresis and a cooldown'
       [device.cmps.zone_till_alert.p, device.cmps.zone_till_alert.device_class, device.cmps.zone_till_alert.state_topic, device.cmps.zone_till_alert.name],
       ['binary_sensor', 'problem', 'retail/cam/zones/till/alert', 'Till crowding alert'],
     );
+    const loading = topics.frame({ cameraId: 'cam', occupancy: 3, footfallToday: 3, zones: [zone], lines: [], modelState: 'loading' }, 1000);
+    assert.equal(loading.find((m) => m.topic === 'retail/cam/model')?.payload, 'loading');
+    const withModel = JSON.parse(loading.find((m) => m.topic === 'homeassistant/device/retail_shop1_cam/config')!.payload).cmps.model;
+    assert.deepEqual([withModel.p, withModel.device_class, withModel.options, withModel.entity_category], ['sensor', 'enum', ['fetching', 'loading', 'ready', 'restarting', 'failed'], 'diagnostic']);
     const event = JSON.parse(topics.event({ type: 'alert', zoneId: 'till', state: 'raised', measure: 'occupancy', value: 3, threshold: 3, at: 5, cameraId: 'cam' }).payload);
     assert.equal(event.eventId, 'cam:zone:till:raised:alert:5');
     assert.equal('visitId' in event, false);

@@ -21,7 +21,8 @@ export interface CameraDetectionReport extends CameraScheduleStats {
 }
 
 /** Where a model is on its way to being usable: `restarting` after its worker thread died, `failed` when it cannot load. */
-export type ModelState = 'fetching' | 'loading' | 'ready' | 'restarting' | 'failed';
+export const MODEL_STATES = ['fetching', 'loading', 'ready', 'restarting', 'failed'] as const;
+export type ModelState = (typeof MODEL_STATES)[number];
 
 export interface ModelCondition {
   state: ModelState;

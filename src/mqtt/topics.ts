@@ -1,4 +1,5 @@
 import type { LineStats, ZoneEvent, ZoneStats } from '../analytics/zones';
+import { MODEL_STATES, type ModelState } from '../detection/usage-registry';
 
 /** One MQTT publication, as Node-RED's mqtt out node takes it. */
 export interface MqttMessage {
@@ -28,6 +29,8 @@ export interface ZoneFrameStats {
   footfallToday: number;
   zones: readonly ZoneStats[];
   lines: readonly LineStats[];
+  /** The state of the model detecting this camera, when a yolo-detect node of this process detects it. */
+  modelState?: ModelState;
 }
 
 /** A zone-analytics event (its second output's payload). */
@@ -83,7 +86,9 @@ interface Component {
   icon: string;
   stateClass?: 'measurement' | 'total_increasing';
   unit?: string;
-  deviceClass?: 'occupancy' | 'problem';
+  deviceClass?: 'occupancy' | 'problem' | 'enum';
+  /** The values of an `enum` sensor. */
+  options?: readonly string[];
   valueTemplate?: string;
   diagnostic?: boolean;
 }
@@ -155,6 +160,7 @@ export class MqttTopics {
     }
     const fps = this.frameRate(stats.cameraId, at);
     if (fps !== null) values.push([`${base}/fps`, fps]);
+    if (stats.modelState) values.push([`${base}/model`, stats.modelState]);
     const out = this.discovery(stats, at);
     for (const [topic, value] of values) {
       const message = this.change(topic, String(value), at);
@@ -302,6 +308,7 @@ export class MqttTopics {
       ...(c.stateClass ? { state_class: c.stateClass } : {}),
       ...(c.unit ? { unit_of_measurement: c.unit } : {}),
       ...(c.deviceClass ? { device_class: c.deviceClass } : {}),
+      ...(c.options ? { options: c.options } : {}),
       ...(c.valueTemplate ? { value_template: c.valueTemplate } : {}),
       ...(c.diagnostic ? { entity_category: 'diagnostic' } : {}),
     };
@@ -313,6 +320,9 @@ export class MqttTopics {
       { key: 'occupancy', platform: 'sensor', name: 'People in view', stateTopic: `${base}/occupancy`, stateClass: 'measurement', unit: 'people', icon: 'mdi:account-group' },
       { key: 'footfall_today', platform: 'sensor', name: 'Footfall today', stateTopic: `${base}/footfall/today`, stateClass: 'total_increasing', unit: 'visitors', icon: 'mdi:walk' },
       { key: 'fps', platform: 'sensor', name: 'Frames analysed per second', stateTopic: `${base}/fps`, stateClass: 'measurement', unit: 'fps', icon: 'mdi:speedometer', diagnostic: true },
+      ...(stats.modelState
+        ? [{ key: 'model', platform: 'sensor' as const, name: 'Detection model', stateTopic: `${base}/model`, deviceClass: 'enum' as const, options: MODEL_STATES, icon: 'mdi:brain', diagnostic: true }]
+        : []),
       ...stats.zones.flatMap((zone): Component[] => {
         const name = zone.name || zone.id;
         const countTopic = `${base}/zones/${topicSafe(zone.id)}/count`;
