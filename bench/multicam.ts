@@ -9,7 +9,9 @@
  * frames dropped (replaced while waiting for the model, or discarded by the camera), the model's time per image,
  * and the event-loop delay (p99 of the last 10 s). The ceiling is 1 ÷ the bare ONNX Runtime run time of one image,
  * measured in this process just before each configuration with Node-RED stopped.
- * Usage: node dist/bench/multicam.js [camera counts, e.g. 1,2,4,8]
+ * Each configuration runs with the model's copies (yolo-model Copies) as given: 1 and automatic (one per core) by
+ * default, so their capacities compare in one run.
+ * Usage: node dist/bench/multicam.js [camera counts, e.g. 1,2,4,8] [copies, e.g. 1,0 (0 = automatic)]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,13 +49,13 @@ async function bareInferenceMs(model: YoloModel): Promise<number> {
   return (performance.now() - started) / tensors.length;
 }
 
-function flow(video: string, cameras: number, detectFps: number | ''): unknown[] {
+function flow(video: string, cameras: number, detectFps: number | '', copies: number): unknown[] {
   const example = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'full-pipeline.json'), 'utf8')) as { type: string; layout?: string }[];
   const layout = example.find((n) => n.type === 'zone-analytics')!.layout;
   const ids = Array.from({ length: cameras }, (_, i) => `cam${i + 1}`);
   return [
     { id: 'tab', type: 'tab', label: 'multicam' },
-    { id: 'model', type: 'yolo-model', name: 'YOLOv8n', modelPath: '', threads: 0, inputSize: 0, maxBatch: 4, executionProvider: 'cpu' },
+    { id: 'model', type: 'yolo-model', name: 'YOLOv8n', modelPath: '', threads: 0, copies, inputSize: 0, maxBatch: 4, executionProvider: 'cpu' },
     // Node ids differ from camera ids: Node-RED takes a property equal to a node id for a reference to that node.
     ...ids.map((id) => ({ id: `source-${id}`, type: 'camera-source', z: 'tab', cameraId: id, source: video, loop: true, realtime: true, width: 0, height: 0, fps: 0, autostart: true, ffmpegPath: '', wires: [['detect']] })),
     { id: 'detect', type: 'yolo-detect', z: 'tab', model: 'model', confidence: 0.1, iou: 0.45, classes: 'person', maxMegapixels: 50, detectFps, motionGating: false, wires: [['track']] },
@@ -84,8 +86,8 @@ async function health(port: number): Promise<Health> {
   return (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Health;
 }
 
-async function measure(mode: Mode, cameras: number, ceilingFps: number, port: number) {
-  const { red, userDir } = await startNodeRed(flow(mode.video, cameras, mode.detectFps), port);
+async function measure(mode: Mode, cameras: number, ceilingFps: number, port: number, copies: number) {
+  const { red, userDir } = await startNodeRed(flow(mode.video, cameras, mode.detectFps, copies), port);
   const clients: WebSocket[] = [];
   try {
     for (let waited = 0; ; waited += 250) {
@@ -140,6 +142,7 @@ async function main(): Promise<void> {
   }
   if (!existsSync(DEFAULT_MODEL_PATH)) throw new Error(`${DEFAULT_MODEL_PATH} not found: run "npm run setup"`);
   const counts = (process.argv[2] ?? '1,2,4,8').split(',').map(Number);
+  const copiesList = (process.argv[3] ?? '1,0').split(',').map(Number);
   const modes: Mode[] = [
     { name: 'flat out', video: vtest, detectFps: '' },
     { name: 'detect 5 fps', video: vtest, detectFps: 5 },
@@ -148,19 +151,19 @@ async function main(): Promise<void> {
   console.log('bench/multicam: full pipeline in Node-RED, one shared YOLOv8n, one WebSocket viewer per camera');
   console.log('vtest.avi copies in real time (10 fps each); flat out: every frame offered to detection; detect 5 fps: detection rate 5');
   console.log(
-    `${'mode'.padEnd(13)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
+    `${'mode'.padEnd(13)} ${'copies'.padStart(6)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
       `${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'model ms'.padStart(8)}  per-camera fps`,
   );
   let port = 19900;
   try {
     for (const mode of modes) {
-      for (const cameras of counts) {
+      for (const cameras of counts) for (const copies of copiesList) {
         const bareMs = await bareInferenceMs(model);
         const ceiling = 1000 / bareMs;
-        const r = await measure(mode, cameras, ceiling, port++);
+        const r = await measure(mode, cameras, ceiling, port++, copies);
         const saturated = cameras * (mode.detectFps || 10) >= ceiling;
         console.log(
-          `${mode.name.padEnd(13)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
+          `${mode.name.padEnd(13)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
             `${r.ratio.toFixed(2).padStart(5)}${saturated ? ' ' : '*'} ${r.fairness.toFixed(2).padStart(7)} ${(r.dropped / (WINDOW_MS / 1000)).toFixed(1).padStart(9)} ` +
             `${`${r.eventLoopP99.toFixed(1)} ms`.padStart(8)} ${r.modelMs.toFixed(1).padStart(8)}  ${r.perCamera.map((f) => f.toFixed(1)).join(' ')}`,
         );

@@ -1,7 +1,8 @@
 import * as path from 'node:path';
 import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
-import { packageModelPath, YoloModel } from '../src/detection/model';
+import { availableParallelism } from 'node:os';
+import { inferenceCopies, packageModelPath, YoloModel } from '../src/detection/model';
 import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
 import { isRuntimeChoice, RUNTIME_CHOICES } from '../src/detection/runtime';
 import { ensureModel, isModelName, MODEL_NAMES, modelFile, userModelDir } from '../src/detection/model-fetch';
@@ -14,6 +15,8 @@ interface YoloModelDef extends NodeDef {
   runtime?: string;
   modelPath: string;
   threads: string | number;
+  /** Copies of the model running side by side; 0 or absent (flows from before): one per core. */
+  copies?: string | number;
   inputSize: string | number;
   maxBatch: string | number;
   executionProvider: string;
@@ -36,7 +39,7 @@ export = function register(RED: NodeAPI): void {
     node.modelPath = custom || path.join(modelDir, isModelName(size) ? modelFile(size) : 'unknown.onnx');
     const condition = (): ModelCondition => {
       const model = loadedDetector?.model;
-      const health = model?.health();
+      const health = loadedDetector?.health();
       if (!model || !health || health.state === 'released') return { state: phase, error: loadError, restarts: 0, runtime: null, runtimeFallback: null };
       return { state: health.state, error: health.lastError, restarts: health.restarts, runtime: model.runtime, runtimeFallback: model.runtimeFallback };
     };
@@ -58,20 +61,27 @@ export = function register(RED: NodeAPI): void {
               `or set a model file in the yolo-model node`,
           );
         });
+    const executionProvider = config.executionProvider?.trim() || 'cpu';
+    const { copies, threads } = inferenceCopies({ copies: Number(config.copies) || 0, threads: Number(config.threads) || 0, executionProvider, cores: availableParallelism() });
     const loading = file
-      .then((modelPath) => {
+      .then(async (modelPath) => {
         phase = 'loading';
-        return YoloModel.load(modelPath, {
-          threads: Number(config.threads) || 0,
-          inputSize: Number(config.inputSize) || undefined,
-          executionProvider: config.executionProvider?.trim() || 'cpu',
-          runtime: runtime ?? 'auto',
-        });
+        const options = { threads, inputSize: Number(config.inputSize) || undefined, executionProvider, runtime: runtime ?? 'auto' };
+        // One after the other: a second copy is started only once the first has shown the file loads.
+        const models = [await YoloModel.load(modelPath, options)];
+        try {
+          while (models.length < copies) models.push(await YoloModel.load(modelPath, options));
+        } catch (err) {
+          await Promise.all(models.map((m) => m.release()));
+          throw err;
+        }
+        return models;
       })
-      .then((model) => {
+      .then((models) => {
         phase = 'ready';
+        const [model] = models;
         if (model.runtimeFallback) node.warn(`running on the WebAssembly runtime, several times slower than native, because ${model.runtimeFallback}`);
-        loadedDetector = new Detector(model, Math.max(1, Number(config.maxBatch) || 4));
+        loadedDetector = new Detector(models, Math.max(1, Number(config.maxBatch) || 4));
         return loadedDetector;
       });
     loading.catch((err: Error) => {

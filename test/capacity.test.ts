@@ -5,7 +5,7 @@ import { createApi } from '../src/api/http';
 import { ApiState } from '../src/api/state';
 import { detectionRegistry } from '../src/detection/usage-registry';
 import { Detector, spareCameras, SupersededError, type DetectorUsage } from '../src/detection/detector';
-import type { YoloModel } from '../src/detection/model';
+import { inferenceCopies, type YoloModel } from '../src/detection/model';
 import { MotionDetector } from '../src/detection/motion';
 import { CameraSchedule, DEFAULT_SCHEDULE_OPTIONS, validateScheduleOptions } from '../src/detection/schedule';
 import type { RgbImage } from '../src/types';
@@ -18,6 +18,7 @@ function slowModel(ms: number) {
     inputHeight: 8,
     maxBatch: 1,
     labelOf: (id: number) => `class ${id}`,
+    health: () => ({ state: 'ready', restarts: 0, lastError: null }),
     async run(_input: Float32Array, batch: number) {
       runs.push(batch);
       await new Promise((resolve) => setTimeout(resolve, ms));
@@ -88,6 +89,24 @@ describe('Detector: one model shared fairly between cameras', () => {
     await detector.close();
   });
 
+  it('runs one request on each copy of the model side by side, passes over a copy being restarted, and counts both copies\' capacity', async () => {
+    const copies = [slowModel(100), slowModel(100)];
+    const detector = new Detector(copies.map((c) => c.model));
+    const started = performance.now();
+    await Promise.all(['a', 'b', 'c', 'd'].map((camera) => detector.detect(tiny(), undefined, camera)));
+    const elapsed = performance.now() - started;
+    assert.deepEqual(copies.map((c) => c.runs.length), [2, 2], 'each copy ran two of the four');
+    assert.ok(elapsed < 350, `four 100 ms runs on two copies took ${elapsed.toFixed(0)} ms, not about 400`);
+    const usage = detector.usage();
+    assert.ok(usage.ceilingFps! > 15 && usage.ceilingFps! <= 20, `ceiling ${usage.ceilingFps} images/s: two copies at 10 each`);
+    // The second copy's worker thread died: while it is being started again, the first serves everything.
+    (copies[1].model as unknown as { health: () => object }).health = () => ({ state: 'restarting', restarts: 1, lastError: 'worker exited' });
+    await Promise.all(['a', 'b'].map((camera) => detector.detect(tiny(), undefined, camera)));
+    assert.deepEqual(copies.map((c) => c.runs.length), [4, 2]);
+    assert.deepEqual(detector.health(), { state: 'restarting', restarts: 1, lastError: 'worker exited' });
+    await detector.close();
+  });
+
   it('reports how busy the model is, its time per image, and each stream’s share', async () => {
     // Runs long beside the letterbox between them, so the busy fraction holds on a loaded machine too.
     const { model } = slowModel(200);
@@ -101,6 +120,17 @@ describe('Detector: one model shared fairly between cameras', () => {
     const shares = Object.fromEntries(usage.streams.map((s) => [s.stream, +s.share.toFixed(1)]));
     assert.deepEqual(shares, { a: 0.7, b: 0.3 });
     await detector.close();
+  });
+
+  it('runs one 1-thread copy of the model per core on a CPU, at most four, and keeps what the user set', () => {
+    const copies = (copies: number, threads: number, cores: number, executionProvider = 'cpu') => inferenceCopies({ copies, threads, executionProvider, cores });
+    assert.deepEqual(copies(0, 0, 2), { copies: 2, threads: 1 });
+    assert.deepEqual(copies(0, 0, 1), { copies: 1, threads: 1 });
+    assert.deepEqual(copies(0, 0, 16), { copies: 4, threads: 4 }, 'beyond four copies, more threads each');
+    assert.deepEqual(copies(0, 2, 8), { copies: 4, threads: 2 });
+    assert.deepEqual(copies(0, 4, 2), { copies: 1, threads: 4 });
+    assert.deepEqual(copies(3, 0, 2), { copies: 3, threads: 0 }, 'a set number of copies is kept');
+    assert.deepEqual(copies(0, 0, 8, 'cuda'), { copies: 1, threads: 0 }, 'a GPU gets one copy');
   });
 
   it('estimates spare cameras from the idle time', () => {

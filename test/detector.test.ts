@@ -99,6 +99,7 @@ describe('Detector batching', () => {
       inputHeight: 8,
       maxBatch: Infinity,
       labelOf: (id: number) => `class ${id}`,
+      health: () => ({ state: 'ready', restarts: 0, lastError: null }),
       async run(input: Float32Array, batch: number) {
         batches.push(batch);
         assert.equal(input.length, batch * 3 * 64);

@@ -2,7 +2,7 @@ import { fillInputTensor, letterboxImage, toSourceBox, type Letterbox } from '..
 import type { Detection, RgbImage } from '../types';
 import { appearanceOf } from './appearance';
 import { decodeYolov8, nonMaxSuppression } from './decode';
-import type { YoloModel } from './model';
+import type { ModelHealth, YoloModel } from './model';
 
 export interface DetectOptions {
   /** Minimum class score; Ultralytics keeps scores strictly above it. */
@@ -114,7 +114,8 @@ export function postprocess(
 }
 
 /**
- * Runs detection requests through one model, one network run at a time, shared fairly between streams
+ * Runs detection requests through a model, one network run at a time on each of its copies (a worker thread each:
+ * on a CPU, two 1-thread runs side by side do more than one 2-thread run), shared fairly between streams
  * (cameras). A stream has at most one request waiting: a newer one replaces it (the older fails with
  * SupersededError), so a slow model sees each camera's newest frame instead of a growing queue. When the model
  * frees up, the streams served longest ago go first, several together when the model's batch dimension allows
@@ -128,12 +129,35 @@ export class Detector {
   private served = 0;
   private readonly recentRuns: RunRecord[] = [];
   private anonymous = 0;
-  private running: Promise<void> | undefined;
+  /** The copies of the model, and those with no run in progress. */
+  readonly models: readonly YoloModel[];
+  private readonly idle: YoloModel[];
+  private readonly running = new Set<Promise<void>>();
   private closed = false;
   private readonly spareTensors = new Map<number, Float32Array>();
   private readonly startedAt = performance.now();
 
-  constructor(readonly model: YoloModel, private readonly maxBatch = 4) {}
+  constructor(model: YoloModel | readonly YoloModel[], private readonly maxBatch = 4) {
+    this.models = Array.isArray(model) ? [...model] : [model as YoloModel];
+    if (this.models.length === 0) throw new RangeError('a detector needs at least one model');
+    this.idle = [...this.models];
+  }
+
+  /** The model (its first copy): input size, classes, runtime. */
+  get model(): YoloModel {
+    return this.models[0];
+  }
+
+  /** The copies' health as one: restarting while any copy's worker thread is being started again. */
+  health(): ModelHealth {
+    const all = this.models.map((m) => m.health());
+    const restarting = all.find((h) => h.state === 'restarting');
+    return {
+      state: all.every((h) => h.state === 'released') ? 'released' : restarting ? 'restarting' : 'ready',
+      restarts: all.reduce((sum, h) => sum + h.restarts, 0),
+      lastError: restarting?.lastError ?? all.find((h) => h.lastError !== null)?.lastError ?? null,
+    };
+  }
 
   /** Detects objects in an image; `stream` names the camera it comes from, for fair turns and replacement. */
   detect(image: RgbImage, options: DetectOptions = DEFAULT_DETECT_OPTIONS, stream?: string): Promise<DetectResult> {
@@ -170,10 +194,12 @@ export class Detector {
     }
     const last = this.recentRuns.at(-1);
     const msPerImage = images > 0 ? busyMs / images : last ? last.ms / last.streams.length : null;
+    // The copies run side by side: their time adds up to as many seconds per second as there are copies.
+    const copies = this.models.length;
     return {
-      busy: Math.min(1, busyMs / windowMs),
+      busy: Math.min(1, busyMs / (windowMs * copies)),
       msPerImage,
-      ceilingFps: msPerImage ? 1000 / msPerImage : null,
+      ceilingFps: msPerImage ? (1000 * copies) / msPerImage : null,
       fps: (images * 1000) / windowMs,
       streams: [...this.streams].map(([stream, { processed, superseded }]) => {
         const recent = perStream.get(stream);
@@ -194,14 +220,14 @@ export class Detector {
     this.streams.delete(stream);
   }
 
-  /** Refuses new work, fails what is queued, lets a run in progress finish, then frees the model. */
+  /** Refuses new work, fails what is queued, lets the runs in progress finish, then frees the model's copies. */
   async close(): Promise<void> {
     this.closed = true;
     const waiting = [...this.pending.values()];
     this.pending.clear();
     for (const job of waiting) job.reject(new Error('the model has been closed'));
-    await this.running;
-    await this.model.release();
+    await Promise.all(this.running);
+    await Promise.all(this.models.map((m) => m.release()));
   }
 
   private totalsOf(stream: string): StreamTotals {
@@ -234,21 +260,26 @@ export class Detector {
   }
 
   /**
-   * Serves the queue unless a drain already does. A request that arrives after a drain's last look at the queue,
-   * while it is finishing, starts the next one: it would otherwise wait for the next request to come.
+   * Starts a run on each idle copy while requests wait; every run that ends looks at the queue again. A copy whose
+   * worker thread is being started again is passed over while another can run.
    */
   private drainSoon(): void {
-    this.running ??= this.drain().finally(() => {
-      this.running = undefined;
-      if (this.pending.size > 0) this.drainSoon();
-    });
+    const isReady = (m: YoloModel) => m.health().state === 'ready';
+    while (this.pending.size > 0 && this.idle.length > 0) {
+      const ready = this.idle.findIndex(isReady);
+      // With no copy ready at all, a run goes ahead and fails with the reason rather than wait for nothing.
+      if (ready < 0 && this.models.some(isReady)) return;
+      const [model] = this.idle.splice(Math.max(0, ready), 1);
+      const run: Promise<void> = this.runBatch(this.nextBatch(), model).finally(() => {
+        this.running.delete(run);
+        this.idle.push(model);
+        this.drainSoon();
+      });
+      this.running.add(run);
+    }
   }
 
-  private async drain(): Promise<void> {
-    while (this.pending.size > 0) await this.runBatch(this.nextBatch());
-  }
-  private async runBatch(batch: Job[]): Promise<void> {
-    const { model } = this;
+  private async runBatch(batch: Job[], model: YoloModel): Promise<void> {
     const imageSize = 3 * model.inputWidth * model.inputHeight;
     // Tensors by batch size, reused: a run hands its tensor to the model's worker thread and gets it back.
     const tensor = this.spareTensors.get(batch.length) ?? new Float32Array(batch.length * imageSize);
