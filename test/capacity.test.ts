@@ -98,7 +98,8 @@ describe('Detector: one model shared fairly between cameras', () => {
     assert.deepEqual(copies.map((c) => c.runs.length), [2, 2], 'each copy ran two of the four');
     assert.ok(elapsed < 350, `four 100 ms runs on two copies took ${elapsed.toFixed(0)} ms, not about 400`);
     const usage = detector.usage();
-    assert.ok(usage.ceilingFps! > 15 && usage.ceilingFps! <= 20, `ceiling ${usage.ceilingFps} images/s: two copies at 10 each`);
+    // Timers may fire a fraction of a millisecond early, so a 100 ms run can measure 99.9 ms.
+    assert.ok(usage.ceilingFps! > 15 && usage.ceilingFps! <= 20.5, `ceiling ${usage.ceilingFps} images/s: two copies at 10 each`);
     // The second copy's worker thread died: while it is being started again, the first serves everything.
     (copies[1].model as unknown as { health: () => object }).health = () => ({ state: 'restarting', restarts: 1, lastError: 'worker exited' });
     await Promise.all(['a', 'b'].map((camera) => detector.detect(tiny(), undefined, camera)));
