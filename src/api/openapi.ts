@@ -160,6 +160,8 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             restarts: { type: 'integer', description: 'worker threads started again after one died' },
             runtime: { type: 'string', enum: ['native', 'wasm'], nullable: true, description: "the ONNX Runtime running it, once loaded: native (onnxruntime-node) or wasm (onnxruntime-web's WebAssembly build)" },
             runtimeFallback: { type: 'string', nullable: true, description: 'why it runs on WebAssembly although native was allowed' },
+            input: { type: 'string', nullable: true, description: 'the input size it runs at, widthxheight (e.g. 640x480 fitted to 4:3 cameras), once loaded' },
+            inputNote: { type: 'string', nullable: true, description: "why the input is what it is: fitted to the cameras' frames and checked against the model, or kept and why" },
             busy: { type: 'number', description: 'fraction of time the model was running, 0-1' },
             msPerImage: { type: 'number', nullable: true, description: 'mean inference time per image' },
             ceilingFps: { type: 'number', nullable: true, description: 'images per second it could detect running flat out: 1000 / msPerImage' },

@@ -130,17 +130,26 @@ export class Detector {
   private readonly recentRuns: RunRecord[] = [];
   private anonymous = 0;
   /** The copies of the model, and those with no run in progress. */
-  readonly models: readonly YoloModel[];
-  private readonly idle: YoloModel[];
+  private copies: readonly YoloModel[];
+  private idle: YoloModel[];
   private readonly running = new Set<Promise<void>>();
   private closed = false;
+  /** Input tensors by length, reused: a run hands its tensor to the model's worker thread and gets it back. */
   private readonly spareTensors = new Map<number, Float32Array>();
   private readonly startedAt = performance.now();
+  /** Each stream's frame size, and its first frame of that size (a sample to check a new input shape on). */
+  private readonly frames = new Map<string, RgbImage>();
+  /** Called when a stream shows a frame size this detector has not seen from it. */
+  onFrameSize: ((frames: ReadonlyMap<string, RgbImage>) => void) | null = null;
 
   constructor(model: YoloModel | readonly YoloModel[], private readonly maxBatch = 4) {
-    this.models = Array.isArray(model) ? [...model] : [model as YoloModel];
-    if (this.models.length === 0) throw new RangeError('a detector needs at least one model');
-    this.idle = [...this.models];
+    this.copies = Array.isArray(model) ? [...model] : [model as YoloModel];
+    if (this.copies.length === 0) throw new RangeError('a detector needs at least one model');
+    this.idle = [...this.copies];
+  }
+
+  get models(): readonly YoloModel[] {
+    return this.copies;
   }
 
   /** The model (its first copy): input size, classes, runtime. */
@@ -164,6 +173,7 @@ export class Detector {
     if (this.closed) return Promise.reject(new Error('the model has been closed'));
     return new Promise((resolve, reject) => {
       const job: Job = { image, options, stream: stream ?? null, resolve, reject };
+      if (stream !== undefined) this.noteFrameSize(stream, image);
       const key = stream === undefined ? `\0${this.anonymous++}` : stream;
       const superseded = this.pending.get(key);
       this.pending.set(key, job);
@@ -215,9 +225,32 @@ export class Detector {
     };
   }
 
+  /**
+   * Runs on other copies of the model from now on (another input shape): runs in progress finish on the old
+   * copies, which are then released.
+   */
+  async replaceModels(models: readonly YoloModel[]): Promise<void> {
+    if (models.length === 0) throw new RangeError('a detector needs at least one model');
+    if (this.closed) return void (await Promise.all(models.map((m) => m.release())));
+    const old = this.copies;
+    this.copies = [...models];
+    this.idle = [...models];
+    this.drainSoon();
+    await Promise.all(this.running);
+    await Promise.all(old.map((m) => m.release()));
+  }
+
+  private noteFrameSize(stream: string, image: RgbImage): void {
+    const known = this.frames.get(stream);
+    if (known && known.width === image.width && known.height === image.height) return;
+    this.frames.set(stream, image);
+    this.onFrameSize?.(this.frames);
+  }
+
   /** Forgets a stream's totals and turn (a camera removed); a request of it that waits still runs. */
   forget(stream: string): void {
     this.streams.delete(stream);
+    this.frames.delete(stream);
   }
 
   /** Refuses new work, fails what is queued, lets the runs in progress finish, then frees the model's copies. */
@@ -272,7 +305,7 @@ export class Detector {
       const [model] = this.idle.splice(Math.max(0, ready), 1);
       const run: Promise<void> = this.runBatch(this.nextBatch(), model).finally(() => {
         this.running.delete(run);
-        this.idle.push(model);
+        if (this.copies.includes(model)) this.idle.push(model);
         this.drainSoon();
       });
       this.running.add(run);
@@ -281,9 +314,9 @@ export class Detector {
 
   private async runBatch(batch: Job[], model: YoloModel): Promise<void> {
     const imageSize = 3 * model.inputWidth * model.inputHeight;
-    // Tensors by batch size, reused: a run hands its tensor to the model's worker thread and gets it back.
-    const tensor = this.spareTensors.get(batch.length) ?? new Float32Array(batch.length * imageSize);
-    this.spareTensors.delete(batch.length);
+    const length = batch.length * imageSize;
+    const tensor = this.spareTensors.get(length) ?? new Float32Array(length);
+    this.spareTensors.delete(length);
     // The images are scaled together (libvips threads), then written into consecutive slots.
     const scaled = await Promise.allSettled(batch.map((job) => letterboxImage(job.image, model.inputWidth, model.inputHeight)));
     const ready: { job: Job; lb: Letterbox; slot: number }[] = [];
@@ -305,7 +338,7 @@ export class Detector {
       return;
     }
     const inferenceMs = performance.now() - started;
-    if (output.input.length === batch.length * imageSize) this.spareTensors.set(batch.length, output.input);
+    if (output.input.length === length) this.spareTensors.set(length, output.input);
     this.recentRuns.push({ endedAt: performance.now(), ms: inferenceMs, streams: ready.map(({ job }) => job.stream) });
     for (const { job } of ready) if (job.stream !== null) this.totalsOf(job.stream).processed++;
     const perImage = output.channels * output.anchors;

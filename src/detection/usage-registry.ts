@@ -1,4 +1,5 @@
 import type { RuntimeName } from './runtime';
+import type { ShapeState } from './shape-fitter';
 import { spareCameras, type DetectorUsage } from './detector';
 import { REFERENCE_DETECT_FPS, type CameraScheduleStats } from './schedule';
 
@@ -41,11 +42,17 @@ export interface RegisteredModel {
   name: string;
   condition(): ModelCondition;
   usage(): DetectorUsage | null;
+  /** The input the model runs at and why, once loaded. */
+  shape?(): ShapeState | null;
 }
 
 export interface ModelReport extends ModelCondition {
   id: string;
   name: string;
+  /** The input size it runs at, `width`x`height`; null until loaded. */
+  input: string | null;
+  /** Why the input is what it is (fitted to the cameras and checked, or kept and why); null when it was never fitted. */
+  inputNote: string | null;
   /** Fraction of time the model was running (0–1). */
   busy: number;
   msPerImage: number | null;
@@ -91,12 +98,15 @@ export const detectionRegistry = {
     const all = this.cameras();
     return [...models].map(([id, model]) => {
       const current = model.usage() ?? NO_USAGE;
+      const shape = model.shape?.() ?? null;
       const cameras = all.filter((c) => c.model === id);
       const detectFps = meanDetectFps(cameras);
       return {
         id,
         name: model.name,
         ...model.condition(),
+        input: shape?.input ?? null,
+        inputNote: shape?.note ?? null,
         busy: current.busy,
         msPerImage: current.msPerImage,
         ceilingFps: current.ceilingFps,
