@@ -10,8 +10,12 @@
  * and the event-loop delay (p99 of the last 10 s). The ceiling is 1 ÷ the bare ONNX Runtime run time of one image,
  * measured in this process just before each configuration with Node-RED stopped.
  * Each configuration runs with the model's copies (yolo-model Copies) as given: 1 and automatic (one per core) by
- * default, so their capacities compare in one run.
+ * default, so their capacities compare in one run; and with each model variant given (yolo-model Input shape and
+ * Precision): the square float model as exported, and the fitted int8 one the examples use (measured once the
+ * node has made and checked it). The model's capacity is /api/health's ceilingFps (all copies, from their busy
+ * time in the pipeline), compared with the bare ceiling: one fp32 640×640 session on every core.
  * Usage: node dist/bench/multicam.js [camera counts, e.g. 1,2,4,8] [copies, e.g. 1,0 (0 = automatic)]
+ *        [variants, e.g. square-fp32,fit-int8]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -49,13 +53,24 @@ async function bareInferenceMs(model: YoloModel): Promise<number> {
   return (performance.now() - started) / tensors.length;
 }
 
-function flow(video: string, cameras: number, detectFps: number | '', copies: number): unknown[] {
+interface Variant {
+  inputShape: 'square' | 'fit';
+  precision: 'fp32' | 'int8';
+}
+
+function parseVariant(text: string): Variant {
+  const [inputShape, precision] = text.split('-');
+  if ((inputShape !== 'square' && inputShape !== 'fit') || (precision !== 'fp32' && precision !== 'int8')) throw new Error(`unknown variant "${text}": square|fit-fp32|int8`);
+  return { inputShape, precision };
+}
+
+function flow(video: string, cameras: number, detectFps: number | '', copies: number, variant: Variant): unknown[] {
   const example = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'full-pipeline.json'), 'utf8')) as { type: string; layout?: string }[];
   const layout = example.find((n) => n.type === 'zone-analytics')!.layout;
   const ids = Array.from({ length: cameras }, (_, i) => `cam${i + 1}`);
   return [
     { id: 'tab', type: 'tab', label: 'multicam' },
-    { id: 'model', type: 'yolo-model', name: 'YOLOv8n', modelPath: '', threads: 0, copies, inputSize: 0, maxBatch: 4, executionProvider: 'cpu' },
+    { id: 'model', type: 'yolo-model', name: 'YOLOv8n', modelPath: '', threads: 0, copies, inputSize: 0, maxBatch: 4, executionProvider: 'cpu', ...variant },
     // Node ids differ from camera ids: Node-RED takes a property equal to a node id for a reference to that node.
     ...ids.map((id) => ({ id: `source-${id}`, type: 'camera-source', z: 'tab', cameraId: id, source: video, loop: true, realtime: true, width: 0, height: 0, fps: 0, autostart: true, ffmpegPath: '', wires: [['detect']] })),
     { id: 'detect', type: 'yolo-detect', z: 'tab', model: 'model', confidence: 0.1, iou: 0.45, classes: 'person', maxMegapixels: 50, detectFps, motionGating: false, wires: [['track']] },
@@ -86,8 +101,8 @@ async function health(port: number): Promise<Health> {
   return (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Health;
 }
 
-async function measure(mode: Mode, cameras: number, ceilingFps: number, port: number, copies: number) {
-  const { red, userDir } = await startNodeRed(flow(mode.video, cameras, mode.detectFps, copies), port);
+async function measure(mode: Mode, cameras: number, ceilingFps: number, port: number, copies: number, variant: Variant) {
+  const { red, userDir } = await startNodeRed(flow(mode.video, cameras, mode.detectFps, copies, variant), port);
   const clients: WebSocket[] = [];
   try {
     for (let waited = 0; ; waited += 250) {
@@ -95,6 +110,14 @@ async function measure(mode: Mode, cameras: number, ceilingFps: number, port: nu
       if (h && h.cameras.filter((c) => (c.detection?.processed ?? 0) > 0).length === cameras) break;
       if (waited > 60_000) throw new Error('the cameras did not all reach the API');
       await sleep(250);
+    }
+    // A fitted or int8 model is made and checked after the cameras start: measured once it has taken over.
+    const asExported = variant.inputShape === 'square' && variant.precision === 'fp32';
+    let model = (await health(port)).detectors[0];
+    for (let waited = 0; !asExported && model.inputNote === null; waited += 500) {
+      if (waited > 120_000) throw new Error('the model variant was not made within 2 minutes');
+      await sleep(500);
+      model = (await health(port)).detectors[0];
     }
     const framesSeen = new Array<number>(cameras).fill(0);
     for (let i = 0; i < cameras; i++) {
@@ -124,6 +147,8 @@ async function measure(mode: Mode, cameras: number, ceilingFps: number, port: nu
       dropped,
       eventLoopP99: after.eventLoopDelay?.p99Ms ?? NaN,
       modelMs: after.detectors[0]?.msPerImage ?? NaN,
+      modelCeiling: after.detectors[0]?.ceilingFps ?? NaN,
+      model: `${after.detectors[0]?.precision} ${after.detectors[0]?.input}`,
       wsFps: framesSeen.reduce((a, b) => a + b, 0) / cameras / ((performance.now() - started) / 1000 + WARM_UP_MS / 1000),
     };
   } finally {
@@ -143,6 +168,7 @@ async function main(): Promise<void> {
   if (!existsSync(DEFAULT_MODEL_PATH)) throw new Error(`${DEFAULT_MODEL_PATH} not found: run "npm run setup"`);
   const counts = (process.argv[2] ?? '1,2,4,8').split(',').map(Number);
   const copiesList = (process.argv[3] ?? '1,0').split(',').map(Number);
+  const variants = (process.argv[4] ?? 'square-fp32,fit-int8').split(',').map(parseVariant);
   const modes: Mode[] = [
     { name: 'flat out', video: vtest, detectFps: '' },
     { name: 'detect 5 fps', video: vtest, detectFps: 5 },
@@ -151,20 +177,21 @@ async function main(): Promise<void> {
   console.log('bench/multicam: full pipeline in Node-RED, one shared YOLOv8n, one WebSocket viewer per camera');
   console.log('vtest.avi copies in real time (10 fps each); flat out: every frame offered to detection; detect 5 fps: detection rate 5');
   console.log(
-    `${'mode'.padEnd(13)} ${'copies'.padStart(6)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
-      `${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'model ms'.padStart(8)}  per-camera fps`,
+    `${'mode'.padEnd(13)} ${'model'.padEnd(12)} ${'copies'.padStart(6)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
+      `${'capacity'.padStart(8)} ${'× bare'.padStart(6)} ${'of cap'.padStart(6)} ${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'model ms'.padStart(8)}  per-camera fps`,
   );
   let port = 19900;
   try {
     for (const mode of modes) {
-      for (const cameras of counts) for (const copies of copiesList) {
+      for (const cameras of counts) for (const copies of copiesList) for (const variant of variants) {
         const bareMs = await bareInferenceMs(model);
         const ceiling = 1000 / bareMs;
-        const r = await measure(mode, cameras, ceiling, port++, copies);
+        const r = await measure(mode, cameras, ceiling, port++, copies, variant);
         const saturated = cameras * (mode.detectFps || 10) >= ceiling;
         console.log(
-          `${mode.name.padEnd(13)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
-            `${r.ratio.toFixed(2).padStart(5)}${saturated ? ' ' : '*'} ${r.fairness.toFixed(2).padStart(7)} ${(r.dropped / (WINDOW_MS / 1000)).toFixed(1).padStart(9)} ` +
+          `${mode.name.padEnd(13)} ${r.model.padEnd(12)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
+            `${r.ratio.toFixed(2).padStart(5)}${saturated ? ' ' : '*'} ${r.modelCeiling.toFixed(1).padStart(8)} ${(r.modelCeiling / ceiling).toFixed(2).padStart(6)} ${(r.total / r.modelCeiling).toFixed(2).padStart(6)} ` +
+            `${r.fairness.toFixed(2).padStart(8)} ${(r.dropped / (WINDOW_MS / 1000)).toFixed(1).padStart(9)} ` +
             `${`${r.eventLoopP99.toFixed(1)} ms`.padStart(8)} ${r.modelMs.toFixed(1).padStart(8)}  ${r.perCamera.map((f) => f.toFixed(1)).join(' ')}`,
         );
       }
@@ -173,6 +200,7 @@ async function main(): Promise<void> {
     await model.release();
   }
   console.log('ratio: total frames detected per second ÷ ceiling (1000 ÷ bare ms); * the cameras ask for less than the ceiling, so the ratio is their demand, not a limit');
+  console.log("capacity: the model's ceilingFps in /api/health (every copy, from its busy time in the pipeline); × bare: capacity ÷ ceiling; of cap: total fps ÷ capacity");
   console.log('fairness: slowest camera ÷ fastest; dropped/s: frames replaced while waiting for the model or discarded by their camera; loop p99: event-loop delay in Node-RED');
 }
 

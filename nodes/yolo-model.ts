@@ -3,8 +3,8 @@ import type { NodeAPI, NodeDef } from 'node-red';
 import { Detector } from '../src/detection/detector';
 import { availableParallelism } from 'node:os';
 import { inferenceCopies, packageModelPath, YoloModel } from '../src/detection/model';
-import { ensureReshapedModel, ShapeFitter } from '../src/detection/shape-fitter';
-import type { InputSize } from '../src/detection/input-shape';
+import { ensureReshapedModel, ShapeFitter, type VariantLoader } from '../src/detection/shape-fitter';
+import { ensureQuantizedModel } from '../src/detection/int8-model';
 import { detectionRegistry, type ModelCondition, type ModelState } from '../src/detection/usage-registry';
 import { isRuntimeChoice, RUNTIME_CHOICES } from '../src/detection/runtime';
 import { ensureModel, isModelName, MODEL_NAMES, modelFile, userModelDir } from '../src/detection/model-fetch';
@@ -22,6 +22,8 @@ interface YoloModelDef extends NodeDef {
   inputSize: string | number;
   /** fit (to the cameras' frames) or square; absent in flows from before the choice: square. */
   inputShape?: string;
+  /** int8 (made here, used when it agrees with fp32) or fp32; absent in flows from before the choice: fp32. */
+  precision?: string;
   maxBatch: string | number;
   executionProvider: string;
 }
@@ -54,7 +56,7 @@ export = function register(RED: NodeAPI): void {
       name: config.name || path.basename(node.modelPath),
       condition,
       usage: () => loadedDetector?.usage() ?? null,
-      shape: () => fitter?.state() ?? (loadedDetector ? { input: `${loadedDetector.model.inputWidth}x${loadedDetector.model.inputHeight}`, note: null } : null),
+      shape: () => fitter?.state() ?? (loadedDetector ? { input: `${loadedDetector.model.inputWidth}x${loadedDetector.model.inputHeight}`, precision: 'fp32', note: null } : null),
     });
 
     // Known models live in the user directory, where package updates leave them; a set-up checkout or the Docker
@@ -95,12 +97,17 @@ export = function register(RED: NodeAPI): void {
         const [model] = models;
         if (model.runtimeFallback) node.warn(`running on the WebAssembly runtime, several times slower than native, because ${model.runtimeFallback}`);
         loadedDetector = new Detector(models, Math.max(1, Number(config.maxBatch) || 4));
-        if (config.inputShape === 'fit' && model.inputWidth === model.inputHeight) {
-          const square = model.inputWidth;
-          const reshapedDir = path.join(modelDir, 'reshaped');
-          const load = async (size: InputSize) =>
-            loadCopies(size.width === square && size.height === square ? modelPath : await ensureReshapedModel(modelPath, size, reshapedDir));
-          fitter = new ShapeFitter(loadedDetector, square, load, (line) => node.log(line));
+        const fitShape = config.inputShape === 'fit' && model.inputWidth === model.inputHeight;
+        const int8 = config.precision === 'int8';
+        if (fitShape || int8) {
+          const load: VariantLoader = async ({ size, precision }, frames) => {
+            const own = size.width === model.inputWidth && size.height === model.inputHeight;
+            const float = own ? modelPath : await ensureReshapedModel(modelPath, size, path.join(modelDir, 'reshaped'));
+            if (precision === 'fp32') return { models: await loadCopies(float) };
+            const { file: quantized, calibrated } = await ensureQuantizedModel(float, frames, path.join(modelDir, 'int8'), model.runtime);
+            return { models: await loadCopies(quantized), made: calibrated === null ? undefined : `calibrated on ${calibrated} camera frames` };
+          };
+          fitter = new ShapeFitter(loadedDetector, model.inputWidth, load, { fitShape, int8 }, (line) => node.log(line));
         }
         return loadedDetector;
       });

@@ -264,7 +264,7 @@ describe('Capacity in the API', () => {
 
   it("shows each model's load and spare cameras in /api/health, and each camera's detection figures", async () => {
     const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Record<string, any>;
-    assert.deepEqual(health.detectors, [{ id: 'model-1', name: 'YOLOv8n', state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null, input: null, inputNote: null, busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, cameras: 1, detectFps: 5, spareCameras: 2 }]);
+    assert.deepEqual(health.detectors, [{ id: 'model-1', name: 'YOLOv8n', state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null, input: null, precision: null, inputNote: null, busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, cameras: 1, detectFps: 5, spareCameras: 2 }]);
     assert.deepEqual([health.cameras[0].id, health.cameras[0].detection.still, health.cameras[0].detection.superseded], ['till', 10, 1]);
     const [camera] = (await (await fetch(`http://127.0.0.1:${port}/api/cameras`)).json()) as Record<string, any>[];
     assert.deepEqual([camera.detection.fps, camera.detection.detectFps, camera.detection.motionGating, camera.detection.rate], [4.8, 5, true, 50]);

@@ -4,7 +4,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { compareMotOutputs } from '../src/tracking/compare';
-import { DARKNET_DATA, ROOT, requireFile, requireModel, requireMot15 } from './support';
+import { DARKNET_DATA, ROOT, requireFile, requireModel, requireMot15, requireVtest } from './support';
 import { readFileSync } from 'node:fs';
 
 const CLI = path.join(ROOT, 'dist', 'src', 'cli', 'main.js');
@@ -162,6 +162,25 @@ describe('retail-analytics command line', () => {
     writeFileSync(res, tracked.stdout);
     const metrics = JSON.parse(run('eval', '--gt', res, '--res', res).stdout);
     assert.deepEqual([metrics.MOTA, metrics.IDF1], [100, 100]);
+  });
+
+  it('optimize-model makes the fitted int8 model of a recording where yolo-model finds it, and prints its check', function () {
+    requireModel(this);
+    const video = requireVtest(this);
+    const dir = mkdtempSync(path.join(tmpdir(), 'optimize-'));
+    const result = run('optimize-model', '--video', video, '--dir', dir);
+    assert.equal(result.status, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert.equal(path.dirname(report.file), path.join(dir, 'int8'));
+    assert.deepEqual([report.input, report.precision, report.check.passed], ['640x480', 'int8', true]);
+    assert.ok(report.check.compared >= 50 && report.check.agreed / report.check.compared >= 0.95, report.check.tally);
+    assert.ok(report.msPerFrame.original > 0 && report.msPerFrame.optimized > 0);
+    const badSize = run('optimize-model', '--video', video, '--size', 'big');
+    assert.equal(badSize.status, 2);
+    assert.match(badSize.stderr, /--size must be fit or WIDTHxHEIGHT, got "big"/);
+    const live = run('optimize-model', '--video', 'rtsp://camera.invalid/stream');
+    assert.equal(live.status, 2);
+    assert.match(live.stderr, /--video must be a recording/);
   });
 
   it('explains usage errors with exit code 2 and other failures with exit code 1', () => {

@@ -138,9 +138,16 @@ describe('example flows (examples/)', function () {
       }
       const frame = await fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/frame`);
       assert.equal((await decodeImage(Buffer.from(await frame.arrayBuffer()))).width, 768);
-      // The sample is 768×576 (4:3): the model's input is fitted to it, checked against the square one.
-      const fitted = await waitUntil(() => getJson(red, '/api/health'), (h: { detectors: { input: string; inputNote: string }[] }) => h.detectors[0]?.input === '640x480', 30000, 'the model input fitted to the camera');
-      assert.match(fitted.detectors[0].inputNote, /^fitted to the cameras' frames from 640x640; (\d+) of \1 detections agreed on 1 camera frame$/);
+      // The sample is 768×576 (4:3): the model's input is fitted to it and quantised, calibrated on its frames and
+      // checked against the square float model.
+      const fitted = await waitUntil(
+        () => getJson(red, '/api/health'),
+        (h: { detectors: { input: string; precision: string; inputNote: string | null }[] }) => h.detectors[0]?.inputNote !== null,
+        60000,
+        'the model fitted to the camera',
+      );
+      assert.deepEqual([fitted.detectors[0].input, fitted.detectors[0].precision], ['640x480', 'int8'], fitted.detectors[0].inputNote ?? '');
+      assert.match(fitted.detectors[0].inputNote ?? '', /^int8 640x480 from fp32 640x640; \d+ of \d+ detections agreed on 16 camera frames, median score difference 0\.0\d\d; calibrated on 16 camera frames$/);
       const heatmap = await waitUntil(() => fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/heatmap`), (res) => res.status === 200, 30000, 'a heatmap');
       assert.equal(heatmap.headers.get('content-type'), 'image/png');
       const conversion = await fetch(`http://127.0.0.1:${red.port}/api/conversion`);

@@ -6,10 +6,10 @@ import { Detector, type DetectOptions } from '../src/detection/detector';
 import { anchorCount, anchorGrid, fittingInputSize, parseSize, reshapeYoloInput } from '../src/detection/input-shape';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { encodeFields, messageField, stringField, varintField } from '../src/detection/protobuf';
-import { agreement, ensureReshapedModel, REQUIRED_AGREEMENT, ShapeFitter } from '../src/detection/shape-fitter';
+import { agreement, ensureReshapedModel, REQUIRED_AGREEMENT, ShapeFitter, type Variant } from '../src/detection/shape-fitter';
 import { decodeImage } from '../src/imaging/image';
 import type { Detection, RgbImage } from '../src/types';
-import { DARKNET_DATA, requireFile, requireModel } from './support';
+import { blindModel, DARKNET_DATA, requireFile, requireModel } from './support';
 
 const EVERY_CLASS: DetectOptions = { confidence: 0.25, iou: 0.45, classes: null, maxDetections: 300 };
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -53,7 +53,10 @@ describe('Rectangular model input: sizes and the anchor grid', () => {
     const reference = [[box([0, 0, 10, 10], 0.9), box([50, 50, 60, 60], 0.3)], [box([0, 0, 10, 20], 0.8, 2)]];
     const candidate = [[box([0, 0, 10, 11], 0.3), box([50, 50, 60, 60], 0.7)], [box([0, 0, 10, 20], 0.8, 3)]];
     // Image 1: each model's sure box is in the other's list (IoU 0.91 and 1); image 2: the classes differ, twice.
-    assert.deepEqual(agreement(reference, candidate), { compared: 4, agreed: 2 });
+    const { compared, agreed, scoreDifference } = agreement(reference, candidate);
+    assert.deepEqual({ compared, agreed }, { compared: 4, agreed: 2 });
+    assert.ok(Math.abs(scoreDifference - 0.6) < 1e-9, 'the median of 0.6 and 0.4, taken from above');
+    assert.equal(agreement(reference, candidate, 0.95).agreed, 1, 'a stricter overlap lets the box one pixel taller go');
   });
 });
 
@@ -153,11 +156,12 @@ describe("Rectangular model input: fitted to a detector's cameras", function () 
     const image = await decodeImage(readFileSync(path.join(DARKNET_DATA, 'dog.jpg')));
     const detector = new Detector(await YoloModel.load(DEFAULT_MODEL_PATH, { threads: 1 }));
     const lines: string[] = [];
-    const fitter = new ShapeFitter(detector, 640, async (size) => [await YoloModel.load(await ensureReshapedModel(DEFAULT_MODEL_PATH, size, dir), { threads: 1 })], (line) => lines.push(line), 20);
+    const load = async ({ size }: Variant) => ({ models: [await YoloModel.load(await ensureReshapedModel(DEFAULT_MODEL_PATH, size, dir), { threads: 1 })] });
+    const fitter = new ShapeFitter(detector, 640, load, { fitShape: true, int8: false, settleMs: 20 }, (line) => lines.push(line));
     const before = (await detector.detect(image, EVERY_CLASS, 'door')).detections;
     for (let i = 0; i < 200 && fitter.state().input === '640x640'; i++) await sleep(25);
     assert.equal(fitter.state().input, '640x480');
-    assert.match(fitter.state().note!, /^fitted to the cameras' frames from 640x640; (\d+) of \1 detections agreed on 1 camera frame$/);
+    assert.match(fitter.state().note!, /^fp32 640x480 from fp32 640x640; (\d+) of \1 detections agreed on 1 camera frame$/);
     assert.deepEqual([detector.model.inputWidth, detector.model.inputHeight], [640, 480]);
     const after = (await detector.detect(image, EVERY_CLASS, 'door')).detections;
     assert.deepEqual(after.map((d) => d.label).sort(), before.map((d) => d.label).sort());
@@ -169,23 +173,13 @@ describe("Rectangular model input: fitted to a detector's cameras", function () 
   it('keeps the input in use when the new one disagrees with it, and says why', async () => {
     const image = await decodeImage(readFileSync(path.join(DARKNET_DATA, 'dog.jpg')));
     const detector = new Detector(await YoloModel.load(DEFAULT_MODEL_PATH, { threads: 1 }));
-    let released = false;
-    // A model that finds nothing: what a reshape that misplaced the grid would look like to the check.
-    const blind = {
-      inputWidth: 640,
-      inputHeight: 480,
-      maxBatch: 1,
-      labelOf: (id: number) => `class ${id}`,
-      health: () => ({ state: 'ready', restarts: 0, lastError: null }),
-      run: async (input: Float32Array) => ({ data: new Float32Array(84 * 6300), channels: 84, anchors: 6300, input }),
-      release: async () => void (released = true),
-    } as unknown as YoloModel;
-    const fitter = new ShapeFitter(detector, 640, async () => [blind], () => undefined, 20);
+    const blind = blindModel(640, 480);
+    const fitter = new ShapeFitter(detector, 640, async () => ({ models: [blind.model] }), { fitShape: true, int8: false, settleMs: 20 });
     await detector.detect(image, EVERY_CLASS, 'door');
     for (let i = 0; i < 200 && fitter.state().note === null; i++) await sleep(25);
-    assert.match(fitter.state().note!, /^kept 640x640: the 640x480 input disagreed with it: 0 of \d+ detections agreed on 1 camera frame$/);
+    assert.match(fitter.state().note!, /^kept fp32 640x640: the fp32 640x480 model disagreed with it: 0 of \d+ detections agreed on 1 camera frame$/);
     assert.equal(detector.model.inputHeight, 640);
-    assert.ok(released, 'the refused copy is released');
+    assert.ok(blind.released(), 'the refused copy is released');
     await fitter.close();
     await detector.close();
   });

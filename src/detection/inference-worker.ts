@@ -11,11 +11,14 @@ import { loadRuntime, type Ort, type RuntimeChoice, type RuntimeName } from './r
 export type WorkerRequest =
   | { kind: 'load'; bytes: Uint8Array; executionProvider: string; threads: number; runtime: RuntimeChoice }
   | { kind: 'run'; id: number; input: Float32Array; dims: number[] }
+  /** Runs the model and gives the smallest and largest value of each output (calibrating a quantisation). */
+  | { kind: 'ranges'; id: number; input: Float32Array; dims: number[] }
   | { kind: 'release' };
 
 export type WorkerReply =
   | { kind: 'loaded'; inputNames: string[]; outputNames: string[]; inputShape: (number | string)[] | null; runtime: RuntimeName; fallback: string | null }
   | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; input: Float32Array }
+  | { kind: 'ranged'; id: number; ranges: Record<string, { min: number; max: number }>; input: Float32Array }
   | { kind: 'failed'; id: number | null; message: string }
   | { kind: 'released' };
 
@@ -61,6 +64,26 @@ async function handle(request: WorkerRequest): Promise<void> {
         const data = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
         // The input goes back with the output, so the caller can fill it again instead of allocating another.
         return reply({ kind: 'ran', id: request.id, data, dims: [...output.dims], input: request.input }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
+      } catch (err) {
+        return reply({ kind: 'failed', id: request.id, message: (err as Error).message });
+      }
+    }
+    case 'ranges': {
+      try {
+        if (!session || !ort) throw new Error('no model loaded');
+        const results = await session.run({ [session.inputNames[0]]: new ort.Tensor('float32', request.input, request.dims) });
+        const ranges: Record<string, { min: number; max: number }> = {};
+        for (const name of session.outputNames) {
+          const data = results[name].data as Float32Array;
+          let min = Infinity;
+          let max = -Infinity;
+          for (let i = 0; i < data.length; i++) {
+            if (data[i] < min) min = data[i];
+            if (data[i] > max) max = data[i];
+          }
+          ranges[name] = { min, max };
+        }
+        return reply({ kind: 'ranged', id: request.id, ranges, input: request.input }, [request.input.buffer as ArrayBuffer]);
       } catch (err) {
         return reply({ kind: 'failed', id: request.id, message: (err as Error).message });
       }

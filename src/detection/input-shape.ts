@@ -5,21 +5,12 @@
  * targets), so the graph is edited: those constants are generated for the new size, and only once the originals are
  * recognised by generating them for the export's own size and finding them equal.
  */
-import { decodeFields, encodeFields, messageField, repeatedVarints, stringField, textOf, varintField, bytesField, type ProtoField } from './protobuf';
+import { GRAPH, MODEL, NODE, ATTRIBUTE, TENSOR, openModel, readTensor, stringsOf, opTypeOf, writeTensor } from './onnx-fields';
+import { bytesField, decodeFields, encodeFields, messageField, stringField, varintField, type ProtoField } from './protobuf';
 
 /** The head's three detection levels: one anchor per 8, 16 and 32 input pixels. */
 const STRIDES = [8, 16, 32] as const;
 const LARGEST_STRIDE = 32;
-/** ONNX TensorProto data types. */
-const FLOAT = 1;
-const INT64 = 7;
-
-/** Field numbers of the ONNX messages edited here (onnx.proto). */
-const MODEL = { graph: 7, metadata: 14 } as const;
-const GRAPH = { node: 1, initializer: 5, input: 11, output: 12, valueInfo: 13 } as const;
-const NODE = { input: 1, output: 2, name: 3, opType: 4, attribute: 5 } as const;
-const ATTRIBUTE_TENSOR = 5;
-const TENSOR = { dims: 1, dataType: 2, floatData: 4, int64Data: 7, name: 8, rawData: 9 } as const;
 /** ValueInfoProto.type → TypeProto.tensor_type → shape, whose repeated dim has dim_value 1. */
 const SHAPE_PATH = [2, 1, 2] as const;
 const DIM = { dim: 1, value: 1 } as const;
@@ -84,41 +75,6 @@ export function fittingInputSize(frames: readonly InputSize[], square: number): 
   return frames.length === 0 ? { width: square, height: square } : { width, height };
 }
 
-interface Tensor {
-  dims: number[];
-  values: Float32Array | BigInt64Array | null;
-}
-
-function readTensor(fields: readonly ProtoField[]): Tensor {
-  const dims = repeatedVarints(fields, TENSOR.dims).map((d) => Number(BigInt.asIntN(64, d)));
-  const dataType = Number(fields.find((f) => f.field === TENSOR.dataType)?.varint ?? 0n);
-  const raw = fields.find((f) => f.field === TENSOR.rawData);
-  if (raw && raw.bytes.length > 0) {
-    // A copy, aligned for the typed arrays.
-    const bytes = new Uint8Array(raw.bytes);
-    if (dataType === FLOAT) return { dims, values: new Float32Array(bytes.buffer, 0, bytes.length / 4) };
-    if (dataType === INT64) return { dims, values: new BigInt64Array(bytes.buffer, 0, bytes.length / 8) };
-    return { dims, values: null };
-  }
-  if (dataType === FLOAT) {
-    const floats = fields.filter((f) => f.field === TENSOR.floatData).map((f) => new Uint8Array(f.bytes));
-    const bytes = new Uint8Array(Buffer.concat(floats));
-    return { dims, values: new Float32Array(bytes.buffer, 0, bytes.length / 4) };
-  }
-  if (dataType === INT64) return { dims, values: BigInt64Array.from(repeatedVarints(fields, TENSOR.int64Data).map((v) => BigInt.asIntN(64, v))) };
-  return { dims, values: null };
-}
-
-/** The tensor's fields with new dims and values (as raw data); its name, type and anything else kept. */
-function writeTensor(fields: readonly ProtoField[], dims: number[], values: Float32Array | BigInt64Array): ProtoField[] {
-  const replaced = new Set<number>([TENSOR.dims, TENSOR.floatData, TENSOR.int64Data, TENSOR.rawData]);
-  return [
-    ...dims.map((d) => varintField(TENSOR.dims, d)),
-    ...fields.filter((f) => !replaced.has(f.field)),
-    bytesField(TENSOR.rawData, new Uint8Array(values.buffer, values.byteOffset, values.byteLength)),
-  ];
-}
-
 /** Edits the dims of a ValueInfoProto's tensor shape. */
 function editShape(valueInfo: Uint8Array, edit: (dims: (number | null)[]) => (number | null)[]): Uint8Array {
   const descend = (bytes: Uint8Array, depth: number): Uint8Array => {
@@ -162,9 +118,7 @@ export function reshapeYoloInput(bytes: Uint8Array, size: InputSize): Uint8Array
   if (!(size.width > 0 && size.height > 0 && size.width % LARGEST_STRIDE === 0 && size.height % LARGEST_STRIDE === 0)) {
     throw new Error(`the input size ${formatSize(size)} must be whole multiples of ${LARGEST_STRIDE}`);
   }
-  const model = decodeFields(bytes);
-  const graphField = model.find((f) => f.field === MODEL.graph && f.wire === 2);
-  const graph = graphField ? decodeFields(graphField.bytes) : [];
+  const { graph, withGraph } = openModel(bytes);
   const inputs = graph.filter((f) => f.field === GRAPH.input);
   const original = inputs.length === 1 ? shapeOf(inputs[0].bytes) : [];
   if (original.length !== 4 || original.some((d) => d === null || !(d > 0)) || original[1] !== 3) {
@@ -177,8 +131,8 @@ export function reshapeYoloInput(bytes: Uint8Array, size: InputSize): Uint8Array
   const grid = anchorGrid(size);
 
   const nodes = graph.filter((f) => f.field === GRAPH.node).map((f) => decodeFields(f.bytes));
-  const strings = (fields: readonly ProtoField[], number: number) => fields.filter((f) => f.field === number).map(textOf);
-  const opType = (node: readonly ProtoField[]) => strings(node, NODE.opType)[0] ?? '';
+  const strings = stringsOf;
+  const opType = opTypeOf;
   const shapeConsumers = new Set(nodes.filter((n) => opType(n) === 'Reshape').map((n) => strings(n, NODE.input)[1]));
   for (const node of nodes) {
     if (opType(node) === 'Resize' && (strings(node, NODE.input)[3] ?? '') !== '') throw new Error(`its ${strings(node, NODE.name)[0]} resizes to fixed sizes, not by scale`);
@@ -216,7 +170,7 @@ export function reshapeYoloInput(bytes: Uint8Array, size: InputSize): Uint8Array
         const attributes = node.map((a) => {
           if (a.field !== NODE.attribute) return a;
           const attribute = decodeFields(a.bytes);
-          return messageField(a.field, attribute.map((t) => (t.field === ATTRIBUTE_TENSOR && t.wire === 2 ? messageField(t.field, regenerate(name, decodeFields(t.bytes))) : t)));
+          return messageField(a.field, attribute.map((t) => (t.field === ATTRIBUTE.tensor && t.wire === 2 ? messageField(t.field, regenerate(name, decodeFields(t.bytes))) : t)));
         });
         return [messageField(f.field, attributes)];
       }
@@ -232,8 +186,7 @@ export function reshapeYoloInput(bytes: Uint8Array, size: InputSize): Uint8Array
     }
   });
   if (gridsReplaced === 0 || stridesReplaced === 0) throw new Error('no YOLOv8 anchor grid and strides were found for its input size');
-  const editedModel = model.map((f) => {
-    if (f === graphField) return messageField(f.field, editedGraph);
+  const editedModel = withGraph(editedGraph).map((f) => {
     if (f.field !== MODEL.metadata) return f;
     const entry = decodeFields(f.bytes);
     if (strings(entry, ENTRY.key)[0] !== 'imgsz') return f;

@@ -81,7 +81,7 @@ async function startWorker(bytes: Uint8Array, executionProvider: string, threads
  * it had in hand, and those asked for until the new one has loaded the model, fail with the reason.
  */
 export class YoloModel {
-  private readonly pending = new Map<number, { resolve: (output: { data: Float32Array; dims: number[]; input: Float32Array }) => void; reject: (err: Error) => void }>();
+  private readonly pending = new Map<number, { resolve: (reply: Extract<WorkerReply, { kind: 'ran' | 'ranged' }>) => void; reject: (err: Error) => void }>();
   private nextId = 0;
   private worker: Worker;
   private workerStartedAt = Date.now();
@@ -147,19 +147,34 @@ export class YoloModel {
    * result is the same tensor, to fill again.
    */
   async run(input: Float32Array, batch: number): Promise<{ data: Float32Array; channels: number; anchors: number; input: Float32Array }> {
-    if (this.current.state === 'released') throw new Error(`${this.file}: the model has been released`);
-    if (this.current.state === 'restarting') throw new Error(`${this.file}: the model is being loaded again after its worker thread stopped (${this.current.lastError})`);
-    const id = this.nextId++;
-    const output = await new Promise<{ data: Float32Array; dims: number[]; input: Float32Array }>((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      const request: WorkerRequest = { kind: 'run', id, input, dims: [batch, 3, this.inputHeight, this.inputWidth] };
-      this.worker.postMessage(request, [input.buffer as ArrayBuffer]);
-    });
+    const output = await this.request('run', input, batch);
+    if (output.kind !== 'ran') throw new Error(`${this.file}: the worker thread answered ${output.kind}`);
     const [, channels, anchors] = output.dims;
     if (output.dims.length !== 3 || channels < 5) {
       throw new Error(`${this.file}: expected a YOLOv8 output [batch, 4 + classes, anchors], got [${output.dims.join(', ')}]`);
     }
     return { data: output.data, channels, anchors, input: output.input };
+  }
+
+  /**
+   * Runs the network on one image's tensor and gives the smallest and largest value of each of its outputs, by
+   * name: the ranges a quantisation is calibrated with. The input is moved as with run.
+   */
+  async outputRanges(input: Float32Array): Promise<Map<string, { min: number; max: number }>> {
+    const output = await this.request('ranges', input, 1);
+    if (output.kind !== 'ranged') throw new Error(`${this.file}: the worker thread answered ${output.kind}`);
+    return new Map(Object.entries(output.ranges));
+  }
+
+  private async request(kind: 'run' | 'ranges', input: Float32Array, batch: number): Promise<Extract<WorkerReply, { kind: 'ran' | 'ranged' }>> {
+    if (this.current.state === 'released') throw new Error(`${this.file}: the model has been released`);
+    if (this.current.state === 'restarting') throw new Error(`${this.file}: the model is being loaded again after its worker thread stopped (${this.current.lastError})`);
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      const request: WorkerRequest = { kind, id, input, dims: [batch, 3, this.inputHeight, this.inputWidth] };
+      this.worker.postMessage(request, [input.buffer as ArrayBuffer]);
+    });
   }
 
   async release(): Promise<void> {
@@ -186,11 +201,11 @@ export class YoloModel {
 
   private attach(worker: Worker): void {
     worker.on('message', (reply: WorkerReply) => {
-      if (reply.kind !== 'ran' && reply.kind !== 'failed') return;
+      if (reply.kind !== 'ran' && reply.kind !== 'ranged' && reply.kind !== 'failed') return;
       const job = reply.id === null ? undefined : this.pending.get(reply.id);
       if (!job) return;
       this.pending.delete(reply.id!);
-      if (reply.kind === 'ran') job.resolve(reply);
+      if (reply.kind !== 'failed') job.resolve(reply);
       else job.reject(new Error(`${this.file}: ${reply.message}`));
     });
     worker.on('error', (err) => this.died(worker, `it failed: ${err.message}`));

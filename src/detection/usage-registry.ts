@@ -51,7 +51,9 @@ export interface ModelReport extends ModelCondition {
   name: string;
   /** The input size it runs at, `width`x`height`; null until loaded. */
   input: string | null;
-  /** Why the input is what it is (fitted to the cameras and checked, or kept and why); null when it was never fitted. */
+  /** The number format it runs in: fp32 as exported, or int8 made here; null until loaded. */
+  precision: 'fp32' | 'int8' | null;
+  /** Why the input and precision are what they are (fitted or quantised and checked, or kept and why); null when never fitted. */
   inputNote: string | null;
   /** Fraction of time the model was running (0–1). */
   busy: number;
@@ -106,6 +108,7 @@ export const detectionRegistry = {
         name: model.name,
         ...model.condition(),
         input: shape?.input ?? null,
+        precision: shape?.precision ?? null,
         inputNote: shape?.note ?? null,
         busy: current.busy,
         msPerImage: current.msPerImage,
