@@ -3,7 +3,9 @@
  *   (a) bare model.run on a tensor prepared beforehand, and
  *   (b) the node's whole path: take the frame FFmpeg decoded, letterbox (sharp), run, decode, NMS.
  * The two are interleaved frame by frame so that load from elsewhere on the machine hits both alike.
- * Then (c) the WebAssembly runtime against the native one, bare runs interleaved on the first WASM_FRAMES tensors.
+ * Then (c) the WebAssembly runtime against the native one, bare runs interleaved on the first WASM_FRAMES tensors,
+ * and (d) the model as exported against the copies yolo-model makes (input fitted to the 4:3 frames, int8 calibrated
+ * on CALIBRATION_FRAMES frames of the video), with 1 and 2 threads: the whole path per frame, interleaved.
  * Prints figures; never fails on speed.  Usage: node dist/bench/detect.js [frames=200] [model]
  */
 import { readVideoFile } from '../src/camera/ffmpeg';
@@ -11,9 +13,55 @@ import { findSampleFile } from '../src/camera/source';
 import { DEFAULT_DETECT_OPTIONS, Detector } from '../src/detection/detector';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { fillInputTensor, letterboxImage } from '../src/imaging/letterbox';
+import { fittingInputSize, formatSize } from '../src/detection/input-shape';
+import { CALIBRATION_FRAMES, ensureQuantizedModel } from '../src/detection/int8-model';
+import { ensureReshapedModel } from '../src/detection/shape-fitter';
+import type { RgbImage } from '../src/types';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 
 /** WebAssembly runs several times slower: a few dozen frames give its ratio to native. */
 const WASM_FRAMES = 30;
+/** Frames each model variant detects in (d). */
+const VARIANT_FRAMES = 40;
+
+/** (d): the model as exported against yolo-model's fitted and int8 copies, 1 and 2 threads, interleaved frame by frame. */
+async function variants(modelPath: string, images: readonly RgbImage[], square: number): Promise<void> {
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-detect-'));
+  try {
+    const size = fittingInputSize([images[0]], square);
+    const fitted = await ensureReshapedModel(modelPath, size, dir);
+    const calibration = images.filter((_, i) => i % 5 === 0).slice(0, CALIBRATION_FRAMES);
+    const files: [string, string][] = [
+      [`fp32 ${square}x${square}`, modelPath],
+      [`int8 ${square}x${square}`, (await ensureQuantizedModel(modelPath, calibration, dir, 'native')).file],
+      [`fp32 ${formatSize(size)}`, fitted],
+      [`int8 ${formatSize(size)}`, (await ensureQuantizedModel(fitted, calibration, dir, 'native')).file],
+    ];
+    const rows: { name: string; detector: Detector; ms: number[] }[] = [];
+    for (const threads of [1, 2]) {
+      for (const [name, file] of files) rows.push({ name: `${name}, ${threads} thread${threads > 1 ? 's' : ''}`, detector: new Detector(await YoloModel.load(file, { threads })), ms: [] });
+    }
+    for (const row of rows) await row.detector.detect(images[0]);
+    for (const image of images.slice(0, VARIANT_FRAMES)) {
+      for (const row of rows) {
+        const started = performance.now();
+        await row.detector.detect(image, DEFAULT_DETECT_OPTIONS);
+        row.ms.push(performance.now() - started);
+      }
+    }
+    console.log(`model variants, the whole path (letterbox, run, decode, NMS) on ${Math.min(VARIANT_FRAMES, images.length)} frames, interleaved; int8 calibrated on ${calibration.length} frames:`);
+    for (const row of rows) {
+      const s = summary(row.ms);
+      const base = summary(rows[row.name.endsWith('1 thread') ? 0 : files.length].ms);
+      console.log(`    ${row.name.padEnd(24)} mean ${s.mean.toFixed(1).padStart(6)} ms   p50 ${s.p50.toFixed(1).padStart(6)} ms   ${(base.mean / s.mean).toFixed(2)}× the model as exported`);
+      await row.detector.close();
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 function summary(samples: number[]): { mean: number; p50: number; p99: number } {
   const sorted = [...samples].sort((a, b) => a - b);
@@ -31,7 +79,9 @@ async function main(): Promise<void> {
 
   // Pre-made tensors for (a), from the same frames (b) will read.
   const tensors: Float32Array[] = [];
+  const images: RgbImage[] = [];
   for await (const image of readVideoFile(video)) {
+    if (images.length < VARIANT_FRAMES * 2) images.push(image);
     const tensor = new Float32Array(3 * model.inputWidth * model.inputHeight);
     const { letterbox, resized } = await letterboxImage(image, model.inputWidth, model.inputHeight);
     fillInputTensor(resized, letterbox, tensor, 0);
@@ -91,6 +141,7 @@ async function main(): Promise<void> {
   console.log(row('(c) native (onnxruntime-node)', n));
   console.log(row('    WebAssembly (onnxruntime-web)', w));
   console.log(`ratio WebAssembly/native (mean): ${(w.mean / n.mean).toFixed(2)}   (p50: ${(w.p50 / n.p50).toFixed(2)})`);
+  if (model.inputWidth === model.inputHeight) await variants(modelPath, images, model.inputWidth);
 }
 
 main().catch((err) => {
