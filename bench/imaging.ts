@@ -92,6 +92,7 @@ async function main(): Promise<void> {
     zones: [{ id: 'door', polygon: [[50, 50], [300, 50], [300, 250], [50, 250]] as [number, number][], currentCount: 2 }],
     lines: [{ id: 'line', from: [0, 400] as [number, number], to: [768, 400] as [number, number], in: 3, out: 1 }],
   };
+  row('annotated frame (API)', await measure(frames, () => annotateFrame(image(i++), overlay, { quality: 80, privacy: false })));
   row('annotated frame (API), privacy', await measure(frames, () => annotateFrame(image(i++), overlay, { quality: 80, privacy: true })));
 
   console.log(`bench/imaging: vtest.avi ${sample[0].width}x${sample[0].height}, ${frames} frames per operation${cv ? '' : ' (OpenCV binding not built: no comparison)'}`);

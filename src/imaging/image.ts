@@ -118,11 +118,3 @@ export async function blurRegions(image: RgbImage, boxes: readonly Box[]): Promi
   });
   return { pixels, width, height };
 }
-
-/** The image with an SVG drawing of its size laid over it, encoded as JPEG. */
-export function overlaySvg(image: RgbImage, svg: string, quality: number): Promise<Buffer> {
-  return raw(image)
-    .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
-    .jpeg({ quality: Math.round(quality) })
-    .toBuffer();
-}
