@@ -31,3 +31,14 @@ export interface StoreCalendarNode extends Node {
   settings: import('../src/metrics/calendar').CalendarSettings | null;
   problem: string | null;
 }
+
+/** zone-analytics as other nodes see it (the Dashboard 2.0 zone editor of the widget package, by duck typing). */
+export interface ZoneAnalyticsNode extends Node {
+  /** The layout counted now: the node's own, or the latest one sent. */
+  currentLayout(): import('../src/analytics/zones').ZoneLayout;
+  /**
+   * Counts with `layout` from now on, as `msg.layout` does; `origin` is logged (who changed it). Returns the visits
+   * under way that it ended; throws why when the layout is refused, and nothing changes then.
+   */
+  relayout(layout: unknown, origin: string): number;
+}

@@ -11,7 +11,7 @@ import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import { SqliteUnavailableError } from '../src/sqlite';
 import { cameraIdOf, eventTopic, readFrameRef, readTracks } from '../src/messages';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
-import type { StoreCalendarNode } from './types';
+import type { StoreCalendarNode, ZoneAnalyticsNode } from './types';
 
 interface ZoneAnalyticsDef extends NodeDef {
   layout: string;
@@ -39,7 +39,7 @@ interface ZoneAnalyticsDef extends NodeDef {
   unitDistance?: string | number;
 }
 
-type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown[]; delivered?: unknown; summaryId?: unknown };
+type ZoneMsg = NodeMessageInFlow & { frame?: unknown; cameraId?: unknown; tracks?: unknown[]; delivered?: unknown; summaryId?: unknown; layout?: unknown };
 
 /** Tracks read per message: far above any camera's view, low enough that one message cannot exhaust memory. */
 const MAX_TRACKS = 1000;
@@ -48,6 +48,11 @@ const FLUSH_INTERVAL_MS = 1000;
 
 /** Flows saved when these settings were frames read them at the frame rate of the examples then, 10 per second. */
 const FORMER_FRAMES_PER_SECOND = 10;
+
+function describeLayout(layout: ZoneLayout): string {
+  const names = (items: { id: string; name?: string }[] | undefined) => (items ?? []).map((item) => item.name ?? item.id).join(', ') || 'none';
+  return `zones ${names(layout.zones)}; lines ${names(layout.lines)}`;
+}
 
 /** An event as a message of the second output, under its topic (eventTopic). */
 function eventMessage(event: ZoneEvent & { cameraId: string }): NodeMessage {
@@ -134,13 +139,26 @@ export = function register(RED: NodeAPI): void {
       return;
     }
     const shared = metrics;
+    const relayout = (layout: unknown, origin: string) => {
+      let ended;
+      try {
+        ended = service.relayout(layout as ZoneLayout);
+      } catch (err) {
+        throw new Error(`the new layout was refused, counting goes on with the old one: ${(err as Error).message}`);
+      }
+      save();
+      if (ended.length > 0) node.send([null, ended.map(eventMessage), null]);
+      node.log(`layout changed ${origin}: ${describeLayout(layout as ZoneLayout)}; ${ended.length} visits under way ended`);
+      return ended.length;
+    };
+    Object.assign(node, { currentLayout: () => service.currentLayout, relayout } satisfies Omit<ZoneAnalyticsNode, keyof Node>);
     let occupancy = 0;
     let malformed = 0;
     const status = startThrottledStatus(node, () => {
       const today = shared.collector.footfallOn(shared.collector.dayOf(Date.now()));
       const waiting = service.summariesWaiting();
       const closed = shared.collector.calendar && !shared.collector.calendar.isOpen(Date.now()) ? ' · store closed' : '';
-      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${closed}${malformed ? ` · ${malformed} bad tracks dropped` : ''}${waiting ? ` · ${waiting} summaries awaiting delivery` : ''}`;
+      const text = `${service.insideZones()} in zones · ${occupancy} visible · footfall today ${today}${closed}${service.layoutFromMessage ? ' · layout from message' : ''}${malformed ? ` · ${malformed} bad tracks dropped` : ''}${waiting ? ` · ${waiting} summaries awaiting delivery` : ''}`;
       return notPersisted ? { fill: 'yellow', shape: 'dot', text: `${text} · not persisted (no SQLite)` } : { fill: 'green', shape: 'dot', text };
     });
     const save = () => {
@@ -183,6 +201,14 @@ export = function register(RED: NodeAPI): void {
         if (service.acknowledgeSummary(id)) {
           save();
           sendSummaries();
+        }
+        return done();
+      }
+      if (msg.layout !== undefined && msg.tracks === undefined) {
+        try {
+          relayout(typeof msg.layout === 'string' ? JSON.parse(msg.layout) : msg.layout, 'by message');
+        } catch (err) {
+          return failMessage(msg, done, err as Error);
         }
         return done();
       }

@@ -505,6 +505,49 @@ describe('Node-RED nodes', function () {
       assert.deepEqual(hours.map((h: Msg) => [h.bucket.key, h.bucket.footfall]), [['2026-11-28T11:00+01:00', 1]], 'one footfall (the door line) in the 11:00 hour, Paris time');
     });
 
+    it('takes a new layout in msg.layout: ends the visits it must, refuses a bad one, and keeps it across restarts until the node\'s own layout changes', async () => {
+      const database = path.join(mkdtempSync(path.join(tmpdir(), 'zones-')), 'metrics.db');
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow(database));
+      let out = collect('out');
+      const events = collect('events');
+      let errors = collect('errors');
+      const statuses = collect('statuses');
+      const zones = () => helper.getNode('zones');
+      zones().receive(frame(1, [[150, 150]]));
+      await waitFor(() => events.length === 1, 2000, 'the entry');
+      const moved = { zones: [{ id: 'shelf', polygon: [[0.5, 0.5], [1, 0.5], [1, 1], [0.5, 1]] }, { id: 'till', name: 'Till', polygon: [[0, 0], [0.25, 0], [0.25, 0.25], [0, 0.25]] }] };
+      zones().receive({ layout: JSON.stringify(moved) });
+      await waitFor(() => events.length === 2, 2000, 'the visit in the moved shelf ended');
+      assert.equal(events[1].topic, 'aisle/zones/shelf/exit');
+      assert.equal(events[1].payload.reason, 'layout');
+      zones().receive({ layout: { zones: [{ id: 'x', polygon: [[0, 0]] }] } });
+      await waitFor(() => errors.length === 1, 2000, 'the bad layout refused');
+      assert.match(errors[0].error.message, /the new layout was refused, counting goes on with the old one: zone "x": "polygon" must be at least 3 points/);
+      zones().receive(frame(2, [[150, 150]]));
+      await waitFor(() => out.length === 2, 2000, 'a frame on the new layout');
+      assert.deepEqual(out[1].zones.map((z: Msg) => [z.id, z.currentCount, z.totalEntries, z.totalExits]), [['shelf', 0, 1, 1], ['till', 0, 0, 0]], 'the shelf keeps its day; the person now stands in neither');
+      assert.deepEqual(out[1].lines, [], 'the door is gone');
+      await waitFor(() => statuses.some((m) => /layout from message/.test(m.status.text)), 3000, 'the status says where the layout came from');
+      await helper.unload();
+
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow(database));
+      out = collect('out');
+      zones().receive(frame(3, [[100, 100]]));
+      await waitFor(() => out.length === 1, 2000, 'a frame after the restart');
+      assert.deepEqual(out[0].zones.map((z: Msg) => z.id), ['shelf', 'till'], 'the layout sent outlives a restart');
+      assert.deepEqual((zones() as unknown as { currentLayout(): unknown }).currentLayout(), moved);
+      await helper.unload();
+
+      const edited = JSON.stringify({ zones: [{ id: 'shelf', polygon: square }] });
+      await helper.load([zoneAnalytics, catchNode, statusNode], flow(database, { layout: edited }));
+      out = collect('out');
+      errors = collect('errors');
+      zones().receive(frame(4, [[100, 100]]));
+      await waitFor(() => out.length === 1, 2000, 'a frame after the node\'s layout changed');
+      assert.deepEqual(out[0].zones.map((z: Msg) => z.id), ['shelf'], 'a layout edited in the node wins over the one sent before');
+      assert.equal(errors.length, 0);
+    });
+
     it('sends a summary per minute, waits for msg.delivered, and sends again what was not confirmed after a restart', async () => {
       const database = path.join(mkdtempSync(path.join(tmpdir(), 'zones-')), 'metrics.db');
       const summaryFlow = () => {

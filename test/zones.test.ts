@@ -460,3 +460,88 @@ describe('ZoneAnalytics: the books balance', () => {
     assert.ok(analytics.stats().zones.every((z) => z.currentCount === 0 && z.totalEntries === z.totalExits));
   });
 });
+
+describe('ZoneAnalytics: a new layout while counting', () => {
+  const wide: Point[] = [[0, 0], [400, 0], [400, 400], [0, 400]];
+  const layout: ZoneLayout = { zones: [{ id: 'shelf', polygon: square }, { id: 'aisle', polygon: wide, footfall: true }], lines: [{ id: 'door', from: [0, 150], to: [400, 150] }] };
+  const balanced = (analytics: ZoneAnalytics) => analytics.stats().zones.every((z) => z.totalEntries - z.totalExits === z.currentCount && z.currentCount >= 0);
+  const counts = (analytics: ZoneAnalytics) => analytics.stats().zones.map((z) => `${z.id} ${z.totalEntries}/${z.totalExits}/${z.currentCount}`);
+
+  it('keeps the people and counts of zones that stay, renamed or with their keys in another order', () => {
+    const analytics = new ZoneAnalytics(layout);
+    walk(analytics, 1, [[150, 150], [150, 160]]);
+    const moved = { zones: [{ polygon: wide, id: 'aisle', footfall: true, name: 'Main aisle' }, { id: 'shelf', polygon: square }], lines: layout.lines };
+    assert.deepEqual(analytics.relayout(moved), [], 'no visit ends');
+    const later = walk(analytics, 1, [[150, 170], [250, 170], [500, 170]], 2);
+    assert.deepEqual(summary(later), ['exit shelf @3', 'exit aisle @4'], 'the visits go on: no second entry, exits as usual');
+    assert.equal(analytics.footfallEvents(later).length, 0, 'nobody is counted twice in footfall');
+    assert.deepEqual(analytics.stats().zones.map((z) => z.name), ['Main aisle', 'shelf']);
+  });
+
+  it('ends the visits of a changed or removed zone as layout, keeps the changed zone\'s totals, and counts its new shape', () => {
+    const analytics = new ZoneAnalytics(layout);
+    walk(analytics, 1, [[150, 150], [150, 160]]);
+    walk(analytics, 2, [[300, 300]], 1);
+    const ended = analytics.relayout({ zones: [{ id: 'shelf', polygon: [[100, 100], [350, 100], [350, 350], [100, 350]] }], lines: [] });
+    assert.deepEqual(
+      ended.map((e) => (e.type === 'exit' ? `${e.zoneId} ${e.trackId} ${e.reason} @${e.at / 1000}` : e.type)).sort(),
+      ['aisle 1 layout @1', 'aisle 2 layout @1', 'shelf 1 layout @1'],
+      'at the last sighting',
+    );
+    assert.deepEqual(counts(analytics), ['shelf 1/1/0'], 'the shelf keeps its day; the aisle is gone');
+    assert.ok(balanced(analytics));
+    const next = analytics.update([at(1, 150, 170), at(2, 300, 300)], 2000);
+    assert.deepEqual(summary(next).sort(), ['enter shelf @2', 'enter shelf @2'], 'both stand in the new shape');
+    assert.deepEqual(counts(analytics), ['shelf 3/1/2']);
+    assert.deepEqual(analytics.stats().lines, [], 'the door is gone');
+  });
+
+  it('a line that changes keeps its counts and starts each person\'s side afresh', () => {
+    const analytics = new ZoneAnalytics(layout);
+    walk(analytics, 1, [[50, 100], [50, 200]]);
+    assert.deepEqual(analytics.stats().lines.map((l) => [l.in, l.out]), [[1, 0]]);
+    analytics.relayout({ lines: [{ id: 'door', from: [0, 250], to: [400, 250] }] });
+    const events = walk(analytics, 1, [[50, 240], [50, 260], [50, 300]], 2);
+    assert.deepEqual(summary(events), ['cross door in @3']);
+    assert.deepEqual(analytics.stats().lines.map((l) => [l.in, l.out]), [[2, 0]]);
+  });
+
+  it('refuses a layout that is not valid and keeps counting with the old one', () => {
+    const analytics = new ZoneAnalytics(layout);
+    walk(analytics, 1, [[150, 150]]);
+    assert.throws(() => analytics.relayout({ zones: [{ id: 'x', polygon: [[0, 0], [1, 1]] }] }), /at least 3 points/);
+    assert.throws(() => analytics.relayout({ zones: [{ id: 'a', polygon: square }, { id: 'a', polygon: square }] }), /used twice/);
+    assert.deepEqual(counts(analytics), ['shelf 1/0/1', 'aisle 1/0/1']);
+    assert.deepEqual(summary(walk(analytics, 1, [[500, 500]], 1)), ['exit shelf @1', 'exit aisle @1']);
+  });
+
+  it('entries − exits = inside through random walks with the layout changing every 300 frames', () => {
+    let seed = 11;
+    const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
+    const analytics = new ZoneAnalytics(layout, { trackTimeoutSeconds: 1, relinkSeconds: 1 });
+    const people = new Map<number, Point>();
+    let nextId = 1;
+    const entered: string[] = [];
+    const ended: string[] = [];
+    const note = (events: ZoneEvent[]) => {
+      for (const e of events) if (e.type === 'enter') entered.push(e.visitId);
+      for (const e of events) if (e.type === 'exit') ended.push(e.visitId);
+    };
+    for (let frame = 1; frame <= 2400; frame++) {
+      if (random() < 0.05) people.set(nextId++, [random() * 400, random() * 400]);
+      for (const [id, [x, y]] of people) {
+        if (random() < 0.01) people.delete(id);
+        else people.set(id, [x + (random() - 0.5) * 60, y + (random() - 0.5) * 60]);
+      }
+      note(analytics.update([...people].map(([id, [x, y]]) => at(id, x, y)), frame * 100, undefined, frame));
+      if (frame % 300 === 0) {
+        const size = 100 + random() * 300;
+        note(analytics.relayout({ zones: [{ id: 'shelf', polygon: [[0, 0], [size, 0], [size, size], [0, size]] }, ...(frame % 600 === 0 ? [] : [{ id: 'aisle', polygon: wide }])] }));
+      }
+      assert.ok(balanced(analytics), `frame ${frame}: ${counts(analytics)}`);
+    }
+    note(analytics.endAll());
+    assert.ok(entered.length > 100, `${entered.length} visits`);
+    assert.deepEqual([...ended].sort(), [...entered].sort(), 'every visit that began ended exactly once');
+  });
+});

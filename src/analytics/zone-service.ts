@@ -43,9 +43,13 @@ export class ZoneService {
   private readonly buyingUnits = new Map<string, BuyingUnits>();
   private readonly summaries: IntervalSummaries | null;
   private readonly summaryScope: string;
+  /** Where a layout sent by message is kept, with the node's own layout it replaced. */
+  private readonly layoutScope: string;
+  private readonly configuredLayout: string;
+  private sentLayout = false;
 
   constructor(
-    private readonly layout: ZoneLayout,
+    private layout: ZoneLayout,
     private readonly options: Partial<ZoneOptions>,
     private readonly metrics: SharedMetrics,
     private readonly scope: string,
@@ -55,6 +59,15 @@ export class ZoneService {
   ) {
     if (buyingUnitOptions) validateBuyingUnitOptions(buyingUnitOptions);
     validateLayout(layout);
+    this.layoutScope = `${scope}/layout`;
+    this.configuredLayout = JSON.stringify(layout);
+    // A layout sent by message outlives restarts and redeploys until someone changes the node's own layout.
+    const sent = metrics.store?.loadCounters(this.layoutScope).sent as { configured?: unknown; layout?: ZoneLayout } | undefined;
+    if (sent?.configured === this.configuredLayout && sent.layout) {
+      validateLayout(sent.layout);
+      this.layout = sent.layout;
+      this.sentLayout = true;
+    }
     const { trackTimeoutSeconds, relinkSeconds } = validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
     this.summaryScope = `${scope}/summaries/${summaries?.interval}`;
     this.summaries = summaries
@@ -92,6 +105,33 @@ export class ZoneService {
       geometry: analytics.geometry(size),
       today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
     };
+  }
+
+  /** The layout counted now: the node's, or the latest sent by message. */
+  get currentLayout(): ZoneLayout {
+    return this.layout;
+  }
+
+  /** Whether the layout counted now came by message rather than from the node's settings. */
+  get layoutFromMessage(): boolean {
+    return this.sentLayout;
+  }
+
+  /**
+   * Counting goes on with another layout for every camera (ZoneAnalytics.relayout), from now on; cameras seen later
+   * start with it too. A layout that is not valid changes nothing and throws why. Returns the visits it ended.
+   */
+  relayout(layout: ZoneLayout): (ZoneEvent & { cameraId: string })[] {
+    validateLayout(layout);
+    this.layout = layout;
+    this.sentLayout = true;
+    const out: (ZoneEvent & { cameraId: string })[] = [];
+    for (const [cameraId, analytics] of this.cameras) {
+      const events = analytics.relayout(layout);
+      this.record(cameraId, analytics, events);
+      out.push(...events.map((e) => ({ ...e, cameraId })));
+    }
+    return out;
   }
 
   /**
@@ -152,6 +192,7 @@ export class ZoneService {
       for (const [cameraId, analytics] of this.cameras) totals[cameraId] = analytics.totals(openVisitsEnd);
       store.saveCounters(this.scope, totals);
       if (this.summaries) store.saveCounters(this.summaryScope, this.summaries.progress());
+      if (this.sentLayout) store.saveCounters(this.layoutScope, { sent: { configured: this.configuredLayout, layout: this.layout } });
       this.metrics.flush();
     });
   }

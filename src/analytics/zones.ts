@@ -92,7 +92,7 @@ export interface TrackObservation {
  * Node-RED (`redeploy`), or gone with the process without a close (`restart`: a crash, SIGKILL, power loss), each
  * ended when counting starts again.
  */
-export type ExitReason = 'left' | 'lost' | 'closing' | 'redeploy' | 'restart';
+export type ExitReason = 'left' | 'lost' | 'closing' | 'redeploy' | 'restart' | 'layout';
 
 export type ZoneEvent =
   | { type: 'enter'; zoneId: string; trackId: number; at: number; visitId: string; label: string | null; staff?: true }
@@ -285,6 +285,44 @@ function isPoint(value: unknown): value is Point {
 const isNormalised = (points: readonly Point[]) => points.every(([x, y]) => x >= 0 && x <= 1 && y >= 0 && y <= 1);
 
 /** Checks a layout as users write it (JSON from the editor or a file) and says exactly what is wrong. */
+function newZoneCounter(config: ZoneConfig): ZoneCounter {
+  return {
+    config,
+    normalised: isNormalised(config.polygon),
+    current: 0,
+    entries: 0,
+    exits: 0,
+    dwellSum: 0,
+    peak: 0,
+    peakAt: null,
+    classes: new Map(),
+    recentExits: [],
+    alert: config.alert === undefined ? null : new ZoneAlert(alertRule(config.alert, config.id, config.queue === true)),
+    staffInside: 0,
+    staffEntries: 0,
+    staffExits: 0,
+  };
+}
+
+function newLineCounter(config: LineConfig): LineCounter {
+  return { config, normalised: isNormalised([config.from, config.to]), in: 0, out: 0 };
+}
+
+/** A person's state in a zone they are not in, as of `at` where they stood. */
+function outside(at: number, position: Point): ZoneMembership {
+  return { state: false, candidate: false, run: 0, runStartFrame: 0, runStartedAt: at, runStart: position, enteredAt: 0, visitId: '', enteredAs: '' };
+}
+
+/** The same zone or line (same id, shape and rules), whatever its name and the order of its keys. */
+function sameSettings(a: ZoneConfig | LineConfig, b: ZoneConfig | LineConfig): boolean {
+  const canonical = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(canonical);
+    if (typeof value !== 'object' || value === null) return value;
+    return Object.keys(value).sort().filter((key) => key !== 'name').map((key) => [key, canonical((value as Record<string, unknown>)[key])]);
+  };
+  return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
+}
+
 export function validateLayout(layout: unknown): Required<ZoneLayout> {
   if (typeof layout !== 'object' || layout === null) throw new Error('the zone layout must be an object {zones: [...], lines: [...]}');
   const { zones = [], lines = [] } = layout as ZoneLayout;
@@ -343,15 +381,15 @@ export function validateZoneOptions(options: ZoneOptions): ZoneOptions {
  */
 export class ZoneAnalytics {
   readonly options: ZoneOptions;
-  private readonly zones: ZoneCounter[];
-  private readonly lines: LineCounter[];
+  private zones: ZoneCounter[] = [];
+  private lines: LineCounter[] = [];
   private readonly tracks = new Map<number, TrackState>();
-  private readonly footfallIds: Set<string>;
-  private readonly staffOnlyIds: Set<string>;
+  private footfallIds = new Set<string>();
+  private staffOnlyIds = new Set<string>();
   /** The staff zones by index, with the seconds in them that make a person staff. */
-  private readonly staffZones: { index: number; seconds: number }[];
+  private staffZones: { index: number; seconds: number }[] = [];
   /** Whether the layout recognises staff at all: without, nothing of it shows. */
-  private readonly keepsStaff: boolean;
+  private keepsStaff = false;
   /** Exits of visits restored from saved counters, given out with the next update. */
   private restoredExits: ZoneEvent[] = [];
   private people = 0;
@@ -361,29 +399,67 @@ export class ZoneAnalytics {
   private readonly recentFrames: { at: number; frame: number }[] = [];
 
   constructor(layout: ZoneLayout, options: Partial<ZoneOptions> = {}) {
-    const { zones, lines } = validateLayout(layout);
     this.options = validateZoneOptions({ ...DEFAULT_ZONE_OPTIONS, ...options });
-    this.zones = zones.map((config) => ({
-      config,
-      normalised: isNormalised(config.polygon),
-      current: 0,
-      entries: 0,
-      exits: 0,
-      dwellSum: 0,
-      peak: 0,
-      peakAt: null,
-      classes: new Map(),
-      recentExits: [],
-      alert: config.alert === undefined ? null : new ZoneAlert(alertRule(config.alert, config.id, config.queue === true)),
-      staffInside: 0,
-      staffEntries: 0,
-      staffExits: 0,
-    }));
-    this.staffZones = zones.flatMap((config, index) => (config.exclusion === undefined ? [] : [{ index, seconds: staffSeconds(config) }]));
-    this.keepsStaff = this.staffZones.length > 0 || lines.some((l) => l.staffOnly);
-    this.lines = lines.map((config) => ({ config, normalised: isNormalised([config.from, config.to]), in: 0, out: 0 }));
-    this.footfallIds = new Set([...zones, ...lines].filter((x) => x.footfall).map((x) => x.id));
-    this.staffOnlyIds = new Set(lines.filter((l) => l.staffOnly).map((l) => l.id));
+    const { zones, lines } = validateLayout(layout);
+    this.configure(zones.map(newZoneCounter), lines.map(newLineCounter));
+  }
+
+  /**
+   * Counting goes on with another layout (drawn on the dashboard, sent in a message). A zone or line whose id and
+   * settings are the same keeps everything, people inside included. One that changed keeps its id's totals, but its
+   * visits under way end (reason `layout`) and whoever stands in its new shape enters it anew; a removed zone's
+   * visits end the same way. Returns those exits: entries − exits stays the people inside.
+   */
+  relayout(layout: ZoneLayout): ZoneEvent[] {
+    const { zones, lines } = validateLayout(layout);
+    const events: ZoneEvent[] = [];
+    this.zones.forEach((zone, z) => {
+      if (zones.some((config) => sameSettings(config, zone.config))) return;
+      for (const [trackId, state] of this.tracks) {
+        const membership = state.zones[z];
+        if (membership.state) events.push(this.exit(zone, trackId, state, membership, state.lastSeenAt, 'layout'));
+      }
+    });
+    const oldZone = (config: ZoneConfig) => this.zones.findIndex((zone) => zone.config.id === config.id);
+    const oldLine = (config: LineConfig) => this.lines.findIndex((line) => line.config.id === config.id);
+    const zoneKept = zones.map((config) => {
+      const z = oldZone(config);
+      return z >= 0 && sameSettings(this.zones[z].config, config) ? z : -1;
+    });
+    const lineKept = lines.map((config) => {
+      const l = oldLine(config);
+      return l >= 0 && sameSettings(this.lines[l].config, config) ? l : -1;
+    });
+    for (const state of this.tracks.values()) {
+      const at = state.last?.position ?? [0, 0];
+      state.zones = zoneKept.map((z) => (z >= 0 ? state.zones[z] : outside(state.lastSeenAt, at)));
+      state.secondsIn = zoneKept.map((z) => (z >= 0 ? state.secondsIn[z] : 0));
+      state.lines = lineKept.map((l) => (l >= 0 ? state.lines[l] : null));
+    }
+    // A changed zone or line goes on counting under its id: the day's totals stay, the shape and rules are new.
+    const zoneCounters = zones.map((config) => {
+      const z = oldZone(config);
+      if (z < 0) return newZoneCounter(config);
+      const counter = this.zones[z];
+      if (!sameSettings(counter.config, config)) return { ...counter, config, normalised: isNormalised(config.polygon), alert: newZoneCounter(config).alert };
+      counter.config = config;
+      return counter;
+    });
+    const lineCounters = lines.map((config) => {
+      const l = oldLine(config);
+      return l < 0 ? newLineCounter(config) : { ...this.lines[l], config, normalised: isNormalised([config.from, config.to]) };
+    });
+    this.configure(zoneCounters, lineCounters);
+    return events;
+  }
+
+  private configure(zones: ZoneCounter[], lines: LineCounter[]): void {
+    this.zones = zones;
+    this.lines = lines;
+    this.staffZones = zones.flatMap(({ config }, index) => (config.exclusion === undefined ? [] : [{ index, seconds: staffSeconds(config) }]));
+    this.keepsStaff = this.staffZones.length > 0 || lines.some((l) => l.config.staffOnly);
+    this.footfallIds = new Set([...zones, ...lines].filter((x) => x.config.footfall).map((x) => x.config.id));
+    this.staffOnlyIds = new Set(lines.filter((l) => l.config.staffOnly).map((l) => l.config.id));
   }
 
   /** Different people seen so far: track ids, less those that continued a lost person. */
@@ -420,7 +496,7 @@ export class ZoneAnalytics {
           recent: [],
           height: 0,
           label: typeof track.label === 'string' ? track.label : null,
-          zones: this.zones.map(() => ({ state: false, candidate: false, run: 0, runStartFrame: 0, runStartedAt: timestamp, runStart: position, enteredAt: 0, visitId: '', enteredAs: '' })),
+          zones: this.zones.map(() => outside(timestamp, position)),
           lines: this.lines.map(() => null),
           staff: false,
           footfallAt: [],
