@@ -83,7 +83,8 @@ export = function register(RED: NodeAPI): void {
     const taken = paths.find((p) => servedPaths.has(p));
     if (taken) return fail(new Error(`another api-out node already serves ${taken}; give this one another base path`));
     for (const p of paths) servedPaths.add(p);
-    if (collision) node.warn(`${collision.page} is served by ${collision.owner}: this node's dashboard is at ${pagesRoot}/dashboard/ and its API docs at ${pagesRoot}/docs/`);
+    // Both work side by side, so this is news, not a warning: the log and the status say where the pages went.
+    if (collision) node.log(`${collision.page} is served by ${collision.owner}: this node's dashboard is at ${pagesRoot}/dashboard/ and its API docs at ${pagesRoot}/docs/`);
 
     const settings = RED.settings as { userDir?: string; httpNodeRoot?: string | false };
     const nodeRoot = typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot.replace(/\/$/, '') : '';

@@ -22,10 +22,21 @@ function fail(message) {
 if (!fs.existsSync(path.join(root, 'dist', 'nodes'))) fail('the package is not built yet: run "npm run setup" first');
 if (!fs.existsSync(path.join(root, 'models', 'yolov8n.onnx'))) fail('the model is missing: run "npm run setup" first');
 
-// Node-RED finds add-on packages in its user directory's node_modules; a link keeps it on this checkout.
-const link = path.join(userDir, 'node_modules', ...pkg.name.split('/'));
-fs.mkdirSync(path.dirname(link), { recursive: true });
-if (!fs.existsSync(link)) fs.symlinkSync(root, link, 'dir');
+// Node-RED finds add-on packages in its user directory's node_modules; a link keeps each on this checkout.
+function linkPackage(dir) {
+  const name = require(path.join(dir, 'package.json')).name;
+  const link = path.join(userDir, 'node_modules', ...name.split('/'));
+  fs.mkdirSync(path.dirname(link), { recursive: true });
+  if (!fs.existsSync(link)) fs.symlinkSync(dir, link, 'dir');
+  return name;
+}
+linkPackage(root);
+// Dashboard 2.0 loads third-party widgets only from packages the user directory's package.json depends on.
+const widgets = linkPackage(path.join(root, 'packages', 'dashboard-2'));
+const projectFile = path.join(userDir, 'package.json');
+const project = fs.existsSync(projectFile) ? JSON.parse(fs.readFileSync(projectFile, 'utf8')) : { name: 'node-red-project', description: 'A Node-RED Project', version: '0.0.1', private: true };
+project.dependencies = { ...project.dependencies, [widgets]: `file:${path.join(root, 'packages', 'dashboard-2')}` };
+fs.writeFileSync(projectFile, `${JSON.stringify(project, null, 2)}\n`);
 fs.copyFileSync(flowFile, path.join(userDir, 'flows.json'));
 
 /**
@@ -49,10 +60,13 @@ const red = spawn(
   { stdio: 'inherit', env: { ...process.env, NODE_ENV: process.env.NODE_ENV || 'production', ...allocator } },
 );
 console.log(`demo: starting Node-RED with ${path.relative(root, flowFile)}${allocator.LD_PRELOAD ? ' (memory allocator: jemalloc)' : ''}`);
-console.log(`demo: dashboard  http://localhost:${port}/dashboard/`);
-const usesNodeRedDashboard = JSON.parse(fs.readFileSync(flowFile, 'utf8')).some((node) => node.type.startsWith('ui_'));
-if (usesNodeRedDashboard) console.log(`demo: /ui view   http://localhost:${port}/ui/`);
+const flowNodes = JSON.parse(fs.readFileSync(flowFile, 'utf8'));
+// With Dashboard 2.0 in the flow, it has /dashboard and api-out's own page moves aside (README, api-out).
+const ourPages = flowNodes.some((node) => node.type === 'ui-base') ? '/retail-analytics' : '';
+if (ourPages) console.log(`demo: Dashboard 2.0 http://localhost:${port}/dashboard/`);
+console.log(`demo: dashboard  http://localhost:${port}${ourPages}/dashboard/`);
+if (flowNodes.some((node) => node.type.startsWith('ui_'))) console.log(`demo: /ui view   http://localhost:${port}/ui/`);
 console.log(`demo: editor     http://localhost:${port}/`);
-console.log(`demo: API docs   http://localhost:${port}/docs/`);
+console.log(`demo: API docs   http://localhost:${port}${ourPages}/docs/`);
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => red.kill(signal));
 red.on('exit', (code) => process.exit(code ?? 0));

@@ -71,8 +71,8 @@ describe('example flows (examples/)', function () {
   });
 
   describe('as files', () => {
-    it('are the eight documented examples, each a valid flow whose wires and config references resolve', () => {
-      assert.deepEqual(exampleNames(), ['dashboard', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration', 'scale-out-aggregator', 'scale-out-worker', 'summaries-webhook']);
+    it('are the nine documented examples, each a valid flow whose wires and config references resolve', () => {
+      assert.deepEqual(exampleNames(), ['dashboard', 'dashboard-2', 'full-pipeline', 'mqtt', 'multi-camera', 'pos-integration', 'scale-out-aggregator', 'scale-out-worker', 'summaries-webhook']);
       for (const name of exampleNames()) {
         const flow = example(name);
         assert.ok(Array.isArray(flow), name);
@@ -104,16 +104,18 @@ describe('example flows (examples/)', function () {
       assert.deepEqual(missing, []);
     });
 
-    it('dashboard is the full pipeline unchanged, with the /ui widgets wired from it', () => {
-      const dashboard = new Map(example('dashboard').map((n) => [n.id, n]));
-      for (const node of example('full-pipeline')) {
-        const copy = dashboard.get(node.id);
-        assert.ok(copy, `${node.id} is in the dashboard example`);
-        const strip = ({ wires: _wires, info: _info, ...rest }: FlowNode) => rest;
-        assert.deepEqual(strip(copy), strip(node), node.id);
-        node.wires?.forEach((targets, port) => assert.ok(targets.every((t) => copy.wires![port].includes(t)), `${node.id} keeps its wires`));
-      }
-    });
+    for (const name of ['dashboard', 'dashboard-2']) {
+      it(`${name} is the full pipeline unchanged, with its dashboard's widgets wired from it`, () => {
+        const dashboard = new Map(example(name).map((n) => [n.id, n]));
+        for (const node of example('full-pipeline')) {
+          const copy = dashboard.get(node.id);
+          assert.ok(copy, `${node.id} is in the ${name} example`);
+          const strip = ({ wires: _wires, info: _info, ...rest }: FlowNode) => rest;
+          assert.deepEqual(strip(copy), strip(node), node.id);
+          node.wires?.forEach((targets, port) => assert.ok(targets.every((t) => copy.wires![port].includes(t)), `${node.id} keeps its wires`));
+        }
+      });
+    }
   });
 
   describe('deployed in Node-RED', function () {
@@ -206,11 +208,8 @@ describe('example flows (examples/)', function () {
       assert.equal((await fetch(`http://127.0.0.1:${red.port}/retail-analytics/docs/`)).status, 200);
       for (const endpoint of ['/api/health', '/api/zones', '/api/openapi.json']) assert.equal((await fetch(`http://127.0.0.1:${red.port}${endpoint}`)).status, 200, endpoint);
       await new Promise((resolve) => setTimeout(resolve, 2000));
-      assert.deepEqual(
-        red.problems().map((line) => line.replace(/^.*\[warn\] /, '')),
-        ['[api-out:REST API] /dashboard is served by Dashboard 2.0 (ui-base "Store"): this node\'s dashboard is at /retail-analytics/dashboard/ and its API docs at /retail-analytics/docs/'],
-        `only the warning that says where our pages went:\n${red.output()}`,
-      );
+      assert.deepEqual(red.problems(), [], `no warning or error:\n${red.output()}`);
+      assert.match(red.output(), /\[info\] \[api-out:REST API\] \/dashboard is served by Dashboard 2\.0 \(ui-base "Store"\): this node's dashboard is at \/retail-analytics\/dashboard\/ and its API docs at \/retail-analytics\/docs\//, 'the log says where our pages went');
     });
 
     it('full-pipeline where onnxruntime-node cannot load (as on Alpine): the model runs on WebAssembly, says so, and people are detected', async function () {
@@ -452,6 +451,68 @@ describe('example flows (examples/)', function () {
       } finally {
         await browser.close();
       }
+    });
+
+    it('dashboard-2: Dashboard 2.0 has /dashboard; our widgets show live video and the heatmap, and a zone drawn in the editor is counted', async function () {
+      const red = await startNodeRed(this, { flows: example('dashboard-2') });
+      const setup = await fetch(`http://127.0.0.1:${red.port}/dashboard/_setup`);
+      assert.equal(setup.status, 200, "Dashboard 2.0's /dashboard/_setup answers");
+      assert.equal((await fetch(`http://127.0.0.1:${red.port}/retail-analytics/dashboard/`)).status, 200, 'our own page moved aside');
+      const browser = await launchChromium(this);
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1700 } });
+        const errors: string[] = [];
+        page.on('pageerror', (err) => errors.push(err.message));
+        const widgetFiles: string[] = [];
+        page.on('response', (response) => {
+          if (response.url().includes('/resources/@retail-vision/node-red-dashboard-2-retail-analytics/')) widgetFiles.push(`${response.status()} ${new URL(response.url()).pathname}`);
+        });
+        await page.goto(`http://127.0.0.1:${red.port}/dashboard/store`);
+        const read = () =>
+          page.evaluate(() => ({
+            frames: Number(document.querySelector('.retail-video canvas')?.getAttribute('data-frames') ?? 0),
+            heatmap: document.querySelector('.retail-heatmap img')?.getAttribute('src') ?? '',
+            shapes: Array.from(document.querySelectorAll('.retail-zones .retail-shape')).map((g) => g.getAttribute('data-id')),
+            gauges: document.querySelectorAll('.nrdb-ui-gauge').length,
+            tableRows: document.querySelectorAll('.nrdb-ui-table tbody tr').length,
+          }));
+        const shown = await waitUntil(read, (s) => s.frames >= 5 && s.heatmap.startsWith('blob:') && s.shapes.length === 3 && s.gauges === 2 && s.tableRows === 2, 90000, 'every widget filled');
+        assert.deepEqual(shown.shapes, ['path-left', 'road', 'middle'], 'the editor shows the layout zone-analytics counts with');
+        assert.deepEqual([...new Set(widgetFiles)], ['200 /resources/@retail-vision/node-red-dashboard-2-retail-analytics/retail-analytics-widgets.js'], 'the widgets come from our package');
+
+        // A new zone over the middle of the picture, drawn with four clicks and closed on the first corner.
+        const surface = page.locator('.retail-zones svg.retail-surface');
+        await surface.scrollIntoViewIfNeeded();
+        const picture = await page.evaluate(() => {
+          const svg = document.querySelector('.retail-zones svg.retail-surface') as SVGSVGElement;
+          const m = svg.getScreenCTM()!;
+          const [w, h] = svg.getAttribute('viewBox')!.split(' ').slice(2).map(Number);
+          return { x: m.e, y: m.f, width: w * m.a, height: h * m.d };
+        });
+        const at = (fx: number, fy: number) => ({ x: picture.x + fx * picture.width, y: picture.y + fy * picture.height });
+        await page.click('.retail-zones button.retail-zone');
+        for (const [fx, fy] of [[0.3, 0.5], [0.7, 0.5], [0.7, 0.95], [0.3, 0.95], [0.3, 0.5]]) await page.mouse.click(at(fx, fy).x, at(fx, fy).y);
+        await page.fill('.retail-zones input.retail-name', 'Lawn');
+        await page.dispatchEvent('.retail-zones input.retail-name', 'change');
+        await page.click('.retail-zones button.retail-apply');
+        await waitUntil(() => page.locator('.retail-zones .retail-message').innerText(), (text) => /^applied/.test(text), 15000, 'the layout applied');
+        const camera = await waitUntil(
+          () => getJson(red, '/api/cameras/vtest') as Promise<{ zoneStats: { id: string; name: string }[] }>,
+          (c) => c.zoneStats.some((z) => z.id === 'zone-1'),
+          30000,
+          'the new zone counted',
+        );
+        assert.deepEqual(camera.zoneStats.map((z) => `${z.id} ${z.name}`), ['path-left Path (left)', 'road Road', 'zone-1 Lawn'], 'the old zones stay, the new one is counted');
+        assert.match(red.output(), /\[zone-analytics:zones\] layout changed from the Dashboard 2\.0 zone editor "zone editor": zones Path \(left\), Road, Lawn; lines Middle of the scene; 0 visits under way ended/);
+        const layout = await page.evaluate(() => Array.from(document.querySelectorAll('.retail-zones .retail-shape')).map((g) => g.getAttribute('data-id')));
+        assert.deepEqual(layout, ['path-left', 'road', 'zone-1', 'middle'], 'the editor reloads the layout it applied');
+        mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+        await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'dashboard-2.png'), fullPage: true });
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+      }
+      await assertCleanDeploy(this, red);
     });
 
     it('dashboard: /ui shows live video, gauges, the chart, the zone table and the heatmap from the pipeline', async function () {

@@ -4,6 +4,7 @@ import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFile
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { chromiumInstalled, launchChromium } from './browser';
 import { ROOT, requireVtest, stopChild, waitFor, waitUntil } from './support';
 
 const run = promisify(execFile);
@@ -36,6 +37,22 @@ describe('installing the packed package into Node-RED', function () {
   const installed = () => path.join(userDir, 'node_modules', ...pkg.name.split('/'));
   const modelFile = () => path.join(userDir, 'retail-analytics', 'models', 'yolov8n.onnx');
 
+  /** Node-RED from the test's own install on the user directory with `example` deployed; returns its base URL and log. */
+  async function startWith(example: string): Promise<{ base: string; output: () => string }> {
+    const port = 19000 + Math.floor(Math.random() * 1000);
+    copyFileSync(path.join(installed(), 'examples', `${example}.json`), path.join(userDir, 'flows.json'));
+    let output = '';
+    red = spawn(
+      process.execPath,
+      [require.resolve('node-red/red.js'), '--settings', path.join(ROOT, 'scripts', 'demo-settings.js'), '--userDir', userDir, '--port', String(port)],
+      { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    red.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    red.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    await waitFor(() => /Started flows/.test(output) || red!.exitCode !== null, 60_000, `Node-RED to start:\n${output}`);
+    return { base: `http://127.0.0.1:${port}`, output: () => output };
+  }
+
   before(async function () {
     requireVtest(this);
     work = mkdtempSync(path.join(tmpdir(), 'retail-install-'));
@@ -63,18 +80,7 @@ describe('installing the packed package into Node-RED', function () {
 
   it('registers its 12 nodes, lists its examples and counts people on vtest.avi, fetching the model on first deploy', async () => {
     assert.ok(!existsSync(modelFile()), 'no model before the first deploy');
-    const port = 19000 + Math.floor(Math.random() * 1000);
-    copyFileSync(path.join(installed(), 'examples', 'full-pipeline.json'), path.join(userDir, 'flows.json'));
-    let output = '';
-    red = spawn(
-      process.execPath,
-      [require.resolve('node-red/red.js'), '--settings', path.join(ROOT, 'scripts', 'demo-settings.js'), '--userDir', userDir, '--port', String(port)],
-      { env: { ...process.env, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    red.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    red.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    await waitFor(() => /Started flows/.test(output) || red!.exitCode !== null, 60_000, `Node-RED to start:\n${output}`);
-    const base = `http://127.0.0.1:${port}`;
+    const { base, output } = await startWith('full-pipeline');
 
     const nodeSets = (await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json()) as { module: string; types: string[]; err?: string }[];
     const ours = nodeSets.filter((set) => set.module === pkg.name);
@@ -92,9 +98,9 @@ describe('installing the packed package into Node-RED', function () {
     );
     assert.ok(stats.total.occupancy > 0);
     assert.ok(existsSync(modelFile()), 'the model is in the user directory');
-    assert.match(output, /model: fetched yolov8n\.onnx/);
-    assert.ok(!/\[error\]/.test(output.slice(output.indexOf('Started flows'))), `errors after start:\n${output}`);
-    await stopChild(red, 'SIGINT');
+    assert.match(output(), /model: fetched yolov8n\.onnx/);
+    assert.ok(!/\[error\]/.test(output().slice(output().indexOf('Started flows'))), `errors after start:\n${output()}`);
+    await stopChild(red!, 'SIGINT');
     red = undefined;
   });
 
@@ -112,6 +118,48 @@ describe('installing the packed package into Node-RED', function () {
     assert.equal(JSON.parse(readFileSync(path.join(installed(), 'package.json'), 'utf8')).version, bumped.version);
     const after = statSync(modelFile());
     assert.deepEqual([after.size, after.mtimeMs], [before.size, before.mtimeMs], 'the model was left as it was');
+  });
+  it('beside Dashboard 2.0: our widget package from its tarball, the dashboard-2 example deploys clean, Dashboard 2.0 has /dashboard and shows our widgets', async function () {
+    const widgets = JSON.parse(readFileSync(path.join(ROOT, 'packages', 'dashboard-2', 'package.json'), 'utf8')) as { name: string; 'node-red-dashboard-2': { widgets: Record<string, unknown> } };
+    const { stdout } = await run('npm', ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], { cwd: path.join(ROOT, 'packages', 'dashboard-2'), timeout: 120_000 });
+    const widgetTarball = path.join(work, stdout.trim().split('\n').pop()!);
+    const started = Date.now();
+    // As the palette manager installs them: our widget package and Dashboard 2.0 from the registry, beside the rest.
+    await run('npm', ['install', '--no-audit', '--no-update-notifier', '--no-fund', '--save', '--omit=dev', '--engine-strict', widgetTarball, '@flowfuse/node-red-dashboard@1'], {
+      cwd: userDir,
+      timeout: 600_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+    console.log(`      npm install of the widget tarball and Dashboard 2.0: ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    assert.deepEqual(filesBelow(path.join(userDir, 'node_modules', ...widgets.name.split('/'))).sort(), ['LICENSE', 'README.md', 'dist/widgets.html', 'dist/widgets.js', 'package.json', 'resources/retail-analytics-widgets.js']);
+    const { base, output } = await startWith('dashboard-2');
+    const nodeSets = (await (await fetch(`${base}/nodes`, { headers: { Accept: 'application/json' } })).json()) as { module: string; types: string[]; err?: string }[];
+    const widgetSets = nodeSets.filter((set) => set.module === widgets.name);
+    assert.deepEqual(widgetSets.filter((set) => set.err).map((set) => set.err), []);
+    assert.deepEqual(widgetSets.flatMap((set) => set.types).sort(), Object.keys(widgets['node-red-dashboard-2'].widgets).sort());
+    assert.equal((await fetch(`${base}/dashboard/_setup`)).status, 200, "Dashboard 2.0's /dashboard/_setup answers");
+    assert.equal((await fetch(`${base}/resources/${widgets.name}/retail-analytics-widgets.js`)).status, 200, 'the widget code is served from our package');
+    await waitUntil(
+      async () => (await (await fetch(`${base}/api/cameras/vtest`)).json()) as { state: string; framesProcessed: number },
+      (camera) => camera.state === 'running' && camera.framesProcessed > 0,
+      120_000,
+      'the API answering with a running camera',
+    );
+    if (chromiumInstalled()) {
+      const browser = await launchChromium(this);
+      try {
+        const page = await browser.newPage();
+        await page.goto(`${base}/dashboard/store`);
+        // Dashboard 2.0 found the widgets in the user directory's package.json, loaded them and they show the video.
+        await waitUntil(() => page.evaluate(() => Number(document.querySelector('.retail-video canvas')?.getAttribute('data-frames') ?? 0)), (frames) => frames >= 3, 60_000, 'video frames in our widget');
+      } finally {
+        await browser.close();
+      }
+    }
+    const afterStart = output().slice(output().indexOf('Started flows'));
+    assert.ok(!/\[(error|warn)\]/.test(afterStart), `warnings or errors after start:\n${output()}`);
+    await stopChild(red!, 'SIGINT');
+    red = undefined;
   });
 });
 

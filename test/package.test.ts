@@ -4,7 +4,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import semver from 'semver';
-import { installedDefinitions, ourDefinitions } from './node-definitions';
+import { definitionsIn, installedDefinitions, ourDefinitions } from './node-definitions';
 import { ROOT } from './support';
 
 /**
@@ -109,5 +109,40 @@ describe('flow library scorecard', () => {
       assert.ok(latestCompatible, `${name}: a version that runs on Node.js ${ourNode}`);
       assert.ok(semver.satisfies(latestCompatible, range), `${name}: "${range}" allows ${latestCompatible}, the latest for Node.js ${ourNode}`);
     }
+  });
+});
+
+describe('the Dashboard 2.0 widget package (packages/dashboard-2)', () => {
+  const dir = path.join(ROOT, 'packages', 'dashboard-2');
+  type WidgetPackage = Package & { 'node-red-dashboard-2': { widgets: Record<string, { output: string; component: string }> }; files: string[] };
+  const widgets: WidgetPackage = JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8'));
+
+  it('is a workspace of this repository, named so that Dashboard 2.0 loads its widgets, with the main package\'s licence and ranges', () => {
+    assert.ok((pkg as Package & { workspaces?: string[] }).workspaces?.includes('packages/dashboard-2'));
+    // Dashboard 2.0 looks for third-party widgets only in packages whose name holds "node-red-dashboard-2-".
+    assert.match(widgets.name, /^@[a-z\d][\w.-]+\/node-red-dashboard-2-[\w.-]+$/);
+    assert.equal(widgets.license, pkg.license);
+    assert.ok(existsSync(path.join(dir, 'LICENSE')) && existsSync(path.join(dir, 'README.md')));
+    assert.ok(widgets.keywords?.includes('node-red') && widgets.keywords.includes('node-red-dashboard-2'));
+    assert.equal(widgets['node-red'].version, pkg['node-red'].version);
+    assert.equal(widgets.engines?.node, pkg.engines?.node);
+    assert.deepEqual(Object.keys(widgets.dependencies ?? {}), [], 'Vue is Dashboard 2.0\'s own: nothing to install');
+  });
+
+  it('defines each widget inline, with a help text, a component in its resources file and a place in the dashboard-2 example', () => {
+    const manifest = widgets['node-red'].nodes;
+    const definitions = Object.values(manifest).flatMap((js) => definitionsIn(path.join(dir, js.replace(/\.js$/, '.html')), widgets.name));
+    assert.deepEqual(definitions.flatMap((d) => d.notInline.map((key) => `${d.type}.${key}`)), []);
+    const types = definitions.map((d) => d.type).sort();
+    assert.deepEqual(types, Object.keys(widgets['node-red-dashboard-2'].widgets).sort(), 'every node is a widget Dashboard 2.0 knows of');
+    const html = readFileSync(path.join(dir, 'nodes', 'widgets.html'), 'utf8');
+    for (const type of types) assert.match(html, new RegExp(`data-help-name="${type}"`), `${type} has a help text`);
+    const code = readFileSync(path.join(dir, 'resources', 'retail-analytics-widgets.js'), 'utf8');
+    for (const [type, { output, component }] of Object.entries(widgets['node-red-dashboard-2'].widgets)) {
+      assert.ok(existsSync(path.join(dir, 'resources', output)), `${type}: resources/${output}`);
+      assert.ok(code.includes(`root['${type}'] = { ${component} }`), `${type}: ${output} puts ${component} where Dashboard 2.0 looks for it`);
+    }
+    const used = new Set((JSON.parse(readFileSync(path.join(ROOT, 'examples', 'dashboard-2.json'), 'utf8')) as { type: string }[]).map((n) => n.type));
+    assert.deepEqual(types.filter((t) => !used.has(t)), [], 'every widget is in the dashboard-2 example');
   });
 });
