@@ -39,7 +39,7 @@ interface Mode {
 interface Health {
   cameras: { id: string; detection: CameraDetectionReport | null }[];
   detectors: ModelReport[];
-  eventLoopDelay: { p99Ms: number } | null;
+  eventLoopDelay: { p99Ms: number; gcMsPerSecond: number } | null;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -146,6 +146,7 @@ async function measure(mode: Mode, cameras: number, ceilingFps: number, port: nu
       fairness: Math.min(...perCamera) / Math.max(...perCamera),
       dropped,
       eventLoopP99: after.eventLoopDelay?.p99Ms ?? NaN,
+      gcMsPerSecond: after.eventLoopDelay?.gcMsPerSecond ?? NaN,
       modelMs: after.detectors[0]?.msPerImage ?? NaN,
       modelCeiling: after.detectors[0]?.ceilingFps ?? NaN,
       model: `${after.detectors[0]?.precision} ${after.detectors[0]?.input}`,
@@ -178,7 +179,7 @@ async function main(): Promise<void> {
   console.log('vtest.avi copies in real time (10 fps each); flat out: every frame offered to detection; detect 5 fps: detection rate 5');
   console.log(
     `${'mode'.padEnd(13)} ${'model'.padEnd(12)} ${'copies'.padStart(6)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
-      `${'capacity'.padStart(8)} ${'× bare'.padStart(6)} ${'of cap'.padStart(6)} ${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'model ms'.padStart(8)}  per-camera fps`,
+      `${'capacity'.padStart(8)} ${'× bare'.padStart(6)} ${'of cap'.padStart(6)} ${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'gc ms/s'.padStart(7)} ${'model ms'.padStart(8)}  per-camera fps`,
   );
   let port = 19900;
   try {
@@ -192,7 +193,7 @@ async function main(): Promise<void> {
           `${mode.name.padEnd(13)} ${r.model.padEnd(12)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
             `${r.ratio.toFixed(2).padStart(5)}${saturated ? ' ' : '*'} ${r.modelCeiling.toFixed(1).padStart(8)} ${(r.modelCeiling / ceiling).toFixed(2).padStart(6)} ${(r.total / r.modelCeiling).toFixed(2).padStart(6)} ` +
             `${r.fairness.toFixed(2).padStart(8)} ${(r.dropped / (WINDOW_MS / 1000)).toFixed(1).padStart(9)} ` +
-            `${`${r.eventLoopP99.toFixed(1)} ms`.padStart(8)} ${r.modelMs.toFixed(1).padStart(8)}  ${r.perCamera.map((f) => f.toFixed(1)).join(' ')}`,
+            `${`${r.eventLoopP99.toFixed(1)} ms`.padStart(8)} ${r.gcMsPerSecond.toFixed(0).padStart(7)} ${r.modelMs.toFixed(1).padStart(8)}  ${r.perCamera.map((f) => f.toFixed(1)).join(' ')}`,
         );
       }
     }
@@ -201,7 +202,7 @@ async function main(): Promise<void> {
   }
   console.log('ratio: total frames detected per second ÷ ceiling (1000 ÷ bare ms); * the cameras ask for less than the ceiling, so the ratio is their demand, not a limit');
   console.log("capacity: the model's ceilingFps in /api/health (every copy, from its busy time in the pipeline); × bare: capacity ÷ ceiling; of cap: total fps ÷ capacity");
-  console.log('fairness: slowest camera ÷ fastest; dropped/s: frames replaced while waiting for the model or discarded by their camera; loop p99: event-loop delay in Node-RED');
+  console.log('fairness: slowest camera ÷ fastest; dropped/s: frames replaced while waiting for the model or discarded by their camera; loop p99: event-loop delay in Node-RED; gc ms/s: its main thread\'s garbage collection, ms per second');
 }
 
 main().catch((err: Error) => {

@@ -22,7 +22,7 @@ function slowModel(ms: number) {
     async run(_input: Float32Array, batch: number) {
       runs.push(batch);
       await new Promise((resolve) => setTimeout(resolve, ms));
-      return { data: new Float32Array(batch * 5), channels: 5, anchors: 1, input: _input };
+      return { channels: 5, images: Array.from({ length: batch }, () => ({ data: new Float32Array(5), anchors: 1 })), input: _input };
     },
     release: async () => undefined,
   };

@@ -2,7 +2,9 @@ import { strict as assert } from 'node:assert';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { Detector, type DetectOptions } from '../src/detection/detector';
+import { Detector, postprocess, type DetectOptions } from '../src/detection/detector';
+import { fillInputTensor, letterboxImage } from '../src/imaging/letterbox';
+import { keepAnchors } from '../src/detection/anchors';
 import { decodeImage } from '../src/imaging/image';
 import { DEFAULT_MODEL_PATH, YoloModel } from '../src/detection/model';
 import { DARKNET_DATA, requireFile, requireModel } from './support';
@@ -52,6 +54,38 @@ describe('YOLOv8n on real photos', function () {
     for (const d of detections) {
       assert.ok(d.bbox[0] >= 0 && d.bbox[2] <= image.width && d.bbox[1] >= 0 && d.bbox[3] <= image.height);
     }
+  });
+
+  it('gets only the anchors decoding reads from the worker thread, and exactly the same detections from them', async () => {
+    const photos = ['person.jpg', 'kite.jpg', 'dog.jpg', 'horses.jpg'].map((name) => path.join(DARKNET_DATA, name));
+    const size = 3 * model.inputWidth * model.inputHeight;
+    for (const confidence of [0.1, 0.25, 0.5]) {
+      const options = { ...LOW_CONFIDENCE, confidence };
+      for (const file of photos) {
+        const image = await decodeImage(readFileSync(file));
+        const { resized, letterbox } = await letterboxImage(image, model.inputWidth, model.inputHeight);
+        const tensor = new Float32Array(size);
+        fillInputTensor(resized, letterbox, tensor, 0);
+        const whole = await model.run(tensor.slice(), 1);
+        const kept = await model.run(tensor, 1, confidence);
+        assert.equal(whole.images[0].anchors, 8400);
+        assert.ok(kept.images[0].anchors > 0 && kept.images[0].anchors < 8400 / 4, `${path.basename(file)} at ${confidence}: ${kept.images[0].anchors} of 8400 anchors kept`);
+        const decode = (out: typeof whole) => postprocess(out.images[0].data, out.channels, out.images[0].anchors, letterbox, image, model, options);
+        assert.deepEqual(decode(kept), decode(whole), `${path.basename(file)} at confidence ${confidence}`);
+      }
+    }
+  });
+
+  it('keeps each image\'s anchors with a class score above the threshold, in order, image after image', () => {
+    // Two images, 4 + 2 channels, 3 anchors each; channel-major within an image.
+    const output = Float32Array.from([
+      ...[1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33, 0.1, 0.6, 0.2, 0.3, 0.1, 0.9],
+      ...[4, 5, 6, 14, 15, 16, 24, 25, 26, 34, 35, 36, 0.1, 0.2, 0.3, 0.1, 0.2, 0.3],
+    ]);
+    const { data, kept } = keepAnchors(output, 2, 6, 3, 0.25);
+    assert.deepEqual(kept, [3, 1]);
+    assert.deepEqual([...data], [1, 2, 3, 11, 12, 13, 21, 22, 23, 31, 32, 33, 0.1, 0.6, 0.2, 0.3, 0.1, 0.9, 6, 16, 26, 36, 0.3, 0.3].map(Math.fround));
+    assert.deepEqual(keepAnchors(output, 2, 6, 3, 0.95).kept, [0, 0], 'nothing above: empty blocks');
   });
 
   it('gives the same boxes for requests that queue up together', async () => {
@@ -108,7 +142,7 @@ describe('Detector batching', () => {
         for (let b = 0; b < batch; b++) {
           data.set([2 + input[b * 192 + 27] * 4, 4, 2, 2, 0.9], b * 5);
         }
-        return { data, channels: 5, anchors: 1, input };
+        return { channels: 5, images: Array.from({ length: batch }, (_, b) => ({ data: data.subarray(b * 5, b * 5 + 5), anchors: 1 })), input };
       },
     };
     return { model, batches };

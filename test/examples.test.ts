@@ -150,6 +150,15 @@ describe('example flows (examples/)', function () {
       );
       assert.deepEqual([fitted.detectors[0].input, fitted.detectors[0].precision], ['640x480', 'int8'], fitted.detectors[0].inputNote ?? '');
       assert.match(fitted.detectors[0].inputNote ?? '', /^int8 640x480 from fp32 640x640; \d+ of \d+ detections agreed on 16 camera frames, median score difference 0\.0\d\d; calibrated on 16 camera frames$/);
+      // Megabyte frames make garbage: a running pipeline's health shows its collection (once a 10 s window passed).
+      const loop = await waitUntil(
+        () => getJson(red, '/api/health'),
+        (h: { eventLoopDelay: { gcMsPerSecond: number; majorGcPerSecond: number } | null }) => h.eventLoopDelay !== null,
+        30000,
+        'a complete event-loop window',
+      );
+      const { gcMsPerSecond, majorGcPerSecond } = loop.eventLoopDelay!;
+      assert.ok(gcMsPerSecond > 0 && Number.isFinite(majorGcPerSecond), JSON.stringify(loop.eventLoopDelay));
       const heatmap = await waitUntil(() => fetch(`http://127.0.0.1:${red.port}/api/cameras/vtest/heatmap`), (res) => res.status === 200, 30000, 'a heatmap');
       assert.equal(heatmap.headers.get('content-type'), 'image/png');
       const conversion = await fetch(`http://127.0.0.1:${red.port}/api/conversion`);

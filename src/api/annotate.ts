@@ -88,11 +88,33 @@ export function analyticsOverlay(input: {
   };
 }
 
+/**
+ * Pixel buffers to draw on, by size, used again once their JPEG is made: every viewed frame of every camera
+ * needs one, and a new megabyte-sized buffer each time is garbage the main thread spends its time collecting.
+ */
+const canvases = new Map<number, Uint8Array[]>();
+
+/** Buffers kept per size: more than the frames being encoded at once by all cameras of a box. */
+const CANVASES_KEPT = 16;
+
 /** The frame with zones (and their counts), lines (in/out), boxes, ids and trails drawn, as JPEG. */
 export async function annotateFrame(frame: RgbImage, overlay: Overlay, options: AnnotateOptions): Promise<Buffer> {
   const people = [...(overlay.detections ?? []), ...(overlay.tracks ?? [])].map((d) => d.bbox);
-  // Drawn on a copy: the frame itself may still be read by other nodes (the frame store). The blur makes one.
-  const base = options.privacy && people.length > 0 ? await blurRegions(frame, people) : { ...frame, pixels: Uint8Array.from(frame.pixels) };
-  await drawOverlay(new Canvas(base.pixels, base.width, base.height), overlay);
-  return encodeImage(base, 'jpeg', options.quality);
+  if (options.privacy && people.length > 0) {
+    const blurred = await blurRegions(frame, people);
+    await drawOverlay(new Canvas(blurred.pixels, blurred.width, blurred.height), overlay);
+    return encodeImage(blurred, 'jpeg', options.quality);
+  }
+  // Drawn on a copy: the frame itself may still be read by other nodes (the frame store).
+  const spare = canvases.get(frame.pixels.length)?.pop();
+  const pixels = spare ?? new Uint8Array(frame.pixels.length);
+  pixels.set(frame.pixels);
+  try {
+    await drawOverlay(new Canvas(pixels, frame.width, frame.height), overlay);
+    return await encodeImage({ ...frame, pixels }, 'jpeg', options.quality);
+  } finally {
+    const kept = canvases.get(pixels.length) ?? [];
+    if (kept.length < CANVASES_KEPT) kept.push(pixels);
+    canvases.set(pixels.length, kept);
+  }
 }

@@ -144,8 +144,8 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
             eventLoopDelay: {
               type: 'object',
               nullable: true,
-              description: "how late Node-RED's event loop ran over the last complete 10 s window (null in the first 10 s)",
-              properties: { p99Ms: { type: 'number' }, maxMs: { type: 'number' }, windowSeconds: { type: 'number' } },
+              description: "how late Node-RED's event loop ran over the last complete 10 s window (null in the first 10 s), and the main thread's garbage collection in it: milliseconds per second and full collections per second",
+              properties: { p99Ms: { type: 'number' }, maxMs: { type: 'number' }, gcMsPerSecond: { type: 'number' }, majorGcPerSecond: { type: 'number' }, windowSeconds: { type: 'number' } },
             },
           },
         },

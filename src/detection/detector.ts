@@ -134,8 +134,11 @@ export class Detector {
   private idle: YoloModel[];
   private readonly running = new Set<Promise<void>>();
   private closed = false;
-  /** Input tensors by length, reused: a run hands its tensor to the model's worker thread and gets it back. */
-  private readonly spareTensors = new Map<number, Float32Array>();
+  /**
+   * Input tensors by length, reused: a run hands its tensor to the model's worker thread and gets it back. One per
+   * copy, since the copies run at once: a tensor allocated per run is megabytes of garbage several times a second.
+   */
+  private readonly spareTensors = new Map<number, Float32Array[]>();
   private readonly startedAt = performance.now();
   /** Each stream's frame size, and its first frame of that size (a sample to check a new input shape on). */
   private readonly frames = new Map<string, RgbImage>();
@@ -324,8 +327,7 @@ export class Detector {
   private async runBatch(batch: Job[], model: YoloModel): Promise<void> {
     const imageSize = 3 * model.inputWidth * model.inputHeight;
     const length = batch.length * imageSize;
-    const tensor = this.spareTensors.get(length) ?? new Float32Array(length);
-    this.spareTensors.delete(length);
+    const tensor = this.spareTensors.get(length)?.pop() ?? new Float32Array(length);
     // The images are scaled together (libvips threads), then written into consecutive slots.
     const scaled = await Promise.allSettled(batch.map((job) => letterboxImage(job.image, model.inputWidth, model.inputHeight)));
     const ready: { job: Job; lb: Letterbox; slot: number }[] = [];
@@ -341,20 +343,24 @@ export class Detector {
     let output: Awaited<ReturnType<YoloModel['run']>>;
     const started = performance.now();
     try {
-      output = await model.run(input, ready.length);
+      // Only what the least demanding request decodes comes back from the worker thread.
+      output = await model.run(input, ready.length, Math.min(...ready.map(({ job }) => job.options.confidence)));
     } catch (err) {
       for (const { job } of ready) job.reject(err as Error);
       return;
     }
     const inferenceMs = performance.now() - started;
-    if (output.input.length === length) this.spareTensors.set(length, output.input);
+    if (output.input.length === length) {
+      const spares = this.spareTensors.get(length) ?? [];
+      if (spares.length < this.copies.length) spares.push(output.input);
+      this.spareTensors.set(length, spares);
+    }
     this.recentRuns.push({ endedAt: performance.now(), ms: inferenceMs, streams: ready.map(({ job }) => job.stream) });
     for (const { job } of ready) if (job.stream !== null) this.totalsOf(job.stream).processed++;
-    const perImage = output.channels * output.anchors;
     for (const { job, lb, slot } of ready) {
       try {
-        const slice = output.data.subarray(slot * perImage, (slot + 1) * perImage);
-        const detections = postprocess(slice, output.channels, output.anchors, lb, job.image, model, job.options);
+        const { data, anchors } = output.images[slot];
+        const detections = postprocess(data, output.channels, anchors, lb, job.image, model, job.options);
         if (job.options.appearance) for (const detection of detections) detection.appearance = appearanceOf(job.image, detection.bbox);
         job.resolve({ detections, inferenceMs, batchSize: ready.length });
       } catch (err) {

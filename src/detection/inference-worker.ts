@@ -6,18 +6,25 @@
  */
 import { parentPort } from 'node:worker_threads';
 import type { InferenceSession } from 'onnxruntime-node';
+import { keepAnchors } from './anchors';
 import { loadRuntime, type Ort, type RuntimeChoice, type RuntimeName } from './runtime';
 
 export type WorkerRequest =
   | { kind: 'load'; bytes: Uint8Array; executionProvider: string; threads: number; runtime: RuntimeChoice }
-  | { kind: 'run'; id: number; input: Float32Array; dims: number[] }
+  /**
+   * With `keepAbove`, only the anchors (columns) with a class score above it come back, per image: what any decoding
+   * at that confidence or above reads, a few hundred columns instead of thousands — megabytes less per run for the
+   * main thread to collect.
+   */
+  | { kind: 'run'; id: number; input: Float32Array; dims: number[]; keepAbove?: number }
   /** Runs the model and gives the smallest and largest value of each output (calibrating a quantisation). */
   | { kind: 'ranges'; id: number; input: Float32Array; dims: number[] }
   | { kind: 'release' };
 
 export type WorkerReply =
   | { kind: 'loaded'; inputNames: string[]; outputNames: string[]; inputShape: (number | string)[] | null; runtime: RuntimeName; fallback: string | null }
-  | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; input: Float32Array }
+  /** `kept`: each image's anchors in `data` (its [channels × kept] blocks one after the other), with keepAbove. */
+  | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; kept: number[] | null; input: Float32Array }
   | { kind: 'ranged'; id: number; ranges: Record<string, { min: number; max: number }>; input: Float32Array }
   | { kind: 'failed'; id: number | null; message: string }
   | { kind: 'released' };
@@ -60,10 +67,12 @@ async function handle(request: WorkerRequest): Promise<void> {
         const results = await session.run({ [session.inputNames[0]]: tensor });
         const output = results[session.outputNames[0]];
         const raw = output.data as Float32Array;
+        const dims = [...output.dims];
+        const compact = request.keepAbove !== undefined && dims.length === 3 ? keepAnchors(raw, dims[0], dims[1], dims[2], request.keepAbove) : null;
         // Moved to the caller, so it must own its whole buffer: never a view into a runtime's memory.
-        const data = raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice();
+        const data = compact?.data ?? (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice());
         // The input goes back with the output, so the caller can fill it again instead of allocating another.
-        return reply({ kind: 'ran', id: request.id, data, dims: [...output.dims], input: request.input }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
+        return reply({ kind: 'ran', id: request.id, data, dims, kept: compact?.kept ?? null, input: request.input }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
       } catch (err) {
         return reply({ kind: 'failed', id: request.id, message: (err as Error).message });
       }

@@ -142,18 +142,27 @@ export class YoloModel {
   }
 
   /**
-   * Runs the network on an NCHW float tensor holding `batch` images; returns the raw head output. The input's
-   * memory moves to the worker and back (no copy): the array passed in is unusable afterwards, and `input` in the
-   * result is the same tensor, to fill again.
+   * Runs the network on an NCHW float tensor holding `batch` images; returns each image's head output
+   * [channels × anchors]: all anchors, or with `keepAbove` only those with a class score above it (all that decoding
+   * at that confidence or above reads; decoding them gives the same detections). The input's memory moves to the
+   * worker and back (no copy): the array passed in is unusable afterwards, and `input` in the result is the same
+   * tensor, to fill again.
    */
-  async run(input: Float32Array, batch: number): Promise<{ data: Float32Array; channels: number; anchors: number; input: Float32Array }> {
-    const output = await this.request('run', input, batch);
+  async run(input: Float32Array, batch: number, keepAbove?: number): Promise<{ channels: number; images: { data: Float32Array; anchors: number }[]; input: Float32Array }> {
+    const output = await this.request('run', input, batch, keepAbove);
     if (output.kind !== 'ran') throw new Error(`${this.file}: the worker thread answered ${output.kind}`);
     const [, channels, anchors] = output.dims;
     if (output.dims.length !== 3 || channels < 5) {
       throw new Error(`${this.file}: expected a YOLOv8 output [batch, 4 + classes, anchors], got [${output.dims.join(', ')}]`);
     }
-    return { data: output.data, channels, anchors, input: output.input };
+    const kept = output.kept ?? Array.from({ length: output.dims[0] }, () => anchors);
+    let at = 0;
+    const images = kept.map((count) => {
+      const data = output.data.subarray(at, at + channels * count);
+      at += channels * count;
+      return { data, anchors: count };
+    });
+    return { channels, images, input: output.input };
   }
 
   /**
@@ -166,13 +175,14 @@ export class YoloModel {
     return new Map(Object.entries(output.ranges));
   }
 
-  private async request(kind: 'run' | 'ranges', input: Float32Array, batch: number): Promise<Extract<WorkerReply, { kind: 'ran' | 'ranged' }>> {
+  private async request(kind: 'run' | 'ranges', input: Float32Array, batch: number, keepAbove?: number): Promise<Extract<WorkerReply, { kind: 'ran' | 'ranged' }>> {
     if (this.current.state === 'released') throw new Error(`${this.file}: the model has been released`);
     if (this.current.state === 'restarting') throw new Error(`${this.file}: the model is being loaded again after its worker thread stopped (${this.current.lastError})`);
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      const request: WorkerRequest = { kind, id, input, dims: [batch, 3, this.inputHeight, this.inputWidth] };
+      const dims = [batch, 3, this.inputHeight, this.inputWidth];
+      const request: WorkerRequest = kind === 'run' ? { kind, id, input, dims, keepAbove } : { kind, id, input, dims };
       this.worker.postMessage(request, [input.buffer as ArrayBuffer]);
     });
   }
