@@ -2,8 +2,9 @@
  * How many cameras one box carries. For 1, 2, 4 and 8 copies of vtest.avi, Node-RED runs (as `npm start` runs it)
  * the full pipeline with one shared model: camera-source → yolo-detect → sort-track → zone-analytics and heatmap →
  * api-out, with one WebSocket client watching each camera's annotated video. Each copy plays in real time at its
- * 10 frames per second; two modes: flat out (every frame offered to detection, as fast as the model goes) and
- * NVR-like (detection rate 5 per camera).
+ * 10 frames per second; modes: flat out (every frame offered to detection, as fast as the model goes), NVR-like
+ * (detection rate 5 per camera), and camera 5 fps (camera-source's Frame rate 5, every frame of those detected: FFmpeg
+ * drops the other frames after decoding, before they are converted, piped and copied).
  *
  * After a warm-up, the figures of a 20-second window come from api-out's /api/health: frames detected per camera,
  * frames dropped (replaced while waiting for the model, or discarded by the camera), the model's time per image,
@@ -15,7 +16,7 @@
  * node has made and checked it). The model's capacity is /api/health's ceilingFps (all copies, from their busy
  * time in the pipeline), compared with the bare ceiling: one fp32 640×640 session on every core.
  * Usage: node dist/bench/multicam.js [camera counts, e.g. 1,2,4,8] [copies, e.g. 1,0 (0 = automatic)]
- *        [variants, e.g. square-fp32,fit-int8]
+ *        [variants, e.g. square-fp32,fit-int8] [modes: flat,detect5,camera5; default flat,detect5]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -34,6 +35,8 @@ interface Mode {
   name: string;
   video: string;
   detectFps: number | '';
+  /** camera-source's Frame rate (0: every frame of the video). */
+  cameraFps: number;
 }
 
 interface Health {
@@ -64,7 +67,7 @@ function parseVariant(text: string): Variant {
   return { inputShape, precision };
 }
 
-function flow(video: string, cameras: number, detectFps: number | '', copies: number, variant: Variant): unknown[] {
+function flow({ video, detectFps, cameraFps }: Mode, cameras: number, copies: number, variant: Variant): unknown[] {
   const example = JSON.parse(readFileSync(path.join(ROOT, 'examples', 'full-pipeline.json'), 'utf8')) as { type: string; layout?: string }[];
   const layout = example.find((n) => n.type === 'zone-analytics')!.layout;
   const ids = Array.from({ length: cameras }, (_, i) => `cam${i + 1}`);
@@ -72,7 +75,7 @@ function flow(video: string, cameras: number, detectFps: number | '', copies: nu
     { id: 'tab', type: 'tab', label: 'multicam' },
     { id: 'model', type: 'yolo-model', name: 'YOLOv8n', modelPath: '', threads: 0, copies, inputSize: 0, maxBatch: 4, executionProvider: 'cpu', ...variant },
     // Node ids differ from camera ids: Node-RED takes a property equal to a node id for a reference to that node.
-    ...ids.map((id) => ({ id: `source-${id}`, type: 'camera-source', z: 'tab', cameraId: id, source: video, loop: true, realtime: true, width: 0, height: 0, fps: 0, autostart: true, ffmpegPath: '', wires: [['detect']] })),
+    ...ids.map((id) => ({ id: `source-${id}`, type: 'camera-source', z: 'tab', cameraId: id, source: video, loop: true, realtime: true, width: 0, height: 0, fps: cameraFps, autostart: true, ffmpegPath: '', wires: [['detect']] })),
     { id: 'detect', type: 'yolo-detect', z: 'tab', model: 'model', confidence: 0.1, iou: 0.45, classes: 'person', maxMegapixels: 50, detectFps, motionGating: false, wires: [['track']] },
     { id: 'track', type: 'sort-track', z: 'tab', algorithm: 'bytetrack', trackThresh: 0.6, matchThresh: 0.9, trackBuffer: 30, frameRate: '', trailLength: 30, wires: [['zones', 'heatmap'], ['api']] },
     { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', trackTimeoutSeconds: 2, relinkSeconds: 2, relinkDistance: 0.5, timeZone: 'UTC', persist: false, wires: [['api'], ['api']] },
@@ -102,7 +105,7 @@ async function health(port: number): Promise<Health> {
 }
 
 async function measure(mode: Mode, cameras: number, ceilingFps: number, port: number, copies: number, variant: Variant) {
-  const { red, userDir } = await startNodeRed(flow(mode.video, cameras, mode.detectFps, copies, variant), port);
+  const { red, userDir } = await startNodeRed(flow(mode, cameras, copies, variant), port);
   const clients: WebSocket[] = [];
   try {
     for (let waited = 0; ; waited += 250) {
@@ -170,13 +173,18 @@ async function main(): Promise<void> {
   const counts = (process.argv[2] ?? '1,2,4,8').split(',').map(Number);
   const copiesList = (process.argv[3] ?? '1,0').split(',').map(Number);
   const variants = (process.argv[4] ?? 'square-fp32,fit-int8').split(',').map(parseVariant);
-  const modes: Mode[] = [
-    { name: 'flat out', video: vtest, detectFps: '' },
-    { name: 'detect 5 fps', video: vtest, detectFps: 5 },
-  ];
+  const allModes: Record<string, Mode> = {
+    flat: { name: 'flat out', video: vtest, detectFps: '', cameraFps: 0 },
+    detect5: { name: 'detect 5 fps', video: vtest, detectFps: 5, cameraFps: 0 },
+    camera5: { name: 'camera 5 fps', video: vtest, detectFps: '', cameraFps: 5 },
+  };
+  const modes = (process.argv[5] ?? 'flat,detect5').split(',').map((name) => {
+    if (!allModes[name]) throw new Error(`unknown mode "${name}": ${Object.keys(allModes).join('|')}`);
+    return allModes[name];
+  });
   const model = await YoloModel.load(DEFAULT_MODEL_PATH);
   console.log('bench/multicam: full pipeline in Node-RED, one shared YOLOv8n, one WebSocket viewer per camera');
-  console.log('vtest.avi copies in real time (10 fps each); flat out: every frame offered to detection; detect 5 fps: detection rate 5');
+  console.log('vtest.avi copies in real time (10 fps each); flat out: every frame offered to detection; detect 5 fps: detection rate 5; camera 5 fps: camera-source Frame rate 5');
   console.log(
     `${'mode'.padEnd(13)} ${'model'.padEnd(12)} ${'copies'.padStart(6)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
       `${'capacity'.padStart(8)} ${'× bare'.padStart(6)} ${'of cap'.padStart(6)} ${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'gc ms/s'.padStart(7)} ${'model ms'.padStart(8)}  per-camera fps`,
@@ -188,7 +196,7 @@ async function main(): Promise<void> {
         const bareMs = await bareInferenceMs(model);
         const ceiling = 1000 / bareMs;
         const r = await measure(mode, cameras, ceiling, port++, copies, variant);
-        const saturated = cameras * (mode.detectFps || 10) >= ceiling;
+        const saturated = cameras * (mode.detectFps || mode.cameraFps || 10) >= ceiling;
         console.log(
           `${mode.name.padEnd(13)} ${r.model.padEnd(12)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
             `${r.ratio.toFixed(2).padStart(5)}${saturated ? ' ' : '*'} ${r.modelCeiling.toFixed(1).padStart(8)} ${(r.modelCeiling / ceiling).toFixed(2).padStart(6)} ${(r.total / r.modelCeiling).toFixed(2).padStart(6)} ` +
