@@ -284,7 +284,6 @@ function isPoint(value: unknown): value is Point {
 
 const isNormalised = (points: readonly Point[]) => points.every(([x, y]) => x >= 0 && x <= 1 && y >= 0 && y <= 1);
 
-/** Checks a layout as users write it (JSON from the editor or a file) and says exactly what is wrong. */
 function newZoneCounter(config: ZoneConfig): ZoneCounter {
   return {
     config,
@@ -323,6 +322,7 @@ function sameSettings(a: ZoneConfig | LineConfig, b: ZoneConfig | LineConfig): b
   return JSON.stringify(canonical(a)) === JSON.stringify(canonical(b));
 }
 
+/** Checks a layout as users write it (JSON from the editor or a file) and says exactly what is wrong. */
 export function validateLayout(layout: unknown): Required<ZoneLayout> {
   if (typeof layout !== 'object' || layout === null) throw new Error('the zone layout must be an object {zones: [...], lines: [...]}');
   const { zones = [], lines = [] } = layout as ZoneLayout;
@@ -412,23 +412,17 @@ export class ZoneAnalytics {
    */
   relayout(layout: ZoneLayout): ZoneEvent[] {
     const { zones, lines } = validateLayout(layout);
+    // For each new zone and line, the index of the old one it is unchanged from, or -1.
+    const zoneKept = zones.map((config) => this.zones.findIndex((zone) => sameSettings(zone.config, config)));
+    const lineKept = lines.map((config) => this.lines.findIndex((line) => sameSettings(line.config, config)));
+    const stays = new Set(zoneKept);
     const events: ZoneEvent[] = [];
     this.zones.forEach((zone, z) => {
-      if (zones.some((config) => sameSettings(config, zone.config))) return;
+      if (stays.has(z)) return;
       for (const [trackId, state] of this.tracks) {
         const membership = state.zones[z];
         if (membership.state) events.push(this.exit(zone, trackId, state, membership, state.lastSeenAt, 'layout'));
       }
-    });
-    const oldZone = (config: ZoneConfig) => this.zones.findIndex((zone) => zone.config.id === config.id);
-    const oldLine = (config: LineConfig) => this.lines.findIndex((line) => line.config.id === config.id);
-    const zoneKept = zones.map((config) => {
-      const z = oldZone(config);
-      return z >= 0 && sameSettings(this.zones[z].config, config) ? z : -1;
-    });
-    const lineKept = lines.map((config) => {
-      const l = oldLine(config);
-      return l >= 0 && sameSettings(this.lines[l].config, config) ? l : -1;
     });
     for (const state of this.tracks.values()) {
       const at = state.last?.position ?? [0, 0];
@@ -437,17 +431,14 @@ export class ZoneAnalytics {
       state.lines = lineKept.map((l) => (l >= 0 ? state.lines[l] : null));
     }
     // A changed zone or line goes on counting under its id: the day's totals stay, the shape and rules are new.
-    const zoneCounters = zones.map((config) => {
-      const z = oldZone(config);
-      if (z < 0) return newZoneCounter(config);
-      const counter = this.zones[z];
-      if (!sameSettings(counter.config, config)) return { ...counter, config, normalised: isNormalised(config.polygon), alert: newZoneCounter(config).alert };
-      counter.config = config;
-      return counter;
+    const zoneCounters = zones.map((config, i) => {
+      if (zoneKept[i] >= 0) return { ...this.zones[zoneKept[i]], config };
+      const old = this.zones.find((zone) => zone.config.id === config.id);
+      return old ? { ...old, config, normalised: isNormalised(config.polygon), alert: newZoneCounter(config).alert } : newZoneCounter(config);
     });
     const lineCounters = lines.map((config) => {
-      const l = oldLine(config);
-      return l < 0 ? newLineCounter(config) : { ...this.lines[l], config, normalised: isNormalised([config.from, config.to]) };
+      const old = this.lines.find((line) => line.config.id === config.id);
+      return old ? { ...old, config, normalised: isNormalised([config.from, config.to]) } : newLineCounter(config);
     });
     this.configure(zoneCounters, lineCounters);
     return events;
