@@ -108,6 +108,25 @@ describe('Detector: one model shared fairly between cameras', () => {
     await detector.close();
   });
 
+
+  it("answers a camera's frames in the order they were sent, when a later frame finishes first on another copy", async () => {
+    const slow = slowModel(80);
+    const fast = slowModel(5);
+    const failing = { ...fast.model, run: async () => Promise.reject(new Error('the worker thread died')) } as unknown as YoloModel;
+    for (const second of [fast.model, failing]) {
+      const detector = new Detector([slow.model, second]);
+      const answers: string[] = [];
+      const answer = (frame: number) => (outcome: unknown) => void answers.push(`${frame} ${outcome instanceof Error ? 'failed' : 'detected'}`);
+      const first = detector.detect(tiny(), undefined, 'door').then(answer(1), answer(1));
+      await sleep(1);
+      const next = detector.detect(tiny(), undefined, 'door').then(answer(2), answer(2));
+      // Another camera's answer does not wait for the door's.
+      const other = detector.detect(tiny(), undefined, 'till').then(() => void answers.push('till'), () => void answers.push('till'));
+      await Promise.all([first, next, other]);
+      assert.deepEqual(answers.filter((a) => a !== 'till'), ['1 detected', second === failing ? '2 failed' : '2 detected']);
+      await detector.close();
+    }
+  });
   it('reports how busy the model is, its time per image, and each stream’s share', async () => {
     // Runs long beside the letterbox between them, so the busy fraction holds on a loaded machine too.
     const { model } = slowModel(200);

@@ -125,6 +125,8 @@ export class Detector {
   /** Waiting requests by stream, in arrival order; a replaced request keeps its place. */
   private readonly pending = new Map<string, Job>();
   private readonly streams = new Map<string, StreamTotals>();
+  /** Settles when each stream's latest request sent to a model has been answered. */
+  private readonly answered = new Map<string, Promise<void>>();
   /** Counts the streams' turns: a stream's servedAt is the count when it was last served. */
   private served = 0;
   private readonly recentRuns: RunRecord[] = [];
@@ -261,6 +263,7 @@ export class Detector {
   /** Forgets a stream's totals and turn (a camera removed); a request of it that waits still runs. */
   forget(stream: string): void {
     this.streams.delete(stream);
+    this.answered.delete(stream);
     this.frames.delete(stream);
     this.latest.delete(stream);
   }
@@ -299,9 +302,25 @@ export class Detector {
     return keys.map((key) => {
       const job = this.pending.get(key)!;
       this.pending.delete(key);
-      if (job.stream !== null) this.totalsOf(job.stream).servedAt = this.served++;
+      if (job.stream !== null) {
+        this.totalsOf(job.stream).servedAt = this.served++;
+        this.answerInTurn(job, job.stream);
+      }
       return job;
     });
+  }
+
+  /**
+   * Holds a stream's answer until the requests it sent to a model before have been answered: two copies run two
+   * frames of one camera side by side, and the later one may finish first, but a tracker must see them in order.
+   */
+  private answerInTurn(job: Job, stream: string): void {
+    const before = this.answered.get(stream) ?? Promise.resolve();
+    let answered!: () => void;
+    this.answered.set(stream, new Promise<void>((settle) => (answered = settle)));
+    const { resolve, reject } = job;
+    job.resolve = (result) => void before.then(() => (resolve(result), answered()));
+    job.reject = (err) => void before.then(() => (reject(err), answered()));
   }
 
   /**
