@@ -6,6 +6,8 @@ import { createApi, type UpgradeTarget } from '../src/api/http';
 import { LiveHub } from '../src/api/live';
 import { ApiState, type ApiInput } from '../src/api/state';
 import { createStaticHandler } from '../src/api/static';
+import { AuditError, AuditStore } from '../src/audit/clips';
+import { frameStore } from '../src/camera/frame-store';
 import { PIPELINE_EVENT_TYPES, plainJson } from '../src/messages';
 import { fleetRegistry } from '../src/fleet/registry';
 import { peekMetrics } from '../src/metrics/shared';
@@ -89,6 +91,18 @@ export = function register(RED: NodeAPI): void {
     const settings = RED.settings as { userDir?: string; httpNodeRoot?: string | false };
     const nodeRoot = typeof settings.httpNodeRoot === 'string' ? settings.httpNodeRoot.replace(/\/$/, '') : '';
     const database = config.database?.trim() || path.join(settings.userDir ?? process.cwd(), 'retail-analytics', 'metrics.db');
+    const quality = Math.min(100, Math.max(1, Number(config.quality) || 80));
+    const auditFile = database === ':memory:' ? ':memory:' : path.join(path.dirname(database), 'audits.db');
+    /** Opened with the first clip or audit asked for: most APIs never record one. */
+    let auditStore: AuditStore | undefined;
+    const audits = () => {
+      try {
+        auditStore ??= new AuditStore(auditFile, quality);
+      } catch (err) {
+        throw new AuditError(503, `clips and audits cannot be kept: ${(err as Error).message}`);
+      }
+      return auditStore;
+    };
     const state = new ApiState();
     /** The fleet-aggregate node feeding this API, whose time series then replace this instance's own. */
     let aggregator: string | null = null;
@@ -98,9 +112,10 @@ export = function register(RED: NodeAPI): void {
       basePath: `${nodeRoot}${basePath}`,
       metrics: () => (aggregator !== null ? fleetRegistry.collector(aggregator) : null) ?? peekMetrics(database),
       sales: () => peekSales(database),
-      quality: Math.min(100, Math.max(1, Number(config.quality) || 80)),
+      quality,
       privacy: config.privacy === true,
       startedAt: Date.now(),
+      audits,
       upgrade: (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => {
         const pending = pendingUpgrades.get(req);
         if (!pending || !hub) return false;
@@ -173,6 +188,9 @@ export = function register(RED: NodeAPI): void {
         const view = state.camera(cameraId)!;
         if (view.remote) aggregator = view.remote.aggregator;
         if ((input.frame && !input.heatmap) || (view.remote && Buffer.isBuffer(input.payload) && !input.heatmap)) hub!.frame(cameraId);
+        if (input.frame && view.frame && !view.remote && auditStore?.isRecording(cameraId)) {
+          auditStore.offer(cameraId, { frame: view.frame, image: frameStore.get(view.frame), zones: view.zones, lines: view.lines, geometry: view.geometry });
+        }
         done();
       } catch (err) {
         failMessage(msg, done, err as Error);
@@ -190,7 +208,11 @@ export = function register(RED: NodeAPI): void {
       }
       for (const p of paths) servedPaths.delete(p);
       state.clear();
-      done();
+      if (!auditStore) return done();
+      auditStore.close().then(done, (err: Error) => {
+        node.warn(`the audit database did not close cleanly: ${err.message}`);
+        done();
+      });
     });
   }
 

@@ -126,7 +126,7 @@ describe('REST API handler', () => {
     assert.deepEqual(zones[0].lines, [{ id: 'in', name: 'in', in: 5, out: 4 }]);
     const openapi = await json('/api/openapi.json');
     assert.equal(openapi.openapi, '3.0.3');
-    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/stats', '/conversion', '/export', '/zones', '/ws/stream/{id}', '/ws/analytics']) {
+    for (const path of ['/health', '/cameras', '/cameras/{id}', '/cameras/{id}/frame', '/cameras/{id}/heatmap', '/cameras/{id}/clips', '/clips', '/clips/{clip}', '/clips/{clip}/frames/{n}', '/clips/{clip}/audits', '/audits', '/stats', '/conversion', '/export', '/zones', '/ws/stream/{id}', '/ws/analytics']) {
       assert.ok(openapi.paths[path], path);
     }
   });

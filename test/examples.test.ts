@@ -175,6 +175,75 @@ describe('example flows (examples/)', function () {
       await assertCleanDeploy(this, red);
     });
 
+    it("full-pipeline: a count audit recorded, played and tallied in the audit page, and scored against the product's counts", async function () {
+      const red = await startNodeRed(this, { flows: example('full-pipeline') });
+      await waitUntil(() => getJson(red, '/api/cameras'), (cameras: unknown[]) => cameras.length === 1, 90000, 'the camera in the API');
+      const browser = await launchChromium(this);
+      try {
+        const page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
+        const errors: string[] = [];
+        page.on('pageerror', (err) => errors.push(err.message));
+        await page.goto(`http://127.0.0.1:${red.port}/dashboard/`);
+        await page.click('a[href="audit.html"]');
+        await page.waitForSelector('#camera option[value="vtest"]', { state: 'attached' });
+        await page.fill('#seconds', '10');
+        await page.click('#record button[type=submit]');
+        await page.waitForSelector('#clips button:has-text("Audit")', { timeout: 60000 });
+        const [clip] = (await getJson(red, '/api/clips')) as { id: string }[];
+        type Clip = { frameTimes: number[]; counters: { counter: string; kind: string }[]; counts: { counter: string; kind: string; at: number }[]; width: number };
+        const recorded = (await getJson(red, `/api/clips/${clip.id}`)) as Clip;
+        assert.ok(recorded.frameTimes.length >= 20 && recorded.width === 768, `${recorded.frameTimes.length} frames of 10 s`);
+        assert.deepEqual(recorded.counters.map((c) => `${c.counter} ${c.kind}`), ['middle in', 'middle out', 'path-left entry', 'road entry']);
+        assert.ok(recorded.counts.length > 0, 'the product counted people in the 10 s of vtest.avi');
+        await page.click('#clips button:has-text("Audit")');
+        await page.waitForSelector('#player:not([hidden])');
+        // Play a little, pause, step back and on with the keys: the frame shown follows.
+        await page.click('#play');
+        await page.waitForTimeout(1500);
+        await page.keyboard.press(' ');
+        const playedTo = Number(await page.locator('#position').inputValue());
+        assert.ok(playedTo > 0, 'playing moved through the clip');
+        await page.keyboard.press('ArrowRight');
+        await page.keyboard.press('ArrowRight');
+        await page.keyboard.press('ArrowLeft');
+        assert.equal(Number(await page.locator('#position').inputValue()), playedTo + 1);
+        // The auditor agrees with every count of the product, at its frame, clicking or pressing the counter's key,
+        // and counts one person more on the first counter at the last frame: a miss.
+        const goTo = (n: number) => page.evaluate((frame) => {
+          const slider = document.getElementById('position') as HTMLInputElement;
+          slider.value = String(frame);
+          slider.dispatchEvent(new Event('input'));
+        }, n);
+        for (const [i, count] of recorded.counts.entries()) {
+          await goTo(recorded.frameTimes.indexOf(count.at));
+          const key = recorded.counters.findIndex((c) => c.counter === count.counter && c.kind === count.kind) + 1;
+          if (i % 2 === 0) await page.keyboard.press(String(key));
+          else await page.locator('#counters button.counter').nth(key - 1).click();
+        }
+        await goTo(recorded.frameTimes.length - 1);
+        await page.locator('#counters button.counter').first().click();
+        assert.equal(await page.locator('#marks li').count(), recorded.counts.length + 1);
+        await page.fill('#auditor', 'Ana');
+        await page.click('#submit');
+        await page.waitForSelector('#result:not([hidden])');
+        const total = await page.locator('#result tr.total td').allInnerTexts();
+        const truth = recorded.counts.length + 1;
+        assert.deepEqual(total, ['All counters', String(truth), String(recorded.counts.length), '1', '0', `${((-1 / truth) * 100).toFixed(1)} %`, `${((1 / truth) * 100).toFixed(1)} %`]);
+        await waitUntil(() => page.locator('#history tr').first().locator('td').allInnerTexts(), (cells) => cells[3] === 'Ana', 5000, 'the audit in the history');
+        const [audit] = (await getJson(red, '/api/audits?camera=vtest')) as { clipId: string; score: { total: { missed: number; extra: number } } }[];
+        assert.deepEqual([audit.clipId, audit.score.total.missed, audit.score.total.extra], [clip.id, 1, 0]);
+        mkdirSync(path.join(ROOT, 'test-artifacts'), { recursive: true });
+        await page.screenshot({ path: path.join(ROOT, 'test-artifacts', 'count-audit.png'), fullPage: true });
+        // The address retail-analytics audit --record prints opens the clip at once.
+        await page.goto(`http://127.0.0.1:${red.port}/dashboard/audit.html#clip=${clip.id}`);
+        await waitUntil(() => page.locator('#time').innerText(), (text) => text === `frame 1 of ${recorded.frameTimes.length} · 0:00.0`, 5000, 'the linked clip at its first frame');
+        assert.equal(await page.locator('#marks li').count(), 0, 'a fresh tally');
+        assert.deepEqual(errors, []);
+      } finally {
+        await browser.close();
+      }
+    });
+
     it('summaries-webhook: each minute posted to the webhook once it settled, a refused one sent again until confirmed', async function () {
       this.timeout(240000);
       const port = 19000 + Math.floor(Math.random() * 1000);

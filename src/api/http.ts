@@ -11,6 +11,7 @@ import { analyticsOverlay, annotateFrame } from './annotate';
 import { openApiDocument } from './openapi';
 import { EXPORT_INTERVALS, exportRows, parseExportTime, toCsv, type ExportInterval } from '../metrics/export';
 import type { ApiState, CameraView } from './state';
+import { AuditError, type AuditStore } from '../audit/clips';
 
 export type UpgradeTarget = { kind: 'stream'; cameraId: string } | { kind: 'analytics' };
 
@@ -25,6 +26,8 @@ export interface ApiOptions {
   quality: number;
   privacy: boolean;
   startedAt: number;
+  /** Where clips and audits are kept; throws an AuditError saying why when they cannot be. */
+  audits?: () => AuditStore;
   /** Takes over a WebSocket handshake that reached a /ws/ route; false when the request is not one. */
   upgrade?: (req: IncomingMessage, res: ServerResponse, target: UpgradeTarget) => boolean;
 }
@@ -65,6 +68,40 @@ function sendImage(res: ServerResponse, type: string, image: Buffer): void {
   res.end(image);
 }
 
+/** Largest JSON body the API reads: an audit's tally of a 10-minute clip is a few hundred kilobytes at most. */
+const MAX_BODY_BYTES = 4 * 1024 * 1024;
+
+/** The request's JSON body (an empty body is {}), or what a body parser in front of us already made of it. */
+async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
+  // A form or a text/plain fetch of another site's page is sent without asking first (no CORS preflight): only
+  // what declares JSON is taken.
+  if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+    throw new HttpError(415, `send a JSON body with Content-Type: application/json, got ${req.headers['content-type'] ? `"${req.headers['content-type']}"` : 'none'}`);
+  }
+  const parsed = (req as { body?: unknown }).body;
+  let value: unknown = parsed;
+  if (parsed === undefined || Buffer.isBuffer(parsed) || typeof parsed === 'string') {
+    let text = typeof parsed === 'string' ? parsed : Buffer.isBuffer(parsed) ? parsed.toString('utf8') : '';
+    if (parsed === undefined) {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req) {
+        size += (chunk as Buffer).length;
+        if (size > MAX_BODY_BYTES) throw new HttpError(413, `the body is larger than ${MAX_BODY_BYTES / 1048576} MB`);
+        chunks.push(chunk as Buffer);
+      }
+      text = Buffer.concat(chunks).toString('utf8');
+    }
+    try {
+      value = text.trim() === '' ? {} : JSON.parse(text);
+    } catch (err) {
+      throw new HttpError(400, `the body is not JSON: ${(err as Error).message}`);
+    }
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new HttpError(400, 'the body must be a JSON object');
+  return value as Record<string, unknown>;
+}
+
 function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
@@ -75,7 +112,8 @@ function decodeSegment(segment: string): string {
 
 /**
  * The REST API as one request handler, to mount under a base path on Node-RED's HTTP server (so its
- * httpNodeAuth, TLS and CORS settings apply). Reads only what api-out nodes collected; never touches files.
+ * httpNodeAuth, TLS and CORS settings apply). Reads what api-out nodes collected; the only writes are clips and
+ * audits of counts, kept by the AuditStore it is given.
  */
 export function createApi(options: ApiOptions): Api {
   const { state } = options;
@@ -187,7 +225,37 @@ export function createApi(options: ApiOptions): Api {
     if (!options.upgrade?.(req, res, target)) throw new HttpError(426, 'this endpoint is a WebSocket: connect with ws:// or wss://');
   };
 
-  const routes: [RegExp, (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void | Promise<void>][] = [
+  /** A camera of this process whose frames can be recorded here. */
+  const recordable = (id: string): CameraView => {
+    const view = cameraOf(id);
+    if (view.remote) throw new HttpError(409, `camera "${view.id}" runs on instance "${view.remote.instance}": record its clips through that instance's api-out`);
+    if (options.privacy) throw new HttpError(403, 'privacy mode: a clip shows people, so this api-out node records none; turn Privacy off to audit counts');
+    return view;
+  };
+
+  const auditStore = (): AuditStore => {
+    if (!options.audits) throw new HttpError(404, 'clips and audits are not kept by this API');
+    return options.audits();
+  };
+
+  const clipsOf = (url: URL) => auditStore().list(url.searchParams.get('camera') ?? undefined);
+
+  type Route = (match: RegExpMatchArray, url: URL, res: ServerResponse, req: IncomingMessage) => void | Promise<void>;
+  /** The routes that change something, by path, with the method each takes besides GET. */
+  const writes: [RegExp, string, Route][] = [
+    [/^\/cameras\/([^/]+)\/clips$/, 'POST', async (m, url, res, req) => {
+      const view = recordable(decodeSegment(m[1]));
+      const body = await readJson(req);
+      const seconds = body.seconds ?? (url.searchParams.has('seconds') ? Number(url.searchParams.get('seconds')) : 60);
+      if (typeof seconds !== 'number') throw new HttpError(400, `seconds must be a number, got ${JSON.stringify(seconds)}`);
+      sendJson(res, 202, auditStore().record(view.id, seconds));
+    }],
+    [/^\/clips\/([^/]+)\/audits$/, 'POST', async (m, _u, res, req) => {
+      sendJson(res, 201, auditStore().audit(decodeSegment(m[1]), await readJson(req)));
+    }],
+  ];
+
+  const routes: [RegExp, Route][] = [
     [/^\/health$/, (_m, url, res) => {
       const now = Date.now();
       const detection = detectionByCamera();
@@ -302,6 +370,21 @@ export function createApi(options: ApiOptions): Api {
       res.setHeader('Content-Disposition', `attachment; filename="retail-analytics-${interval}.csv"`);
       res.end(toCsv(rows));
     }],
+    [/^\/cameras\/([^/]+)\/clips$/, (m, _u, res) => sendJson(res, 200, auditStore().list(cameraOf(decodeSegment(m[1])).id))],
+    [/^\/clips$/, (_m, url, res) => sendJson(res, 200, clipsOf(url))],
+    [/^\/clips\/([^/]+)$/, (m, _u, res) => sendJson(res, 200, auditStore().clip(decodeSegment(m[1])))],
+    [/^\/clips\/([^/]+)\/frames\/(\d+)$/, (m, _u, res) => {
+      const jpeg = auditStore().frame(decodeSegment(m[1]), Number(m[2]));
+      res.setHeader('Cache-Control', 'private, max-age=86400, immutable');
+      res.statusCode = 200;
+      res.setHeader('Content-Type', 'image/jpeg');
+      res.end(jpeg);
+    }],
+    [/^\/clips\/([^/]+)\/audits$/, (m, _u, res) => {
+      const id = decodeSegment(m[1]);
+      sendJson(res, 200, auditStore().audits(auditStore().clip(id).cameraId).filter((a) => a.clipId === id));
+    }],
+    [/^\/audits$/, (_m, url, res) => sendJson(res, 200, auditStore().audits(url.searchParams.get('camera') ?? undefined))],
     [/^\/zones$/, (_m, _u, res) => sendJson(res, 200, state.list().map((v) => ({ cameraId: v.id, zones: v.zones, lines: v.lines })))],
     [/^\/openapi\.json$/, (_m, _u, res) => sendJson(res, 200, openApiDocument(options.basePath))],
     [/^\/ws\/stream\/([^/]+)$/, (m, _u, res, req) => upgrade(req, res, { kind: 'stream', cameraId: cameraOf(decodeSegment(m[1])).id })],
@@ -312,14 +395,17 @@ export function createApi(options: ApiOptions): Api {
     try {
       const url = new URL(req.url ?? '/', 'http://api.local');
       const route = routes.find(([pattern]) => pattern.test(url.pathname));
-      if (!route) throw new HttpError(404, `no such endpoint: ${url.pathname}; see ${options.basePath}/openapi.json`);
-      if (req.method !== 'GET' && req.method !== 'HEAD') {
-        res.setHeader('Allow', 'GET, HEAD');
-        throw new HttpError(405, `${req.method} is not allowed here; the API is read-only`);
+      const write = writes.find(([pattern]) => pattern.test(url.pathname));
+      if (!route && !write) throw new HttpError(404, `no such endpoint: ${url.pathname}; see ${options.basePath}/openapi.json`);
+      if (write && req.method === write[1]) return await write[2](url.pathname.match(write[0])!, url, res, req);
+      if (!route || (req.method !== 'GET' && req.method !== 'HEAD')) {
+        const allowed = [...(route ? ['GET', 'HEAD'] : []), ...(write ? [write[1]] : [])].join(', ');
+        res.setHeader('Allow', allowed);
+        throw new HttpError(405, `${req.method} is not allowed here; this endpoint takes ${allowed}`);
       }
       await route[1](url.pathname.match(route[0])!, url, res, req);
     } catch (err) {
-      const status = err instanceof HttpError ? err.status : 500;
+      const status = err instanceof HttpError || err instanceof AuditError ? err.status : 500;
       if (!res.headersSent) sendJson(res, status, { error: (err as Error).message });
       else res.end();
     }

@@ -2,6 +2,8 @@
 export function openApiDocument(basePath: string): Record<string, unknown> {
   const cameraId = { name: 'id', in: 'path', required: true, description: 'Camera id (camera-source "Camera id")', schema: { type: 'string' } };
   const error = { description: 'JSON error', content: { 'application/json': { schema: { $ref: '#/components/schemas/Error' } } } };
+  const clipId = { name: 'clip', in: 'path', required: true, description: 'Clip id', schema: { type: 'string' } };
+  const list = (schema: string) => ({ description: 'OK', content: { 'application/json': { schema: { type: 'array', items: { $ref: `#/components/schemas/${schema}` } } } } });
   const json = (schema: string) => ({ description: 'OK', content: { 'application/json': { schema: { $ref: `#/components/schemas/${schema}` } } } });
   return {
     openapi: '3.0.3',
@@ -62,6 +64,51 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
           },
         },
       },
+      '/cameras/{id}/clips': {
+        get: { summary: "The camera's clips, newest first", parameters: [cameraId], responses: { 200: list('ClipSummary'), 404: error } },
+        post: {
+          summary: "Records the camera's next seconds (5-600, 60 by default) with what the product counts in them, for a count audit",
+          description: 'Every frame the pipeline sends this api-out node is kept as JPEG, with the growth of each line\'s in and out and each zone\'s entries at that frame. One recording per camera at a time; the newest 20 clips keep their frames. Refused in privacy mode (403) and for another instance\'s camera (409).',
+          parameters: [cameraId],
+          requestBody: { required: false, content: { 'application/json': { schema: { type: 'object', properties: { seconds: { type: 'number', minimum: 5, maximum: 600 } } } } } },
+          responses: { 202: json('ClipSummary'), 400: error, 403: error, 404: error, 409: error, 503: error },
+        },
+      },
+      '/clips': {
+        get: { summary: 'Every clip, newest first', parameters: [{ name: 'camera', in: 'query', required: false, description: 'Only this camera', schema: { type: 'string' } }], responses: { 200: list('ClipSummary') } },
+      },
+      '/clips/{clip}': { get: { summary: 'A clip: its frame times, lines and zones, and the counts the product made in it', parameters: [clipId], responses: { 200: json('Clip'), 404: error } } },
+      '/clips/{clip}/frames/{n}': {
+        get: {
+          summary: 'Frame n (from 0) of a clip, as recorded (JPEG, nothing drawn)',
+          parameters: [clipId, { name: 'n', in: 'path', required: true, schema: { type: 'integer', minimum: 0 } }],
+          responses: { 200: { description: 'JPEG image', content: { 'image/jpeg': {} } }, 404: error },
+        },
+      },
+      '/clips/{clip}/audits': {
+        get: { summary: 'The audits of a clip', parameters: [clipId], responses: { 200: list('Audit'), 404: error } },
+        post: {
+          summary: "Scores the product's counts of a clip against a person's tally of it, and keeps the audit",
+          description: 'A count of the person and one of the product, on the same counter and direction, within 2 s of each other are the same crossing; the rest are misses and extra counts. Net error is (counted − truth) / truth, gross error (missed + extra) / truth.',
+          parameters: [clipId],
+          requestBody: {
+            required: true,
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'object',
+                  required: ['tally'],
+                  properties: { auditor: { type: 'string', maxLength: 100 }, tally: { type: 'array', items: { $ref: '#/components/schemas/CountMark' } } },
+                },
+              },
+            },
+          },
+          responses: { 201: json('Audit'), 400: error, 404: error, 409: error, 413: error },
+        },
+      },
+      '/audits': {
+        get: { summary: 'Every audit, newest first', parameters: [{ name: 'camera', in: 'query', required: false, description: 'Only this camera', schema: { type: 'string' } }], responses: { 200: list('Audit') } },
+      },
       '/openapi.json': { get: { summary: 'This document', responses: { 200: { description: 'OpenAPI 3 document' } } } },
       '/ws/stream/{id}': {
         get: {
@@ -82,6 +129,68 @@ export function openApiDocument(basePath: string): Record<string, unknown> {
     components: {
       schemas: {
         Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+        CountMark: {
+          type: 'object',
+          required: ['counter', 'kind', 'at'],
+          properties: { counter: { type: 'string', description: 'line or zone id' }, kind: { type: 'string', enum: ['in', 'out', 'entry'] }, at: { type: 'number', description: 'ms since 1970: the time of the clip frame it was counted on' } },
+        },
+        ClipSummary: {
+          type: 'object',
+          properties: {
+            id: { type: 'string' },
+            cameraId: { type: 'string' },
+            state: { type: 'string', enum: ['recording', 'ready', 'failed'] },
+            seconds: { type: 'number' },
+            requestedAt: { type: 'number' },
+            startedAt: { type: 'number', nullable: true },
+            endedAt: { type: 'number', nullable: true },
+            frames: { type: 'integer' },
+            width: { type: 'integer', nullable: true },
+            height: { type: 'integer', nullable: true },
+            note: { type: 'string', nullable: true, description: 'why it failed, ended early or lost its frames' },
+            audits: { type: 'integer' },
+          },
+        },
+        Clip: {
+          allOf: [
+            { $ref: '#/components/schemas/ClipSummary' },
+            {
+              type: 'object',
+              properties: {
+                frameTimes: { type: 'array', items: { type: 'number' } },
+                geometry: { type: 'object', nullable: true, description: 'the zones (polygons) and lines (from, to) in pixels, as at the first frame' },
+                counters: { type: 'array', items: { type: 'object', properties: { counter: { type: 'string' }, name: { type: 'string' }, kind: { type: 'string', enum: ['in', 'out', 'entry'] } } } },
+                counts: { type: 'array', items: { $ref: '#/components/schemas/CountMark' }, description: 'what the product counted, at the frame it counted it' },
+              },
+            },
+          ],
+        },
+        CounterScore: {
+          type: 'object',
+          properties: {
+            counter: { type: 'string' },
+            kind: { type: 'string', enum: ['in', 'out', 'entry'] },
+            truth: { type: 'integer', description: 'what the person counted' },
+            counted: { type: 'integer', description: 'what the product counted' },
+            missed: { type: 'integer' },
+            extra: { type: 'integer' },
+            netError: { type: 'number', nullable: true },
+            grossError: { type: 'number', nullable: true },
+          },
+        },
+        Audit: {
+          type: 'object',
+          properties: {
+            id: { type: 'integer' },
+            clipId: { type: 'string' },
+            cameraId: { type: 'string' },
+            auditor: { type: 'string' },
+            auditedAt: { type: 'number' },
+            clipStartedAt: { type: 'number', nullable: true },
+            clipEndedAt: { type: 'number', nullable: true },
+            score: { type: 'object', properties: { counters: { type: 'array', items: { $ref: '#/components/schemas/CounterScore' } }, total: { $ref: '#/components/schemas/CounterScore' } } },
+          },
+        },
         Export: {
           type: 'object',
           properties: {

@@ -14,6 +14,7 @@ import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, type Sch
 import { DEFAULT_ZONE_OPTIONS, ZoneAnalytics, type ZoneOptions } from '../analytics/zones';
 import { FfmpegMissingError, ffmpegExecutable, probeFrameCount, probeFrameRate, readVideoFile } from '../camera/ffmpeg';
 import { parseSource } from '../camera/source';
+import { audit, AUDIT_USAGE } from './audit';
 import { fittingInputSize, formatSize, parseSize } from '../detection/input-shape';
 import { CALIBRATION_FRAMES, ensureQuantizedModel } from '../detection/int8-model';
 import { checkCopy, ensureReshapedModel } from '../detection/shape-fitter';
@@ -82,6 +83,7 @@ commands:
       counts zone entries, exits, dwell and occupancy and line crossings of MOT tracker output (frame f is at
       (f - 1) / fps seconds) for a layout {"zones": [{"id", "polygon": [[x, y], ...], "minFrames"?}],
       "lines": [{"id", "from": [x, y], "to": [x, y], "minFrames"?}]}; prints JSON
+${AUDIT_USAGE}
 `;
 
 class UsageError extends Error {}
@@ -532,6 +534,9 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       case 'fetch-model':
         await fetchModel(rest);
+        return 0;
+      case 'audit':
+        await audit(rest, (text) => process.stdout.write(text), (text) => process.stderr.write(`${text}\n`));
         return 0;
       case undefined:
       case '-h':
