@@ -2,6 +2,7 @@ import type { Node, NodeAPI, NodeDef, NodeMessage, NodeMessageInFlow } from 'nod
 import { frameStore } from '../src/camera/frame-store';
 import { parseClassList } from '../src/detection/classes';
 import { spareCameras, SupersededError, type DetectOptions, type Detector } from '../src/detection/detector';
+import { nearBoundaries } from '../src/detection/near-boundary';
 import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
 import { DEFAULT_DETECT_FPS, DEFAULT_KEEP_ALIVE_SECONDS, DetectionSchedules } from '../src/detection/schedule';
 import { detectionRegistry, meanDetectFps } from '../src/detection/usage-registry';
@@ -28,6 +29,8 @@ interface YoloDetectDef extends NodeDef {
   /** Percent of the frame. */
   motionArea?: Setting;
   keepAlive?: Setting;
+  /** Frames detected per second while someone is near a line or zone edge; blank or absent: off. */
+  nearFps?: Setting;
   /** Colour histograms of the upper body with each detection, for the hybrid tracker's colour cue; absent: off. */
   colours?: boolean | string;
 }
@@ -67,6 +70,7 @@ function schedulesOf(config: YoloDetectDef): DetectionSchedules {
         }
       : null,
     keepAliveSeconds: settingNumber(config.keepAlive, DEFAULT_KEEP_ALIVE_SECONDS),
+    boostFps: settingNumber(config.nearFps, 0),
   });
 }
 
@@ -189,7 +193,7 @@ export = function register(RED: NodeAPI): void {
       } catch (err) {
         return failMessage(msg, done, err as Error);
       }
-      if (schedule.decide(frame.timestamp, stored) !== 'detect') return done();
+      if (schedule.decide(frame.timestamp, stored, nearBoundaries.isNear(frame.cameraId, frame.timestamp)) !== 'detect') return done();
       void detect(msg, send, done, stored, streamOf(frame.cameraId), schedule.detectFps);
     }
 

@@ -10,6 +10,7 @@ import { frameStore } from '../src/camera/frame-store';
 import { acquireMetrics, type SharedMetrics } from '../src/metrics/shared';
 import { SqliteUnavailableError } from '../src/sqlite';
 import { cameraIdOf, eventTopic, readFrameRef, readTracks } from '../src/messages';
+import { nearBoundaries } from '../src/detection/near-boundary';
 import { errorStatus, failMessage, refuseTooDeep, refuseToRun, settingNumber, startThrottledStatus } from './status';
 import type { StoreCalendarNode, ZoneAnalyticsNode } from './types';
 
@@ -224,6 +225,8 @@ export = function register(RED: NodeAPI): void {
         }
         malformed += dropped;
         const result = service.process(frame, tracks);
+        // yolo-detect's "Faster near lines" detects this camera faster while someone is about to be counted.
+        nearBoundaries.report(frame.cameraId, result.nearBoundary, frame.timestamp);
         // What an event announces is saved before the event leaves: a crash can neither take back a count already
         // reported nor end a visit a second time when the counters come back.
         if (result.events.length > 0) save();

@@ -192,7 +192,26 @@ describe('CameraSchedule: which frames to detect, by capture time', () => {
     assert.deepEqual(decide(every, [0, 10, 20]), ['detect', 'detect', 'detect']);
   });
 
+  it('detects faster while someone is near a line, back to the rate after, and counts the frames it added', () => {
+    const schedule = new CameraSchedule({ ...DEFAULT_SCHEDULE_OPTIONS, detectFps: 5, boostFps: 25 });
+    // A 25 fps camera: 2 s far from any line, 1 s near one, 2 s far again.
+    const near = (i: number) => i >= 50 && i < 75;
+    const decisions = Array.from({ length: 125 }, (_, i) => schedule.decide(i * 40, frame, near(i)));
+    const detected = (from: number, to: number) => decisions.slice(from, to).filter((d) => d === 'detect').length;
+    assert.deepEqual([detected(0, 50), detected(50, 75), detected(75, 125)], [10, 25, 10], '5 a second, every frame near the line, then 5 a second');
+    assert.equal(schedule.stats().boosted, 25);
+    assert.equal(schedule.stats().detectFps, 5, 'the rate reported is the set one');
+    // The faster rate applies only above a set rate: blank (every frame) and a lower "faster" rate change nothing.
+    for (const options of [{ detectFps: 0, boostFps: 2 }, { detectFps: 10, boostFps: 5 }]) {
+      const unchanged = new CameraSchedule({ ...DEFAULT_SCHEDULE_OPTIONS, ...options });
+      const kept = Array.from({ length: 50 }, (_, i) => unchanged.decide(i * 40, frame, true)).filter((d) => d === 'detect').length;
+      assert.equal(kept, options.detectFps === 0 ? 50 : 20);
+      assert.equal(unchanged.stats().boosted, 0);
+    }
+  });
+
   it('refuses settings it cannot use', () => {
+    assert.throws(() => validateScheduleOptions({ ...DEFAULT_SCHEDULE_OPTIONS, boostFps: -5 }), /the rate near lines must be from 0 \(off\) to 1000 per second, got -5/);
     assert.throws(() => validateScheduleOptions({ ...DEFAULT_SCHEDULE_OPTIONS, detectFps: -1 }), /detection rate/);
     assert.throws(() => validateScheduleOptions({ ...DEFAULT_SCHEDULE_OPTIONS, keepAliveSeconds: 0 }), /keep-alive/);
     assert.throws(() => validateScheduleOptions({ ...DEFAULT_SCHEDULE_OPTIONS, motion: { threshold: 0, minArea: 0.001, backgroundSeconds: 1 } }), /motion threshold/);
@@ -241,7 +260,7 @@ describe('Motion gating', () => {
   });
 
   it('skips still frames but detects at least once per keep-alive, and every frame that moves', () => {
-    const schedule = new CameraSchedule({ detectFps: 0, motion: { threshold: 25, minArea: 0.001, backgroundSeconds: 0.5 }, keepAliveSeconds: 2 });
+    const schedule = new CameraSchedule({ detectFps: 0, motion: { threshold: 25, minArea: 0.001, backgroundSeconds: 0.5 }, keepAliveSeconds: 2, boostFps: 0 });
     const decisions: string[] = [];
     // 10 s still at 10 fps, then a block walking for 1 s.
     for (let i = 0; i < 100; i++) decisions.push(schedule.decide(i * 100, scene(null)));
@@ -264,7 +283,7 @@ describe('Capacity in the API', () => {
     const usage = (): DetectorUsage => ({ busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, streams: [], windowSeconds: 10 });
     detectionRegistry.addModel('model-1', { name: 'YOLOv8n', usage, condition: () => ({ state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null }) });
     detectionRegistry.addReporter('detect-1', () => [
-      { cameraId: 'till', model: 'model-1', motionGating: true, frames: 100, detect: 40, rate: 50, still: 10, sourceFps: 10, detectFps: 5, fps: 4.8, share: 1, processed: 39, superseded: 1, stale: 0 },
+      { cameraId: 'till', model: 'model-1', motionGating: true, frames: 100, detect: 40, rate: 50, still: 10, boosted: 0, sourceFps: 10, detectFps: 5, fps: 4.8, share: 1, processed: 39, superseded: 1, stale: 0 },
     ]);
     const api = createApi({ state, basePath: '/api', metrics: () => null, sales: () => null, quality: 80, privacy: false, startedAt: Date.now() });
     server = createServer((req, res) => {

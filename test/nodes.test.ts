@@ -276,6 +276,28 @@ describe('Node-RED nodes', function () {
       assert.deepEqual(collect('errors'), []);
     });
 
+    it("detects a camera faster while zone-analytics sees someone near a line (Faster near lines), and counts those frames", async function () {
+      requireModel(this);
+      requireVtest(this);
+      // vtest.avi's pedestrians cross the middle of the picture all the time; the layout has a line there.
+      const layout = JSON.stringify({ lines: [{ id: 'middle', from: [400, 360], to: [400, 150] }] });
+      await helper.load([cameraSource, yoloModel, yoloDetect, sortTrack, zoneAnalytics, catchNode, statusNode], [
+        ...flow({ detectFps: 1, nearFps: 5, wires: [['out', 'track']] }),
+        { id: 'cam', type: 'camera-source', z: 'tab', cameraId: 'plaza', source: 'sample:vtest.avi', loop: true, realtime: true, width: 0, height: 0, fps: 0, autostart: true, wires: [['detect']] },
+        { id: 'track', type: 'sort-track', z: 'tab', algorithm: 'hybrid', wires: [['zones'], []] },
+        { id: 'zones', type: 'zone-analytics', z: 'tab', layout, anchor: 'bottom-center', persist: false, wires: [[], []] },
+      ]);
+      const out = collect('out');
+      await waitFor(() => out.length >= 12, 30000, 'twelve detected frames');
+      const times = out.map((m) => m.frame.timestamp);
+      const gaps = times.slice(1).map((t, i) => t - times[i]);
+      assert.ok(gaps.some((gap) => gap < 500), `some detections closer than the 1 s rate: ${gaps}`);
+      const { detectionRegistry } = await import('../src/detection/usage-registry');
+      const plaza = detectionRegistry.cameras().find((c) => c.cameraId === 'plaza')!;
+      assert.ok(plaza.boosted > 0 && plaza.boosted < plaza.detect, `${plaza.boosted} of ${plaza.detect} detected at the faster rate`);
+      assert.deepEqual(collect('errors'), []);
+    });
+
     it('sends messages without a frame or image to Catch nodes', async function () {
       requireModel(this);
       await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());

@@ -461,6 +461,30 @@ describe('ZoneAnalytics: the books balance', () => {
   });
 });
 
+describe('ZoneAnalytics: when to detect faster', () => {
+  // A line across x = 400 and a zone from x = 600 to 700; people are 100 px tall.
+  const layout: ZoneLayout = { lines: [{ id: 'door', from: [400, 0], to: [400, 500] }], zones: [{ id: 'till', polygon: [[600, 0], [700, 0], [700, 500], [600, 500]] }] };
+  const person = (id: number, x: number, height = 100): { id: number; bbox: Box } => ({ id, bbox: [x - 20, 300 - height, x + 20, 300] });
+
+  it('wants faster detection while someone is within a box height of a line or a zone edge, and not otherwise', () => {
+    const analytics = new ZoneAnalytics(layout);
+    const near = (tracks: { id: number; bbox: Box }[]) => (analytics.update(tracks, 0), analytics.wantsFasterDetection);
+    assert.equal(near([]), false, 'nobody');
+    assert.equal(near([person(1, 200), person(2, 500)]), false, 'two people more than their height from the line and the zone');
+    assert.equal(near([person(1, 200), person(2, 460)]), true, '60 px from the line');
+    assert.equal(near([person(1, 650)]), true, 'inside the zone, 50 px from its edges');
+    assert.equal(near([person(1, 200), person(2, 460, 40)]), false, 'a small, far-away person 60 px from the line: more than their height');
+  });
+
+  it('measures shapes given as fractions of the frame in the frame\'s pixels', () => {
+    const analytics = new ZoneAnalytics({ lines: [{ id: 'door', from: [0.5, 0], to: [0.5, 1] }] });
+    analytics.update([person(1, 450)], 0, { width: 800, height: 600 });
+    assert.equal(analytics.wantsFasterDetection, true);
+    analytics.update([person(1, 100)], 100, { width: 800, height: 600 });
+    assert.equal(analytics.wantsFasterDetection, false);
+  });
+});
+
 describe('ZoneAnalytics: a new layout while counting', () => {
   const wide: Point[] = [[0, 0], [400, 0], [400, 400], [0, 400]];
   const layout: ZoneLayout = { zones: [{ id: 'shelf', polygon: square }, { id: 'aisle', polygon: wide, footfall: true }], lines: [{ id: 'door', from: [0, 150], to: [400, 150] }] };

@@ -62,3 +62,12 @@ export function crossingAlong(p: Point, q: Point, a: Point, b: Point): number {
   const dq = sideOfLine(q, a, b);
   return (dp > 0 && dq < 0) || (dp < 0 && dq > 0) ? dp / (dp - dq) : 1;
 }
+
+/** The distance from P to the nearest point of the segment AB. */
+export function distanceToSegment(p: Point, a: Point, b: Point): number {
+  const dx = b[0] - a[0];
+  const dy = b[1] - a[1];
+  const length = dx * dx + dy * dy;
+  const t = length > 0 ? Math.max(0, Math.min(1, ((p[0] - a[0]) * dx + (p[1] - a[1]) * dy) / length)) : 0;
+  return Math.hypot(p[0] - (a[0] + t * dx), p[1] - (a[1] + t * dy));
+}

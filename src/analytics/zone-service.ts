@@ -22,6 +22,8 @@ export interface FrameResult {
   occupancy: number;
   /** The zones and lines in this frame's pixels, for drawing. */
   geometry: ZoneGeometry;
+  /** Someone stands within about a second's walk of a line or zone edge (ZoneAnalytics.wantsFasterDetection). */
+  nearBoundary: boolean;
   /** Today (the store's local day) for this camera and for all cameras sharing the metrics. */
   today: {
     day: string;
@@ -103,6 +105,7 @@ export class ZoneService {
       events: events.map((e) => ({ ...e, cameraId: frame.cameraId, ...(units.has(e) ? { buyingUnit: units.get(e) } : {}) })),
       occupancy: tracks.length,
       geometry: analytics.geometry(size),
+      nearBoundary: analytics.wantsFasterDetection,
       today: { day, camera: summary(frame.cameraId), all: summary(ALL_CAMERAS) },
     };
   }

@@ -49,12 +49,13 @@ commands:
         ocsort:    --det-thresh 0.6 --max-age 30 --min-hits 3 --iou 0.3 --delta-t 3 --inertia 0.2 [--use-byte]
         hybrid:    --track-thresh 0.6 --match-thresh 0.9 --lost-seconds 1 --appearance-veto 0.5 --frame-rate 30
   run --video FILE [--layout FILE] [--tracker ...] [tracker settings] [--conf 0.1] [--nms 0.45]
-      [--model FILE] [--runtime auto|native|wasm] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5] [--colours]
+      [--model FILE] [--runtime auto|native|wasm] [--fps N] [--detect-fps N] [--motion-gating] [--keep-alive 5] [--near-fps N] [--colours]
       [--tracks-out FILE] [--detections-out FILE]
       counts a recording: detects, tracks and counts the frames yolo-detect would detect (none dropped,
       as fast as the machine goes) with the same engine as the nodes and prints the layout's counts as
       JSON (as zones does). Defaults are the nodes' defaults: every frame detected (--detect-fps N
-      detects N frames per second of video), the hybrid tracker (track-thresh 0.6, match-thresh 0.9,
+      detects N frames per second of video; --near-fps N detects N while someone is near a line or zone
+      edge), the hybrid tracker (track-thresh 0.6, match-thresh 0.9,
       lost-seconds 1) on detections scoring above 0.1 (--conf; --nms is the detector's non-maximum
       suppression IoU); --colours gives it each person's colours (yolo-detect's Colours). --motion-gating detects only frames in which something moved, and
       one at least every --keep-alive seconds. --fps reads the video at N frames per
@@ -304,6 +305,7 @@ async function run(args: string[]): Promise<void> {
       'tracks-out': { type: 'string' },
       'detections-out': { type: 'string' },
       colours: { type: 'boolean' },
+      'near-fps': { type: 'string' },
       ...TRACKER_FLAGS,
       ...COUNTING_FLAGS,
     },
@@ -316,6 +318,7 @@ async function run(args: string[]): Promise<void> {
     detectFps: numberOption(values['detect-fps'], 'detect-fps', DEFAULT_DETECT_FPS, 0, 1000),
     motion: values['motion-gating'] ? DEFAULT_MOTION_OPTIONS : null,
     keepAliveSeconds: numberOption(values['keep-alive'], 'keep-alive', DEFAULT_KEEP_ALIVE_SECONDS, Number.MIN_VALUE, 3600),
+    boostFps: numberOption(values['near-fps'], 'near-fps', 0, 0, 1000),
   };
   const settings = trackerFromFlags(values, RECOMMENDED_TRACKER);
   await access(values.video).catch((err: Error) => {

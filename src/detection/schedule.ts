@@ -8,6 +8,11 @@ export interface ScheduleOptions {
   motion: MotionOptions | null;
   /** With motion gating, detect at least this often, so people standing still stay tracked. */
   keepAliveSeconds: number;
+  /**
+   * Frames detected per second while someone is near a line or a zone's edge (zone-analytics says so); 0, or a
+   * rate not above detectFps, keeps detectFps throughout.
+   */
+  boostFps: number;
 }
 
 /**
@@ -19,7 +24,7 @@ export const DEFAULT_DETECT_FPS = 0;
 /** The rate NVRs detect at, and the one capacity is quoted at ("room for N more cameras at 5 fps"). */
 export const REFERENCE_DETECT_FPS = 5;
 export const DEFAULT_KEEP_ALIVE_SECONDS = 5;
-export const DEFAULT_SCHEDULE_OPTIONS: ScheduleOptions = { detectFps: DEFAULT_DETECT_FPS, motion: null, keepAliveSeconds: DEFAULT_KEEP_ALIVE_SECONDS };
+export const DEFAULT_SCHEDULE_OPTIONS: ScheduleOptions = { detectFps: DEFAULT_DETECT_FPS, motion: null, keepAliveSeconds: DEFAULT_KEEP_ALIVE_SECONDS, boostFps: 0 };
 
 export type Decision = 'detect' | 'rate' | 'still';
 
@@ -31,6 +36,8 @@ export interface CameraScheduleStats {
   rate: number;
   /** Skipped by the motion gate: detector calls saved. */
   still: number;
+  /** Detected while someone was near a line or zone edge, at the faster rate. */
+  boosted: number;
   /** The camera's frame rate, from the frames' capture times. */
   sourceFps: number | null;
   /** The rate its frames are detected at when nothing is gated: the lower of the source's and detectFps. */
@@ -49,6 +56,7 @@ export function detectionRate(detectFps: number, sourceFps: number | null): numb
 export function validateScheduleOptions(options: ScheduleOptions): ScheduleOptions {
   if (!(options.detectFps >= 0 && options.detectFps <= 1000)) throw new Error(`the detection rate must be from 0 (every frame) to 1000 per second, got ${options.detectFps}`);
   if (!(options.keepAliveSeconds > 0 && options.keepAliveSeconds <= 3600)) throw new Error(`the keep-alive must be above 0 and at most 3600 seconds, got ${options.keepAliveSeconds}`);
+  if (!(options.boostFps >= 0 && options.boostFps <= 1000)) throw new Error(`the rate near lines must be from 0 (off) to 1000 per second, got ${options.boostFps}`);
   if (options.motion) validateMotionOptions(options.motion);
   return options;
 }
@@ -61,22 +69,31 @@ export function validateScheduleOptions(options: ScheduleOptions): ScheduleOptio
  */
 export class CameraSchedule {
   private readonly motion: MotionDetector | null;
-  private nextDue: number | null = null;
+  /** The cadence time of the last frame that was due; the next is due an interval later. */
+  private lastDue: number | null = null;
   private lastFrameAt: number | null = null;
   private lastDetectAt = -Infinity;
   private frameIntervalMs: number | null = null;
-  private readonly counts = { frames: 0, detect: 0, rate: 0, still: 0 };
+  private readonly counts = { frames: 0, detect: 0, rate: 0, still: 0, boosted: 0 };
 
   constructor(readonly options: ScheduleOptions) {
     this.motion = options.motion ? new MotionDetector(options.motion) : null;
   }
 
-  decide(timestamp: number, image: RgbImage): Decision {
+  /**
+   * Whether to detect a frame captured at `timestamp`; `nearBoundary`: someone was near a line or zone edge at the
+   * last detection (the faster rate applies). The image is read only by the motion gate.
+   */
+  decide(timestamp: number, image: RgbImage | null, nearBoundary = false): Decision {
     this.counts.frames++;
     this.observeInterval(timestamp);
-    const decision = !this.due(timestamp) ? 'rate' : this.gated(timestamp, image) ? 'still' : 'detect';
+    const boosted = nearBoundary && this.options.boostFps > this.options.detectFps && this.options.detectFps > 0;
+    const decision = !this.due(timestamp, boosted ? this.options.boostFps : this.options.detectFps) ? 'rate' : this.gated(timestamp, image) ? 'still' : 'detect';
     this.counts[decision]++;
-    if (decision === 'detect') this.lastDetectAt = timestamp;
+    if (decision === 'detect') {
+      this.lastDetectAt = timestamp;
+      if (boosted) this.counts.boosted++;
+    }
     return decision;
   }
 
@@ -102,19 +119,20 @@ export class CameraSchedule {
     this.lastFrameAt = timestamp;
   }
 
-  private due(timestamp: number): boolean {
-    const { detectFps } = this.options;
-    if (detectFps <= 0) return true;
-    const interval = 1000 / detectFps;
+  private due(timestamp: number, rate: number): boolean {
+    if (rate <= 0) return true;
+    const interval = 1000 / rate;
     const slack = Math.min(interval, this.frameIntervalMs ?? 0) / 2;
-    if (this.nextDue !== null && timestamp + slack < this.nextDue) return false;
+    const nextDue = this.lastDue === null ? null : this.lastDue + interval;
+    if (nextDue !== null && timestamp + slack < nextDue) return false;
     // Behind by more than an interval (a slow source, a pause): the cadence restarts from this frame.
-    this.nextDue = this.nextDue === null || timestamp - this.nextDue > interval ? timestamp + interval : this.nextDue + interval;
+    this.lastDue = nextDue === null || timestamp - nextDue > interval ? timestamp : nextDue;
     return true;
   }
 
-  private gated(timestamp: number, image: RgbImage): boolean {
+  private gated(timestamp: number, image: RgbImage | null): boolean {
     if (!this.motion) return false;
+    if (!image) throw new Error('motion gating needs the frame');
     // The background learns from every due frame, kept alive or not.
     const { moved } = this.motion.check(image, timestamp);
     return !moved && timestamp - this.lastDetectAt < this.options.keepAliveSeconds * 1000;

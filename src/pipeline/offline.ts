@@ -100,7 +100,7 @@ export async function runVideo(file: string, options: VideoRunOptions): Promise<
   const schedule = options.schedule ? new CameraSchedule(validateScheduleOptions(options.schedule)) : null;
   let detected = 0;
   for await (const image of readVideoFile(file, { fps: options.fps, ffmpeg: options.ffmpeg })) {
-    if (schedule && schedule.decide(counter.nextTime, image) !== 'detect') {
+    if (schedule && schedule.decide(counter.nextTime, image, counter.analytics?.wantsFasterDetection) !== 'detect') {
       counter.skip();
       await onFrame?.(counter.frames, image, null);
       continue;
