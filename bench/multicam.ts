@@ -15,8 +15,10 @@
  * Precision): the square float model as exported, and the fitted int8 one the examples use (measured once the
  * node has made and checked it). The model's capacity is /api/health's ceilingFps (all copies, from their busy
  * time in the pipeline), compared with the bare ceiling: one fp32 640×640 session on every core.
+ * The mode `example` runs examples/multi-camera.json as shipped (its two sample cameras, detection rate 5, motion
+ * gating), with only the model's copies and variant set.
  * Usage: node dist/bench/multicam.js [camera counts, e.g. 1,2,4,8] [copies, e.g. 1,0 (0 = automatic)]
- *        [variants, e.g. square-fp32,fit-int8] [modes: flat,detect5,camera5; default flat,detect5]
+ *        [variants, e.g. square-fp32,fit-int8] [modes: flat,detect5,camera5,example; default flat,detect5]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -37,6 +39,8 @@ interface Mode {
   detectFps: number | '';
   /** camera-source's Frame rate (0: every frame of the video). */
   cameraFps: number;
+  /** A shipped example flow run as it is, instead of copies of vtest.avi (its cameras, rates and model settings). */
+  example?: string;
 }
 
 interface Health {
@@ -65,6 +69,13 @@ function parseVariant(text: string): Variant {
   const [inputShape, precision] = text.split('-');
   if ((inputShape !== 'square' && inputShape !== 'fit') || (precision !== 'fp32' && precision !== 'int8')) throw new Error(`unknown variant "${text}": square|fit-fp32|int8`);
   return { inputShape, precision };
+}
+
+/** The example as a user deploys it, with its model's copies and variant set as measured. */
+function exampleFlow(name: string, copies: number, variant: Variant): { flows: unknown[]; cameras: string[] } {
+  const flows = JSON.parse(readFileSync(path.join(ROOT, 'examples', `${name}.json`), 'utf8')) as { type: string; d?: boolean; cameraId?: string }[];
+  const cameras = flows.filter((n) => n.type === 'camera-source' && !n.d).map((n) => n.cameraId!);
+  return { flows: flows.map((n) => (n.type === 'yolo-model' ? { ...n, copies, ...variant } : n)), cameras };
 }
 
 function flow({ video, detectFps, cameraFps }: Mode, cameras: number, copies: number, variant: Variant): unknown[] {
@@ -104,8 +115,11 @@ async function health(port: number): Promise<Health> {
   return (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Health;
 }
 
-async function measure(mode: Mode, cameras: number, ceilingFps: number, port: number, copies: number, variant: Variant) {
-  const { red, userDir } = await startNodeRed(flow(mode, cameras, copies, variant), port);
+async function measure(mode: Mode, count: number, ceilingFps: number, port: number, copies: number, variant: Variant) {
+  const example = mode.example ? exampleFlow(mode.example, copies, variant) : null;
+  const cameraIds = example?.cameras ?? Array.from({ length: count }, (_, i) => `cam${i + 1}`);
+  const cameras = cameraIds.length;
+  const { red, userDir } = await startNodeRed(example?.flows ?? flow(mode, cameras, copies, variant), port);
   const clients: WebSocket[] = [];
   try {
     for (let waited = 0; ; waited += 250) {
@@ -124,7 +138,7 @@ async function measure(mode: Mode, cameras: number, ceilingFps: number, port: nu
     }
     const framesSeen = new Array<number>(cameras).fill(0);
     for (let i = 0; i < cameras; i++) {
-      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws/stream/cam${i + 1}`);
+      const ws = new WebSocket(`ws://127.0.0.1:${port}/api/ws/stream/${cameraIds[i]}`);
       ws.on('message', () => framesSeen[i]++);
       ws.on('error', () => undefined);
       clients.push(ws);
@@ -177,6 +191,7 @@ async function main(): Promise<void> {
     flat: { name: 'flat out', video: vtest, detectFps: '', cameraFps: 0 },
     detect5: { name: 'detect 5 fps', video: vtest, detectFps: 5, cameraFps: 0 },
     camera5: { name: 'camera 5 fps', video: vtest, detectFps: '', cameraFps: 5 },
+    example: { name: 'multi-camera', video: vtest, detectFps: 5, cameraFps: 0, example: 'multi-camera' },
   };
   const modes = (process.argv[5] ?? 'flat,detect5').split(',').map((name) => {
     if (!allModes[name]) throw new Error(`unknown mode "${name}": ${Object.keys(allModes).join('|')}`);
@@ -192,10 +207,12 @@ async function main(): Promise<void> {
   let port = 19900;
   try {
     for (const mode of modes) {
-      for (const cameras of counts) for (const copies of copiesList) for (const variant of variants) {
+      // The example has the cameras it has.
+      for (const count of mode.example ? [0] : counts) for (const copies of copiesList) for (const variant of variants) {
         const bareMs = await bareInferenceMs(model);
         const ceiling = 1000 / bareMs;
-        const r = await measure(mode, cameras, ceiling, port++, copies, variant);
+        const r = await measure(mode, count, ceiling, port++, copies, variant);
+        const cameras = r.perCamera.length;
         const saturated = cameras * (mode.detectFps || mode.cameraFps || 10) >= ceiling;
         console.log(
           `${mode.name.padEnd(13)} ${r.model.padEnd(12)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +

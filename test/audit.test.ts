@@ -117,8 +117,15 @@ describe('Count audit: clips and audits', () => {
     await store.close();
     const stopped = new AuditStore(file);
     const kept = stopped.clip(clip.id);
-    assert.deepEqual([kept.state, kept.frames, kept.counts.length, kept.note], ['ready', 1, 1, 'Node-RED stopped the recording early']);
+    assert.deepEqual([kept.state, kept.frames, kept.counts.length, kept.note], ['ready', 1, 1, 'the api-out node stopped (a redeploy or Node-RED stopping) before the clip ended']);
     assert.throws(() => stopped.audit('nothing', { tally: [] }), /no clip "nothing"/);
+    // A process that dies while recording: the next start keeps what was stored.
+    const crashed = stopped.record('cam', 60);
+    stopped.offer('cam', frameAt(3, 80, { in: 1, out: 0, entries: 0 }));
+    await stopped.settled();
+    const restarted = new AuditStore(file);
+    assert.deepEqual([restarted.clip(crashed.id).state, restarted.clip(crashed.id).note], ['ready', 'Node-RED stopped without closing while it was recording']);
+    await restarted.close();
     await stopped.close();
   });
 

@@ -164,7 +164,7 @@ export class AuditStore {
     // A recording the process did not live to finish keeps what it stored.
     this.db
       .prepare(`UPDATE clips SET state = CASE WHEN EXISTS (SELECT 1 FROM clip_frames f WHERE f.clip_id = clips.id) THEN 'ready' ELSE 'failed' END,
-        note = 'Node-RED stopped while it was recording' WHERE state = 'recording'`)
+        note = 'Node-RED stopped without closing while it was recording' WHERE state = 'recording'`)
       .run();
   }
 
@@ -352,7 +352,7 @@ export class AuditStore {
 
   /** Ends the recordings under way with what they have, then closes the file. */
   async close(): Promise<void> {
-    await Promise.all([...this.recordings.values()].map((r) => this.finish(r, 'Node-RED stopped the recording early')));
+    await Promise.all([...this.recordings.values()].map((r) => this.finish(r, 'the api-out node stopped (a redeploy or Node-RED stopping) before the clip ended')));
     await Promise.all(this.finishing);
     this.closed = true;
     this.db.close();
