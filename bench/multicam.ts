@@ -165,6 +165,7 @@ async function measure(mode: Mode, count: number, ceilingFps: number, port: numb
       eventLoopP99: after.eventLoopDelay?.p99Ms ?? NaN,
       gcMsPerSecond: after.eventLoopDelay?.gcMsPerSecond ?? NaN,
       modelMs: after.detectors[0]?.msPerImage ?? NaN,
+      runMs: after.detectors[0]?.runMsPerImage ?? NaN,
       modelCeiling: after.detectors[0]?.ceilingFps ?? NaN,
       model: `${after.detectors[0]?.precision} ${after.detectors[0]?.input}`,
       wsFps: framesSeen.reduce((a, b) => a + b, 0) / cameras / ((performance.now() - started) / 1000 + WARM_UP_MS / 1000),
@@ -202,7 +203,7 @@ async function main(): Promise<void> {
   console.log('vtest.avi copies in real time (10 fps each); flat out: every frame offered to detection; detect 5 fps: detection rate 5; camera 5 fps: camera-source Frame rate 5');
   console.log(
     `${'mode'.padEnd(13)} ${'model'.padEnd(12)} ${'copies'.padStart(6)} ${'cams'.padStart(4)} ${'bare ms'.padStart(7)} ${'ceiling'.padStart(7)} ${'total fps'.padStart(9)} ${'ratio'.padStart(5)} ` +
-      `${'capacity'.padStart(8)} ${'× bare'.padStart(6)} ${'of cap'.padStart(6)} ${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'gc ms/s'.padStart(7)} ${'model ms'.padStart(8)}  per-camera fps`,
+      `${'capacity'.padStart(8)} ${'× bare'.padStart(6)} ${'of cap'.padStart(6)} ${'fairness'.padStart(8)} ${'dropped/s'.padStart(9)} ${'loop p99'.padStart(8)} ${'gc ms/s'.padStart(7)} ${'model ms'.padStart(8)} ${'run ms'.padStart(6)}  per-camera fps`,
   );
   let port = 19900;
   try {
@@ -218,7 +219,7 @@ async function main(): Promise<void> {
           `${mode.name.padEnd(13)} ${r.model.padEnd(12)} ${(copies > 0 ? String(copies) : 'auto').padStart(6)} ${String(cameras).padStart(4)} ${bareMs.toFixed(1).padStart(7)} ${ceiling.toFixed(1).padStart(7)} ${r.total.toFixed(1).padStart(9)} ` +
             `${r.ratio.toFixed(2).padStart(5)}${saturated ? ' ' : '*'} ${r.modelCeiling.toFixed(1).padStart(8)} ${(r.modelCeiling / ceiling).toFixed(2).padStart(6)} ${(r.total / r.modelCeiling).toFixed(2).padStart(6)} ` +
             `${r.fairness.toFixed(2).padStart(8)} ${(r.dropped / (WINDOW_MS / 1000)).toFixed(1).padStart(9)} ` +
-            `${`${r.eventLoopP99.toFixed(1)} ms`.padStart(8)} ${r.gcMsPerSecond.toFixed(0).padStart(7)} ${r.modelMs.toFixed(1).padStart(8)}  ${r.perCamera.map((f) => f.toFixed(1)).join(' ')}`,
+            `${`${r.eventLoopP99.toFixed(1)} ms`.padStart(8)} ${r.gcMsPerSecond.toFixed(0).padStart(7)} ${r.modelMs.toFixed(1).padStart(8)} ${r.runMs.toFixed(1).padStart(6)}  ${r.perCamera.map((f) => f.toFixed(1)).join(' ')}`,
         );
       }
     }

@@ -22,7 +22,8 @@ function slowModel(ms: number) {
     async run(_input: Float32Array, batch: number) {
       runs.push(batch);
       await new Promise((resolve) => setTimeout(resolve, ms));
-      return { channels: 5, images: Array.from({ length: batch }, () => ({ data: new Float32Array(5), anchors: 1 })), input: _input };
+      // The network's own time, as the worker thread measures it: here a fixed part of the run.
+      return { channels: 5, images: Array.from({ length: batch }, () => ({ data: new Float32Array(5), anchors: 1 })), input: _input, runMs: ms * 0.75 };
     },
     release: async () => undefined,
   };
@@ -136,6 +137,7 @@ describe('Detector: one model shared fairly between cameras', () => {
     await detector.detect(tiny(), undefined, 'a');
     const usage = detector.usage();
     assert.ok(usage.msPerImage! >= 195 && usage.msPerImage! < 400, `ms per image ${usage.msPerImage}`);
+    assert.equal(usage.runMsPerImage, 150, "the network's own time per image, apart from handing images over");
     assert.ok(usage.busy > 0.5 && usage.busy <= 1, `busy ${usage.busy}`);
     const shares = Object.fromEntries(usage.streams.map((s) => [s.stream, +s.share.toFixed(1)]));
     assert.deepEqual(shares, { a: 0.7, b: 0.3 });
@@ -154,7 +156,7 @@ describe('Detector: one model shared fairly between cameras', () => {
   });
 
   it('estimates spare cameras from the idle time', () => {
-    const usage = (busy: number, msPerImage: number | null): DetectorUsage => ({ busy, msPerImage, ceilingFps: msPerImage && 1000 / msPerImage, fps: 0, streams: [], windowSeconds: 10 });
+    const usage = (busy: number, msPerImage: number | null): DetectorUsage => ({ busy, msPerImage, ceilingFps: msPerImage && 1000 / msPerImage, fps: 0, runMsPerImage: msPerImage, streams: [], windowSeconds: 10 });
     assert.equal(spareCameras(usage(0, 40), 5), 5, '25 images/s idle → 5 cameras at 5 fps');
     assert.equal(spareCameras(usage(0.6, 40), 5), 2, '10 images/s left → 2 cameras');
     assert.equal(spareCameras(usage(1, 40), 5), 0);
@@ -280,7 +282,7 @@ describe('Capacity in the API', () => {
   before(async () => {
     const state = new ApiState();
     state.ingest({ frame: { cameraId: 'till', seq: 7, timestamp: Date.now(), width: 64, height: 48, dropped: 0 }, tracks: [] });
-    const usage = (): DetectorUsage => ({ busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, streams: [], windowSeconds: 10 });
+    const usage = (): DetectorUsage => ({ busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, runMsPerImage: 36, streams: [], windowSeconds: 10 });
     detectionRegistry.addModel('model-1', { name: 'YOLOv8n', usage, condition: () => ({ state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null }) });
     detectionRegistry.addReporter('detect-1', () => [
       { cameraId: 'till', model: 'model-1', motionGating: true, frames: 100, detect: 40, rate: 50, still: 10, boosted: 0, sourceFps: 10, detectFps: 5, fps: 4.8, share: 1, processed: 39, superseded: 1, stale: 0 },
@@ -302,7 +304,7 @@ describe('Capacity in the API', () => {
 
   it("shows each model's load and spare cameras in /api/health, and each camera's detection figures", async () => {
     const health = (await (await fetch(`http://127.0.0.1:${port}/api/health`)).json()) as Record<string, any>;
-    assert.deepEqual(health.detectors, [{ id: 'model-1', name: 'YOLOv8n', state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null, input: null, precision: null, inputNote: null, busy: 0.6, msPerImage: 40, ceilingFps: 25, fps: 15, cameras: 1, detectFps: 5, spareCameras: 2 }]);
+    assert.deepEqual(health.detectors, [{ id: 'model-1', name: 'YOLOv8n', state: 'ready', error: null, restarts: 0, runtime: 'native', runtimeFallback: null, input: null, precision: null, inputNote: null, busy: 0.6, msPerImage: 40, runMsPerImage: 36, ceilingFps: 25, fps: 15, cameras: 1, detectFps: 5, spareCameras: 2 }]);
     assert.deepEqual([health.cameras[0].id, health.cameras[0].detection.still, health.cameras[0].detection.superseded], ['till', 10, 1]);
     const [camera] = (await (await fetch(`http://127.0.0.1:${port}/api/cameras`)).json()) as Record<string, any>[];
     assert.deepEqual([camera.detection.fps, camera.detection.detectFps, camera.detection.motionGating, camera.detection.rate], [4.8, 5, true, 50]);

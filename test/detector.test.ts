@@ -142,7 +142,7 @@ describe('Detector batching', () => {
         for (let b = 0; b < batch; b++) {
           data.set([2 + input[b * 192 + 27] * 4, 4, 2, 2, 0.9], b * 5);
         }
-        return { channels: 5, images: Array.from({ length: batch }, (_, b) => ({ data: data.subarray(b * 5, b * 5 + 5), anchors: 1 })), input };
+        return { channels: 5, images: Array.from({ length: batch }, (_, b) => ({ data: data.subarray(b * 5, b * 5 + 5), anchors: 1 })), input, runMs: 0 };
       },
     };
     return { model, batches };

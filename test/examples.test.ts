@@ -149,6 +149,8 @@ describe('example flows (examples/)', function () {
         'the model fitted to the camera',
       );
       assert.deepEqual([fitted.detectors[0].input, fitted.detectors[0].precision], ['640x480', 'int8'], fitted.detectors[0].inputNote ?? '');
+      const { msPerImage, runMsPerImage } = (await getJson(red, '/api/health')).detectors[0] as { msPerImage: number; runMsPerImage: number };
+      assert.ok(runMsPerImage > 0 && runMsPerImage <= msPerImage, `the network ran ${runMsPerImage} of ${msPerImage} ms per image`);
       assert.match(fitted.detectors[0].inputNote ?? '', /^int8 640x480 from fp32 640x640; \d+ of \d+ detections agreed on 16 camera frames, median score difference 0\.0\d\d; calibrated on 16 camera frames$/);
       // Megabyte frames make garbage: a running pipeline's health shows its collection (once a 10 s window passed).
       const loop = await waitUntil(

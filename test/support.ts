@@ -142,7 +142,7 @@ export function blindModel(inputWidth: number, inputHeight: number): { model: Yo
     maxBatch: 1,
     labelOf: (id: number) => `class ${id}`,
     health: () => ({ state: 'ready', restarts: 0, lastError: null }),
-    run: async (input: Float32Array) => ({ channels: 84, images: [{ data: new Float32Array(84 * anchors), anchors }], input }),
+    run: async (input: Float32Array) => ({ channels: 84, images: [{ data: new Float32Array(84 * anchors), anchors }], input, runMs: 0 }),
     release: async () => void (released = true),
   } as unknown as YoloModel;
   return { model, released: () => released };

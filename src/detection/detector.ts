@@ -64,6 +64,8 @@ export interface DetectorUsage {
   ceilingFps: number | null;
   /** Images detected per second. */
   fps: number;
+  /** Mean time per image the network itself ran, in its worker thread. */
+  runMsPerImage: number | null;
   streams: StreamUsage[];
   windowSeconds: number;
 }
@@ -78,6 +80,7 @@ interface StreamTotals {
 interface RunRecord {
   endedAt: number;
   ms: number;
+  runMs: number;
   streams: (string | null)[];
 }
 
@@ -196,10 +199,12 @@ export class Detector {
     while (this.recentRuns.length > 0 && this.recentRuns[0].endedAt < now - USAGE_WINDOW_MS) this.recentRuns.shift();
     const windowMs = Math.min(USAGE_WINDOW_MS, Math.max(1, now - this.startedAt));
     let busyMs = 0;
+    let runMs = 0;
     let images = 0;
     const perStream = new Map<string, { images: number; ms: number }>();
     for (const run of this.recentRuns) {
       busyMs += run.ms;
+      runMs += run.runMs;
       images += run.streams.length;
       for (const stream of run.streams) {
         if (stream === null) continue;
@@ -218,6 +223,7 @@ export class Detector {
       msPerImage,
       ceilingFps: msPerImage ? (1000 * copies) / msPerImage : null,
       fps: (images * 1000) / windowMs,
+      runMsPerImage: images > 0 ? runMs / images : null,
       streams: [...this.streams].map(([stream, { processed, superseded }]) => {
         const recent = perStream.get(stream);
         return {
@@ -374,7 +380,7 @@ export class Detector {
       if (spares.length < this.copies.length) spares.push(output.input);
       this.spareTensors.set(length, spares);
     }
-    this.recentRuns.push({ endedAt: performance.now(), ms: inferenceMs, streams: ready.map(({ job }) => job.stream) });
+    this.recentRuns.push({ endedAt: performance.now(), ms: inferenceMs, runMs: output.runMs, streams: ready.map(({ job }) => job.stream) });
     for (const { job } of ready) if (job.stream !== null) this.totalsOf(job.stream).processed++;
     for (const { job, lb, slot } of ready) {
       try {

@@ -24,7 +24,7 @@ export type WorkerRequest =
 export type WorkerReply =
   | { kind: 'loaded'; inputNames: string[]; outputNames: string[]; inputShape: (number | string)[] | null; runtime: RuntimeName; fallback: string | null }
   /** `kept`: each image's anchors in `data` (its [channels × kept] blocks one after the other), with keepAbove. */
-  | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; kept: number[] | null; input: Float32Array }
+  | { kind: 'ran'; id: number; data: Float32Array; dims: number[]; kept: number[] | null; input: Float32Array; runMs: number }
   | { kind: 'ranged'; id: number; ranges: Record<string, { min: number; max: number }>; input: Float32Array }
   | { kind: 'failed'; id: number | null; message: string }
   | { kind: 'released' };
@@ -64,7 +64,9 @@ async function handle(request: WorkerRequest): Promise<void> {
       try {
         if (!session || !ort) throw new Error('no model loaded');
         const tensor = new ort.Tensor('float32', request.input, request.dims);
+        const started = performance.now();
         const results = await session.run({ [session.inputNames[0]]: tensor });
+        const runMs = performance.now() - started;
         const output = results[session.outputNames[0]];
         const raw = output.data as Float32Array;
         const dims = [...output.dims];
@@ -72,7 +74,7 @@ async function handle(request: WorkerRequest): Promise<void> {
         // Moved to the caller, so it must own its whole buffer: never a view into a runtime's memory.
         const data = compact?.data ?? (raw.byteOffset === 0 && raw.byteLength === raw.buffer.byteLength ? raw : raw.slice());
         // The input goes back with the output, so the caller can fill it again instead of allocating another.
-        return reply({ kind: 'ran', id: request.id, data, dims, kept: compact?.kept ?? null, input: request.input }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
+        return reply({ kind: 'ran', id: request.id, data, dims, kept: compact?.kept ?? null, input: request.input, runMs }, [data.buffer as ArrayBuffer, request.input.buffer as ArrayBuffer]);
       } catch (err) {
         return reply({ kind: 'failed', id: request.id, message: (err as Error).message });
       }

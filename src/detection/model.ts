@@ -148,7 +148,7 @@ export class YoloModel {
    * worker and back (no copy): the array passed in is unusable afterwards, and `input` in the result is the same
    * tensor, to fill again.
    */
-  async run(input: Float32Array, batch: number, keepAbove?: number): Promise<{ channels: number; images: { data: Float32Array; anchors: number }[]; input: Float32Array }> {
+  async run(input: Float32Array, batch: number, keepAbove?: number): Promise<{ channels: number; images: { data: Float32Array; anchors: number }[]; input: Float32Array; runMs: number }> {
     const output = await this.request('run', input, batch, keepAbove);
     if (output.kind !== 'ran') throw new Error(`${this.file}: the worker thread answered ${output.kind}`);
     const [, channels, anchors] = output.dims;
@@ -162,7 +162,7 @@ export class YoloModel {
       at += channels * count;
       return { data, anchors: count };
     });
-    return { channels, images, input: output.input };
+    return { channels, images, input: output.input, runMs: output.runMs };
   }
 
   /**

@@ -58,6 +58,8 @@ export interface ModelReport extends ModelCondition {
   /** Fraction of time the model was running (0–1). */
   busy: number;
   msPerImage: number | null;
+  /** Mean time per image the network itself ran, in its worker thread (the rest of msPerImage is handing over). */
+  runMsPerImage: number | null;
   /** Frames per second the model could detect running flat out (1000 ÷ msPerImage). */
   ceilingFps: number | null;
   fps: number;
@@ -74,7 +76,7 @@ export function meanDetectFps(cameras: readonly Pick<CameraDetectionReport, 'det
   return rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : REFERENCE_DETECT_FPS;
 }
 
-const NO_USAGE: DetectorUsage = { busy: 0, msPerImage: null, ceilingFps: null, fps: 0, streams: [], windowSeconds: 0 };
+const NO_USAGE: DetectorUsage = { busy: 0, msPerImage: null, ceilingFps: null, fps: 0, runMsPerImage: null, streams: [], windowSeconds: 0 };
 
 const models = new Map<string, RegisteredModel>();
 const reporters = new Map<string, () => CameraDetectionReport[]>();
@@ -112,6 +114,7 @@ export const detectionRegistry = {
         inputNote: shape?.note ?? null,
         busy: current.busy,
         msPerImage: current.msPerImage,
+        runMsPerImage: current.runMsPerImage,
         ceilingFps: current.ceilingFps,
         fps: current.fps,
         cameras: cameras.length,
