@@ -180,6 +180,18 @@ describe('hybrid tracker', () => {
     assert.deepEqual(ids({ algorithm: 'bytetrack', frameRate: 5 }), [[], [], [], [], [], [], [], [], [], []]);
   });
 
+  it('confirms a newcomer seen again less confidently where they were, as a followed person is kept, but not by a far box', () => {
+    // 5 detections per second: first seen at 0.8, then partly hidden (0.4) a step further on, then clear again.
+    const ids = (second: DetectionInput) => {
+      const tracker = createTracker({ algorithm: 'hybrid' });
+      tracker.update([], 0);
+      return [[person(100, 50, 0.8)], [second], [person(150, 50, 0.8)]].map((detections, i) => tracker.update(detections, (i + 1) * 200).tracks.map((t) => t.id));
+    };
+    assert.deepEqual(ids(person(125, 50, 0.4)), [[], [1], [1]], 'confirmed by the less confident sighting, then followed');
+    // A low-score box far from the newcomer confirms nothing: the track is dropped and the clear sighting starts another.
+    assert.deepEqual(ids(person(400, 50, 0.4)), [[], [], []]);
+  });
+
   it('predicts in seconds: the same walk detected at 25 and at 5 per second ends at the same place', () => {
     const last = (every: number) => {
       const tracker = createTracker({ algorithm: 'hybrid' });

@@ -25,7 +25,10 @@ import {
  *   whatever the detection rate and however it varies (motion gating, a shared model);
  * - a track born at the last update, which has no velocity yet, is confirmed by the nearest detection in the
  *   sense of the distance-IoU (IoU less the squared distance of the centres over the squared diagonal of the box
- *   enclosing both), which still ranks boxes that no longer overlap once the person has moved on;
+ *   enclosing both), which still ranks boxes that no longer overlap once the person has moved on; failing a
+ *   high-score one, a low-score detection left over confirms it too, as the second round keeps a followed person:
+ *   detected a fifth of a second apart, someone seen clearly once is often partly hidden the next time, and
+ *   ByteTrack, which asks for two high-score sightings in a row, would never start them;
  * - where a track could take more than one detection, or a detection more than one track (people crossing,
  *   boxes merging), a pair whose colours differ (detection/appearance.ts) is ruled out, so identities do not
  *   swap; a lone pair is never ruled out by colour, since one person's colours change with light and occlusion.
@@ -341,7 +344,11 @@ export class HybridTracker implements Tracker {
     const remaining = firstRound.unmatchedColumns.map((j) => high[j]);
     const thirdRound = match(unconfirmed, remaining, { distance: true, fuseScore: true }, UNCONFIRMED_LIMIT, appearanceVeto);
     for (const [i, j] of thirdRound.pairs) unconfirmed[i].match(remaining[j], now, timestamp);
-    for (const i of thirdRound.unmatchedRows) unconfirmed[i].state = State.Removed;
+    const unseen = thirdRound.unmatchedRows.map((i) => unconfirmed[i]);
+    const lowLeft = secondRound.unmatchedColumns.map((j) => low[j]);
+    const fourthRound = match(unseen, lowLeft, { distance: true, fuseScore: false }, SECOND_ROUND_LIMIT, appearanceVeto);
+    for (const [i, j] of fourthRound.pairs) unseen[i].match(lowLeft[j], now, timestamp);
+    for (const i of fourthRound.unmatchedRows) unseen[i].state = State.Removed;
     const born: HybridTrack[] = [];
     for (const j of thirdRound.unmatchedColumns) {
       if (remaining[j].score < trackThresh + 0.1) continue;
