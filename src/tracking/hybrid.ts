@@ -64,7 +64,7 @@ export function resolveHybridOptions(options: Partial<HybridOptions>): HybridOpt
   return resolved;
 }
 
-/** Largest cost of a second-round match (low-score detections, no score fusion). */
+/** Largest cost of a match with a low-score detection (no score fusion): the second round's, and a newcomer's confirmation. */
 const SECOND_ROUND_LIMIT = 0.5;
 /** Largest fused cost of a match between a track born last frame and a remaining high-score detection. */
 const UNCONFIRMED_LIMIT = 0.7;
