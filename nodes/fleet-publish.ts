@@ -96,7 +96,7 @@ export = function register(RED: NodeAPI): void {
         const frame = frameStore.latest(cameraId);
         const overlay = overlays.get(cameraId);
         if (!frame || !overlay) return null;
-        return annotateFrame(frame, analyticsOverlay({ ...overlay, detections: overlay.tracks }), { quality: JPEG_QUALITY, privacy: config.privacy !== false });
+        return frameStore.using(frame, () => annotateFrame(frame, analyticsOverlay({ ...overlay, detections: overlay.tracks }), { quality: JPEG_QUALITY, privacy: config.privacy !== false }));
       },
     });
 

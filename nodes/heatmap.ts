@@ -75,15 +75,17 @@ export = function register(RED: NodeAPI): void {
       const format = config.format === 'jpeg' ? 'jpeg' : 'png';
       const grid = config.longTerm ? entry.heatmap.longTermGrid() : entry.heatmap.liveGrid();
       const privacy = config.privacy === true;
-      msg.payload = await renderHeatmap(grid, {
-        width,
-        height,
-        background,
-        blur: privacy ? entry.people : undefined,
-        opacity: settingNumber(config.opacity, 0.6),
-        format,
-        quality: settingNumber(config.quality, 80),
-      });
+      const rendering = () =>
+        renderHeatmap(grid, {
+          width,
+          height,
+          background,
+          blur: privacy ? entry.people : undefined,
+          opacity: settingNumber(config.opacity, 0.6),
+          format,
+          quality: settingNumber(config.quality, 80),
+        });
+      msg.payload = await (background ? frameStore.using(background, rendering) : rendering());
       // Tells the API whether people can be seen in the image.
       const showsPeople = Boolean(background) && !privacy;
       msg.heatmap = { cameraId, kind: config.longTerm ? 'long-term' : 'live', width, height, format, frames: entry.frames, showsPeople };

@@ -49,6 +49,8 @@ interface FrameJob {
   done: (err?: Error) => void;
   frame: FrameRef;
   stored: RgbImage;
+  /** Lets the frame store reuse the frame's pixels: called once the job is over. */
+  release: () => void;
 }
 
 function unitInterval(value: string | number, fallback: number, name: string): number {
@@ -186,15 +188,20 @@ export = function register(RED: NodeAPI): void {
       }
     }
 
-    function detectFrame({ msg, send, done, frame, stored }: FrameJob) {
+    function detectFrame({ msg, send, done, frame, stored, release }: FrameJob) {
       let schedule;
       try {
         schedule = schedules.of(frame.cameraId);
       } catch (err) {
+        release();
         return failMessage(msg, done, err as Error);
       }
-      if (schedule.decide(frame.timestamp, stored, nearBoundaries.isNear(frame.cameraId, frame.timestamp)) !== 'detect') return done();
-      void detect(msg, send, done, stored, streamOf(frame.cameraId), schedule.detectFps);
+      const decision = schedule.decide(frame.timestamp, stored, nearBoundaries.isNear(frame.cameraId, frame.timestamp));
+      if (decision !== 'detect') {
+        release();
+        return done();
+      }
+      void detect(msg, send, done, stored, streamOf(frame.cameraId), schedule.detectFps).finally(release);
     }
 
     const waitingForModel = new Map<string, FrameJob>();
@@ -204,7 +211,10 @@ export = function register(RED: NodeAPI): void {
         waitingForModel.clear();
       },
       (err: Error) => {
-        for (const job of waitingForModel.values()) failMessage(job.msg, job.done, err);
+        for (const job of waitingForModel.values()) {
+          job.release();
+          failMessage(job.msg, job.done, err);
+        }
         waitingForModel.clear();
       },
     );
@@ -228,10 +238,13 @@ export = function register(RED: NodeAPI): void {
           return done();
         }
         if (failure && !loaded) return failMessage(msg, done, failure);
-        if (loaded) return detectFrame({ msg, send, done, frame, stored });
+        // The store reuses the pixels of frames it evicts: these are kept until the job is over.
+        const release = frameStore.hold(stored);
+        if (loaded) return detectFrame({ msg, send, done, frame, stored, release });
         // Until the model is ready, each camera's newest frame waits.
         const waiting = waitingForModel.get(frame.cameraId);
-        waitingForModel.set(frame.cameraId, { msg, send, done, frame, stored });
+        waitingForModel.set(frame.cameraId, { msg, send, done, frame, stored, release });
+        waiting?.release();
         waiting?.done();
         return;
       }
@@ -255,7 +268,10 @@ export = function register(RED: NodeAPI): void {
     node.on('close', (_removed: boolean, done: () => void) => {
       status.stop();
       detectionRegistry.removeReporter(node.id);
-      for (const job of waitingForModel.values()) job.done();
+      for (const job of waitingForModel.values()) {
+        job.release();
+        job.done();
+      }
       waitingForModel.clear();
       if (loaded) for (const [cameraId] of schedules.entries()) loaded.detector.forget(streamOf(cameraId));
       done();

@@ -77,7 +77,7 @@ export = function register(RED: NodeAPI): void {
       res.status(404).json({ error: `no frame from camera "${req.params.id}": is its camera-source running?` });
       return;
     }
-    encodeImage(frame, 'jpeg', 85).then(
+    frameStore.using(frame, () => encodeImage(frame, 'jpeg', 85)).then(
       (jpeg) => res.type('image/jpeg').set('Cache-Control', 'no-store').send(jpeg),
       (err: Error) => res.status(500).json({ error: err.message }),
     );

@@ -341,6 +341,29 @@ describe('Node-RED nodes', function () {
       assert.match(errors[0].error.message, /unknown class "unicorn"/);
     });
 
+    it("detects a camera's frame on its own pixels when the camera moves on while it waits for the model", async function () {
+      requireModel(this);
+      const photo = requireFile(this, path.join(DARKNET_DATA, 'person.jpg'), "darknet's sample photos");
+      const image = await decodeImage(readFileSync(photo), 50e6);
+      const put = (seq: number, fill: (pixels: Uint8Array) => void) => {
+        const pixels = frameStore.allocate(image.pixels.length);
+        fill(pixels);
+        const ref = { cameraId: 'till', seq, timestamp: seq * 100, width: image.width, height: image.height, dropped: 0 };
+        frameStore.put({ ref, pixels, width: image.width, height: image.height });
+        return ref;
+      };
+      await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());
+      const out = collect('out');
+      // Sent while the model loads, then evicted by the camera's next frames, whose buffers the store reuses.
+      helper.getNode('detect').receive({ frame: put(1, (pixels) => pixels.set(image.pixels)) });
+      for (let seq = 2; seq <= frameStore.capacityPerCamera + 3; seq++) put(seq, (pixels) => pixels.fill(0));
+      assert.equal(frameStore.get({ cameraId: 'till', seq: 1 }), undefined, 'evicted');
+      await waitFor(() => out.length === 1, 20000, 'detections');
+      assert.equal(out[0].frame.seq, 1);
+      assert.deepEqual(out[0].detections.map((d: Msg) => d.label), ['person']);
+      frameStore.delete('till');
+    });
+
     it('skips a frame that is no longer in the frame store', async function () {
       requireModel(this);
       await helper.load([yoloModel, yoloDetect, catchNode, statusNode], flow());

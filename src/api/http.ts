@@ -180,7 +180,7 @@ export function createApi(options: ApiOptions): Api {
     const key = `${stored.ref.seq}:${quality}:${view.updatedAt}`;
     const cached = rendered.get(view.id);
     if (cached?.key === key) return cached.jpeg;
-    const jpeg = annotateFrame(stored, analyticsOverlay(view), { quality, privacy: options.privacy });
+    const jpeg = frameStore.using(stored, () => annotateFrame(stored, analyticsOverlay(view), { quality, privacy: options.privacy }));
     rendered.set(view.id, { key, jpeg });
     jpeg.catch(() => rendered.get(view.id)?.jpeg === jpeg && rendered.delete(view.id));
     return jpeg;

@@ -224,7 +224,8 @@ export class AuditStore {
       recording.previous = values;
       if (input.image) {
         const n = recording.frames++;
-        const image = input.image;
+        // Encoded later, after the frames before it: a copy, as the caller's pixels may be reused for a later frame.
+        const image: RgbImage = { width: input.image.width, height: input.image.height, pixels: input.image.pixels.slice() };
         recording.writing = recording.writing.then(async () => {
           const jpeg = await encodeImage(image, 'jpeg', this.quality);
           if (!this.closed) this.db.prepare('INSERT INTO clip_frames (clip_id, n, at, jpeg) VALUES (?, ?, ?, ?)').run(recording.id, n, at, jpeg);

@@ -193,6 +193,7 @@ export class Camera {
           }
         },
         exit: (error) => this.finishRun(capture, error),
+        allocate: (size) => this.store.allocate(size),
       },
       (text) => redactSecrets(text, this.source),
     );

@@ -100,15 +100,21 @@ export async function probeFrameCount(ffmpeg: string, file: string, fps?: number
   return Number.isInteger(frames) && frames > 0 ? frames : undefined;
 }
 
-/** The frames in a stream of binary PPM (P6) images, as FFmpeg writes them; each frame gets a buffer of its own. */
+/**
+ * The frames in a stream of binary PPM (P6) images, as FFmpeg writes them; each frame gets a buffer of its own,
+ * from `allocate` (by default a new one).
+ */
 export class PpmReader {
   private header = '';
-  private frame: Buffer | undefined;
+  private frame: Uint8Array | undefined;
   private filled = 0;
   private width = 0;
   private height = 0;
 
-  constructor(private readonly onFrame: (pixels: Uint8Array, width: number, height: number) => void) {}
+  constructor(
+    private readonly onFrame: (pixels: Uint8Array, width: number, height: number) => void,
+    private readonly allocate: (size: number) => Uint8Array = (size) => new Uint8Array(size),
+  ) {}
 
   push(chunk: Buffer): void {
     let offset = 0;
@@ -122,7 +128,7 @@ export class PpmReader {
       this.filled += take;
       offset += take;
       if (this.filled === this.frame.length) {
-        const pixels = new Uint8Array(this.frame.buffer, this.frame.byteOffset, this.frame.length);
+        const pixels = this.frame;
         this.frame = undefined;
         this.onFrame(pixels, this.width, this.height);
       }
@@ -140,8 +146,7 @@ export class PpmReader {
         if (max !== 255 || width <= 0 || height <= 0) throw new Error(`FFmpeg sent an unexpected image header "${this.header.trim()}"`);
         this.width = width;
         this.height = height;
-        // A buffer of its own (never a slice of Node's shared pool): the frame store keeps it after we move on.
-        this.frame = Buffer.allocUnsafeSlow(width * height * 3);
+        this.frame = this.allocate(width * height * 3);
         this.filled = 0;
         this.header = '';
         return at;
@@ -156,6 +161,8 @@ export class PpmReader {
 
 export interface CaptureRunHandlers {
   frame(pixels: Uint8Array, width: number, height: number): void;
+  /** The buffer for the next frame's pixels (by default a new one). */
+  allocate?(size: number): Uint8Array;
   /** FFmpeg finished: null at the end of a file, else what went wrong. */
   exit(error: Error | null): void;
 }
@@ -178,7 +185,7 @@ export class CaptureRun {
     const reader = new PpmReader((pixels, width, height) => {
       this.frames++;
       handlers.frame(pixels, width, height);
-    });
+    }, handlers.allocate);
     this.child.stdout!.on('data', (chunk: Buffer) => {
       if (this.finished) return;
       try {

@@ -88,6 +88,11 @@ interface RunRecord {
 const USAGE_WINDOW_MS = 10_000;
 /** Streams remembered for their turn and totals; beyond this the longest unserved is forgotten. */
 const MAX_STREAMS = 1024;
+/** After a call of latestFrames, how long streams' frames are copied for the next call, and how often. */
+const LATEST_WANTED_MS = 2000;
+const LATEST_COPY_EVERY_MS = 200;
+
+const copyOf = (image: RgbImage): RgbImage => ({ width: image.width, height: image.height, pixels: image.pixels.slice() });
 
 /**
  * Cameras with spare capacity at `detectFps` each: the model's idle time divided by the time `detectFps`
@@ -145,10 +150,14 @@ export class Detector {
    */
   private readonly spareTensors = new Map<number, Float32Array[]>();
   private readonly startedAt = performance.now();
-  /** Each stream's frame size, and its first frame of that size (a sample to check a new input shape on). */
+  /**
+   * Each stream's frame size, and a copy of its first frame of that size (a sample to check a new input shape on).
+   * Copies, here and in `latest`: a camera's pixels are reused for later frames once its request has ended.
+   */
   private readonly frames = new Map<string, RgbImage>();
-  /** Each stream's latest frame. */
-  private readonly latest = new Map<string, RgbImage>();
+  /** A copy of each stream's latest frame, taken while someone collects them (see latestFrames), and when. */
+  private readonly latest = new Map<string, { image: RgbImage; copiedAt: number }>();
+  private latestWantedUntil = 0;
   /** Called when a stream shows a frame size this detector has not seen from it. */
   onFrameSize: ((frames: ReadonlyMap<string, RgbImage>) => void) | null = null;
 
@@ -253,16 +262,24 @@ export class Detector {
     await Promise.all(old.map((m) => m.release()));
   }
 
-  /** The latest frame of each stream (calibration frames for a quantised model). */
+  /**
+   * A copy of each stream's latest frame (calibration frames for a quantised model). Frames are copied only for a
+   * while after each call, so the first call may find none: call it again to collect frames over time.
+   */
   latestFrames(): RgbImage[] {
-    return [...this.latest.values()];
+    this.latestWantedUntil = performance.now() + LATEST_WANTED_MS;
+    return [...this.latest.values()].map(({ image }) => image);
   }
 
   private noteFrameSize(stream: string, image: RgbImage): void {
-    this.latest.set(stream, image);
+    const now = performance.now();
+    const latest = this.latest.get(stream);
+    if (now < this.latestWantedUntil && !(latest && now - latest.copiedAt < LATEST_COPY_EVERY_MS)) {
+      this.latest.set(stream, { image: copyOf(image), copiedAt: now });
+    }
     const known = this.frames.get(stream);
     if (known && known.width === image.width && known.height === image.height) return;
-    this.frames.set(stream, image);
+    this.frames.set(stream, copyOf(image));
     this.onFrameSize?.(this.frames);
   }
 
