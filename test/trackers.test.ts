@@ -192,6 +192,25 @@ describe('hybrid tracker', () => {
     assert.deepEqual(ids(person(400, 50, 0.4)), [[], [], []]);
   });
 
+  it('starts a track where the person was first seen, through the less confident sightings before the clear one', () => {
+    const origin = (before: (DetectionInput | null)[]) => {
+      const tracker = createTracker({ algorithm: 'hybrid', lostSeconds: 1 });
+      tracker.update([], 0);
+      let at = 0;
+      for (const detection of before) tracker.update(detection ? [detection] : [], (at += 40));
+      tracker.update([person(115, 50, 0.8)], (at += 40));
+      const [track] = tracker.update([person(120, 50, 0.8)], (at += 40)).tracks;
+      return { box: track.firstBox, at: track.firstSeenAt };
+    };
+    // Half hidden (0.4, 0.5), then above the first round's 0.6 but short of a newcomer's 0.7, then clear.
+    assert.deepEqual(origin([person(100, 50, 0.4), person(105, 50, 0.5), person(110, 50, 0.65)]), { box: [100, 50, 140, 150], at: 40 });
+    assert.deepEqual(origin([person(100, 50, 0.4), null, person(110, 50, 0.65)]), { box: [110, 50, 150, 150], at: 120 }, 'only through consecutive updates');
+    assert.deepEqual(origin([person(300, 50, 0.4), person(110, 50, 0.65)]), { box: [110, 50, 150, 150], at: 80 }, 'not to a box elsewhere');
+    assert.deepEqual(origin([person(100, 50, 0.4, 40, 50), person(110, 50, 0.65)]), { box: [110, 50, 150, 150], at: 80 }, 'not to a box of another height (part of someone)');
+    const stale = [person(100, 50, 0.4), ...Array.from({ length: 25 }, () => person(110, 50, 0.3))];
+    assert.deepEqual(origin(stale).box, [110, 50, 150, 150], 'no further back than a lost track is kept (1 s)');
+  });
+
   it('predicts in seconds: the same walk detected at 25 and at 5 per second ends at the same place', () => {
     const last = (every: number) => {
       const tracker = createTracker({ algorithm: 'hybrid' });

@@ -1,3 +1,4 @@
+import { similarHeights } from '../tracking/iou';
 import type { Box } from '../types';
 import { alertRule, ZoneAlert, type AlertChange, type AlertConfig, type AlertState } from './alerts';
 import { crossingAlong, distanceToSegment, insidePolygon, lastCrossingAlong, segmentsIntersect, sideOfLine, type Point } from './geometry';
@@ -602,8 +603,7 @@ export class ZoneAnalytics {
       const height = track.bbox[3] - track.bbox[1];
       if (!position || !(height > 0)) continue;
       for (const [lostId, state] of lost) {
-        const ratio = height / state.height;
-        if (!(ratio >= 2 / 3 && ratio <= 3 / 2)) continue;
+        if (!similarHeights(track.bbox, [0, 0, 0, state.height])) continue;
         const [x, y] = expectedPosition(state, timestamp);
         const distance = Math.hypot(position[0] - x, position[1] - y);
         if (distance <= relinkDistance * Math.max(height, state.height)) candidates.push({ distance, newId: track.id, lostId });

@@ -1,7 +1,7 @@
 import type { Box } from '../types';
 import { appearanceDistance, isAppearance } from '../detection/appearance';
 import { matchWithCostLimit, type Matching } from './assignment';
-import { iou } from './iou';
+import { iou, similarHeights } from './iou';
 import {
   DEFAULT_COMMON_OPTIONS,
   newlyReported,
@@ -31,7 +31,12 @@ import {
  *   ByteTrack, which asks for two high-score sightings in a row, would never start them;
  * - where a track could take more than one detection, or a detection more than one track (people crossing,
  *   boxes merging), a pair whose colours differ (detection/appearance.ts) is ruled out, so identities do not
- *   swap; a lone pair is never ruled out by colour, since one person's colours change with light and occlusion.
+ *   swap; a lone pair is never ruled out by colour, since one person's colours change with light and occlusion;
+ * - a new track starts where the person was first seen, not where they were first seen clearly: the detections of
+ *   the last updates that no track took are kept (for as long as a lost track is), and a newborn track is traced
+ *   back through them, update by update, to the nearest in the sense of the distance-IoU with the low-score
+ *   rounds' limit and of a similar height (as zone-analytics continues a lost person), and its first box set there. Someone first seen half hidden, at a low score, just before a line
+ *   is first seen clearly just after it; counting from the clear sighting would miss their crossing.
  *
  * A lost track is kept for a time in seconds.
  */
@@ -70,6 +75,13 @@ const SECOND_ROUND_LIMIT = 0.5;
 const UNCONFIRMED_LIMIT = 0.7;
 /** Tracked and lost tracks whose boxes have a distance-IoU above this are duplicates: the younger one goes. */
 const DUPLICATE_DIOU = 0.85;
+/** The boxes of one update's detections that no track took, kept to trace newborn tracks back. */
+interface Unclaimed {
+  at: number;
+  timestamp: number;
+  boxes: Box[];
+}
+
 /** Weight of the appearance so far against a new detection's. */
 const APPEARANCE_MEMORY = 0.9;
 
@@ -280,6 +292,8 @@ export class HybridTracker implements Tracker {
   private lost: HybridTrack[] = [];
   private nextId = 1;
   private updates = 0;
+  /** The latest updates' unclaimed detections, newest first. */
+  private unclaimed: Unclaimed[] = [];
   /**
    * The tracker's clock in ms: moved on by the input's time when that moves forward, by the fallback interval
    * otherwise (so time never stands still or runs back, whatever the timestamps).
@@ -299,6 +313,7 @@ export class HybridTracker implements Tracker {
     const ended = this.activeTracks.filter((t) => t.reported);
     this.tracked = [];
     this.lost = [];
+    this.unclaimed = [];
     this.updates = 0;
     this.lastTimestamp = null;
     return ended;
@@ -350,10 +365,15 @@ export class HybridTracker implements Tracker {
     for (const [i, j] of fourthRound.pairs) unseen[i].match(lowLeft[j], now, timestamp);
     for (const i of fourthRound.unmatchedRows) unseen[i].state = State.Removed;
     const born: HybridTrack[] = [];
+    const unborn: Candidate[] = [];
     for (const j of thirdRound.unmatchedColumns) {
-      if (remaining[j].score < trackThresh + 0.1) continue;
-      born.push(new HybridTrack(this.nextId++, remaining[j], now, first, timestamp, trailLength));
+      if (remaining[j].score < trackThresh + 0.1) unborn.push(remaining[j]);
+      else born.push(new HybridTrack(this.nextId++, remaining[j], now, first, timestamp, trailLength));
     }
+    this.unclaimed = this.unclaimed.filter((u) => now - u.at <= lostSeconds * 1000);
+    for (const track of born) this.traceBack(track);
+    const unclaimedNow = [...unborn, ...fourthRound.unmatchedColumns.map((j) => lowLeft[j])];
+    this.unclaimed.unshift({ at: now, timestamp, boxes: unclaimedNow.map((c) => c.box) });
 
     for (const track of before) {
       if (track.state === State.Lost && now - track.lastMatchAt > lostSeconds * 1000) track.state = State.Removed;
@@ -369,6 +389,23 @@ export class HybridTracker implements Tracker {
     const alive = new Set([...this.tracked, ...this.lost]);
     const ended = before.filter((t) => !alive.has(t) && t.reported);
     return { tracks: reported, started, ended };
+  }
+
+  /** Moves a newborn track's first sighting back through the unclaimed detections of the updates before (each used once). */
+  private traceBack(track: HybridTrack): void {
+    let box = track.firstBox;
+    for (const update of this.unclaimed) {
+      let nearest = -1;
+      let best = 1 - 2 * SECOND_ROUND_LIMIT;
+      update.boxes.forEach((candidate, k) => {
+        const similarity = distanceIou(box, candidate);
+        if (similarity > best && similarHeights(candidate, box)) [nearest, best] = [k, similarity];
+      });
+      if (nearest < 0) return;
+      [box] = update.boxes.splice(nearest, 1);
+      track.firstBox = [...box];
+      track.firstSeenAt = update.timestamp;
+    }
   }
 }
 

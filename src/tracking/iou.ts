@@ -23,3 +23,12 @@ export function iouPlusOne(b: Box, q: Box): number {
   const ua = (b[2] - b[0] + 1) * (b[3] - b[1] + 1) + (q[2] - q[0] + 1) * (q[3] - q[1] + 1) - iw * ih;
   return (iw * ih) / ua;
 }
+
+/**
+ * Box heights within a factor of 1.5 of each other: the same person a moment apart. A box much smaller is part of
+ * someone (head and shoulders above an obstacle), and its bottom is not where they stand.
+ */
+export function similarHeights(a: Box, b: Box): boolean {
+  const ratio = (a[3] - a[1]) / (b[3] - b[1]);
+  return ratio >= 2 / 3 && ratio <= 3 / 2;
+}

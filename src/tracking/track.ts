@@ -45,9 +45,12 @@ export abstract class Track {
   reported = false;
   detection: MatchedDetection | null;
   readonly trail: [number, number][] = [];
-  readonly firstSeenAt: number;
-  /** The box of the detection the track was born from: where counting starts once the track is confirmed. */
-  readonly firstBox: Box;
+  firstSeenAt: number;
+  /**
+   * The box of the detection the track was born from (or an earlier sighting its tracker traced it back to): where
+   * counting starts once the track is confirmed.
+   */
+  firstBox: Box;
   lastSeenAt: number;
 
   constructor(readonly id: number, input: DetectionInput, index: number, timestamp: number, private readonly trailLength: number) {
