@@ -603,7 +603,7 @@ export class ZoneAnalytics {
       const height = track.bbox[3] - track.bbox[1];
       if (!position || !(height > 0)) continue;
       for (const [lostId, state] of lost) {
-        if (!similarHeights(track.bbox, [0, 0, 0, state.height])) continue;
+        if (!similarHeights(height, state.height)) continue;
         const [x, y] = expectedPosition(state, timestamp);
         const distance = Math.hypot(position[0] - x, position[1] - y);
         if (distance <= relinkDistance * Math.max(height, state.height)) candidates.push({ distance, newId: track.id, lostId });

@@ -399,7 +399,7 @@ export class HybridTracker implements Tracker {
       let best = 1 - 2 * SECOND_ROUND_LIMIT;
       update.boxes.forEach((candidate, k) => {
         const similarity = distanceIou(box, candidate);
-        if (similarity > best && similarHeights(candidate, box)) [nearest, best] = [k, similarity];
+        if (similarity > best && similarHeights(candidate[3] - candidate[1], box[3] - box[1])) [nearest, best] = [k, similarity];
       });
       if (nearest < 0) return;
       [box] = update.boxes.splice(nearest, 1);

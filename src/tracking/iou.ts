@@ -28,7 +28,7 @@ export function iouPlusOne(b: Box, q: Box): number {
  * Box heights within a factor of 1.5 of each other: the same person a moment apart. A box much smaller is part of
  * someone (head and shoulders above an obstacle), and its bottom is not where they stand.
  */
-export function similarHeights(a: Box, b: Box): boolean {
-  const ratio = (a[3] - a[1]) / (b[3] - b[1]);
+export function similarHeights(a: number, b: number): boolean {
+  const ratio = a / b;
   return ratio >= 2 / 3 && ratio <= 3 / 2;
 }
