@@ -35,8 +35,9 @@ import {
  * - a new track starts where the person was first seen, not where they were first seen clearly: the detections of
  *   the last updates that no track took are kept (for as long as a lost track is), and a newborn track is traced
  *   back through them, update by update, to the nearest in the sense of the distance-IoU with the low-score
- *   rounds' limit and of a similar height (as zone-analytics continues a lost person), and its first box set there. Someone first seen half hidden, at a low score, just before a line
- *   is first seen clearly just after it; counting from the clear sighting would miss their crossing.
+ *   rounds' limit and of a similar height (as zone-analytics continues a lost person), and its first box set
+ *   there. Someone first seen half hidden, at a low score, just before a line is first seen clearly just after it;
+ *   counting from the clear sighting would miss their crossing.
  *
  * A lost track is kept for a time in seconds.
  */
@@ -75,15 +76,15 @@ const SECOND_ROUND_LIMIT = 0.5;
 const UNCONFIRMED_LIMIT = 0.7;
 /** Tracked and lost tracks whose boxes have a distance-IoU above this are duplicates: the younger one goes. */
 const DUPLICATE_DIOU = 0.85;
+/** Weight of the appearance so far against a new detection's. */
+const APPEARANCE_MEMORY = 0.9;
+
 /** The boxes of one update's detections that no track took, kept to trace newborn tracks back. */
 interface Unclaimed {
   at: number;
   timestamp: number;
   boxes: Box[];
 }
-
-/** Weight of the appearance so far against a new detection's. */
-const APPEARANCE_MEMORY = 0.9;
 
 /**
  * ByteTrack's noise model, which is stated per frame of a 30 frames/s video (position 1/20 of the box height,
