@@ -1,6 +1,6 @@
 import type Database from 'better-sqlite3';
 import type { LineStats, ZoneGeometry, ZoneStats } from '../analytics/zones';
-import { encodeImage } from '../imaging/image';
+import { copyImage, encodeImage } from '../imaging/image';
 import { openDatabase } from '../sqlite';
 import type { FrameRef, RgbImage } from '../types';
 import { COUNT_KINDS, scoreAudit, type AuditScore, type CountKind, type CountMark } from './score';
@@ -225,7 +225,7 @@ export class AuditStore {
       if (input.image) {
         const n = recording.frames++;
         // Encoded later, after the frames before it: a copy, as the caller's pixels may be reused for a later frame.
-        const image: RgbImage = { width: input.image.width, height: input.image.height, pixels: input.image.pixels.slice() };
+        const image = copyImage(input.image);
         recording.writing = recording.writing.then(async () => {
           const jpeg = await encodeImage(image, 'jpeg', this.quality);
           if (!this.closed) this.db.prepare('INSERT INTO clip_frames (clip_id, n, at, jpeg) VALUES (?, ?, ?, ?)').run(recording.id, n, at, jpeg);

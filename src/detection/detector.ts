@@ -1,3 +1,4 @@
+import { copyImage } from '../imaging/image';
 import { fillInputTensor, letterboxImage, toSourceBox, type Letterbox } from '../imaging/letterbox';
 import type { Detection, RgbImage } from '../types';
 import { appearanceOf } from './appearance';
@@ -91,8 +92,6 @@ const MAX_STREAMS = 1024;
 /** After a call of latestFrames, how long streams' frames are copied for the next call, and how often. */
 const LATEST_WANTED_MS = 2000;
 const LATEST_COPY_EVERY_MS = 200;
-
-const copyOf = (image: RgbImage): RgbImage => ({ width: image.width, height: image.height, pixels: image.pixels.slice() });
 
 /**
  * Cameras with spare capacity at `detectFps` each: the model's idle time divided by the time `detectFps`
@@ -275,11 +274,11 @@ export class Detector {
     const now = performance.now();
     const latest = this.latest.get(stream);
     if (now < this.latestWantedUntil && !(latest && now - latest.copiedAt < LATEST_COPY_EVERY_MS)) {
-      this.latest.set(stream, { image: copyOf(image), copiedAt: now });
+      this.latest.set(stream, { image: copyImage(image), copiedAt: now });
     }
     const known = this.frames.get(stream);
     if (known && known.width === image.width && known.height === image.height) return;
-    this.frames.set(stream, copyOf(image));
+    this.frames.set(stream, copyImage(image));
     this.onFrameSize?.(this.frames);
   }
 

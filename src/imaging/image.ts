@@ -23,6 +23,11 @@ export function checkRgbImage(image: RgbImage): void {
   }
 }
 
+/** The image with pixels of its own: for keeping past the moment a camera may reuse its buffer for a later frame. */
+export function copyImage(image: RgbImage): RgbImage {
+  return { width: image.width, height: image.height, pixels: image.pixels.slice() };
+}
+
 function raw(image: RgbImage): Sharp {
   checkRgbImage(image);
   return sharp(image.pixels, { raw: { width: image.width, height: image.height, channels: 3 } });
