@@ -151,8 +151,7 @@ interface Outcome {
   detected: number;
 }
 
-function evaluate(sequence: Sequence, configuration: Configuration, { start, decisions }: Phase): Outcome {
-  const truth = trueCounts(sequence, start);
+function evaluate(sequence: Sequence, configuration: Configuration, { start, decisions }: Phase, truth: readonly number[]): Outcome {
   // A faster rate near lines depends on where the tracks are: decided as the frames are counted, as yolo-detect does.
   const planner = configuration.schedule.boostFps > 0 ? new CameraSchedule(configuration.schedule) : null;
   // As sort-track with a blank frame rate: ByteTrack runs at the rate frames are detected.
@@ -270,8 +269,10 @@ async function main(): Promise<void> {
     console.log(header);
     for (const sequence of sequences) {
       const people = new Set(sequence.groundTruth.map((r) => r.id)).size;
+      const truthFrom = new Map<number, number[]>();
+      const truthAt = (start: number) => truthFrom.get(start) ?? truthFrom.set(start, trueCounts(sequence, start)).get(start)!;
       for (const configuration of configurations) {
-        const outcomes = sequence.phases.get(configuration.schedule)!.map((phase) => evaluate(sequence, configuration, phase));
+        const outcomes = sequence.phases.get(configuration.schedule)!.map((phase) => evaluate(sequence, configuration, phase, truthAt(phase.start)));
         const mean = (value: (o: Outcome) => number) => outcomes.reduce((sum, o) => sum + value(o), 0) / outcomes.length;
         const [errors, truth, trackIds, detected] = [mean((o) => o.errors), mean((o) => o.truth), mean((o) => o.trackIds), mean((o) => o.detected)];
         const key = m === 0 ? configuration.name : `${modelName}, ${configuration.name}`;
