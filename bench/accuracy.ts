@@ -3,7 +3,8 @@
  * ../shared/data/mot15 (or MOT15_DIR) with a video (video/<SEQ>.mp4), ground truth (train/<SEQ>/gt/gt.txt) and
  * a layout (layouts/<SEQ>.json): detect every frame once with each model, then track and count with each
  * tracker at every frame and detecting 10 and 5 frames per second (the first model also with motion gating and
- * without re-linking; the others with the default tracker only), and print MOTA, IDF1, ID switches, false
+ * without re-linking, and with the hybrid tracker told who each detection is: the bound on what any appearance cue
+ * could give it; the others with the default tracker only), and print MOTA, IDF1, ID switches, false
  * positives and negatives, track ids and people counted against the people in the ground truth, count accuracy,
  * frames detected and speed, and each model's milliseconds per frame. A rate below the video's is run from each
  * frame of its first interval in turn (5 starts at 5 per second of a 25 fps video) and its figures are the mean:
@@ -19,7 +20,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { ZoneAnalytics, type ZoneLayout, type ZoneOptions } from '../src/analytics/zones';
 import { ffmpegExecutable, probeFrameRate, readVideoFile } from '../src/camera/ffmpeg';
-import { appearanceOf } from '../src/detection/appearance';
+import { APPEARANCE_BINS, appearanceOf } from '../src/detection/appearance';
 import { parseClassList } from '../src/detection/classes';
 import { DEFAULT_MOTION_OPTIONS } from '../src/detection/motion';
 import { CameraSchedule, DEFAULT_KEEP_ALIVE_SECONDS, detectionRate, DEFAULT_SCHEDULE_OPTIONS, type Decision, type ScheduleOptions } from '../src/detection/schedule';
@@ -28,9 +29,10 @@ import { DEFAULT_MODEL_PATH, packageModelPath, YoloModel } from '../src/detectio
 import { MODEL_NAMES } from '../src/detection/model-fetch';
 import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
 import { evaluateMot, type MotMetrics } from '../src/tracking/metrics';
+import { iou } from '../src/tracking/iou';
 import { parseMot, tracksByFrame, type MotRow } from '../src/tracking/mot';
 import { RECOMMENDED_DETECTION_CONFIDENCE, RECOMMENDED_TRACKER, type TrackerSettings } from '../src/tracking/trackers';
-import type { Detection } from '../src/types';
+import type { Box, Detection } from '../src/types';
 
 /** Time spent on colour histograms, and how many were made: their cost per person. */
 let appearanceMs = 0;
@@ -49,6 +51,8 @@ interface Configuration {
   schedule: ScheduleOptions;
   /** Detections keep their colour histograms (yolo-detect's Colours ticked). */
   colours?: boolean;
+  /** Detections carry their ground-truth person where the colours go (see groundTruthIdentities). */
+  identities?: boolean;
 }
 
 const FIVE_FPS: ScheduleOptions = { ...DEFAULT_SCHEDULE_OPTIONS, detectFps: 5 };
@@ -63,10 +67,17 @@ const RATES: [label: string, schedule: ScheduleOptions][] = [
 ];
 
 /** Each tracker with the detection confidence it is fed, as sort-track and yolo-detect would run it. */
-const TRACKERS: { name: string; what: string; tracker: TrackerSettings; confidence: number; colours?: boolean }[] = [
+const TRACKERS: { name: string; what: string; tracker: TrackerSettings; confidence: number; colours?: boolean; identities?: boolean }[] = [
   { name: 'default', what: "the nodes' defaults (the hybrid tracker)", tracker: RECOMMENDED_TRACKER, confidence: RECOMMENDED_DETECTION_CONFIDENCE },
   { name: 'bytetrack', what: 'ByteTrack 0.6/0.9/30 (the default until 0.x)', tracker: { algorithm: 'bytetrack', trackThresh: 0.6, matchThresh: 0.9, trackBuffer: 30 }, confidence: 0.1 },
   { name: 'hybrid + colours', what: "the hybrid tracker given each person's colours (yolo-detect's Colours)", tracker: { algorithm: 'hybrid' }, confidence: 0.1, colours: true },
+  {
+    name: 'hybrid + identities',
+    what: "the hybrid tracker told who each detection is (the ground truth's person in place of the colours): the most an appearance cue could give it",
+    tracker: { algorithm: 'hybrid' },
+    confidence: 0.1,
+    identities: true,
+  },
   { name: 'ocsort', what: "OC-SORT with its authors' settings", tracker: { algorithm: 'ocsort' }, confidence: 0.1 },
   { name: 'sort', what: 'SORT 30/3/0.3 on detections > 0.5', tracker: { algorithm: 'sort' }, confidence: 0.5 },
 ];
@@ -81,6 +92,7 @@ const CONFIGURATIONS: Configuration[] = [
       tracker: t.tracker,
       confidence: t.confidence,
       colours: t.colours,
+      identities: t.identities,
       zones: {},
       schedule,
     })),
@@ -115,6 +127,8 @@ interface Sequence {
   layout: ZoneLayout;
   frameRate: number;
   detections: Detection[][];
+  /** Per frame and detection, its ground-truth person as an appearance (groundTruthIdentities). */
+  identities: (number[] | null)[][];
   /**
    * For each schedule, which frames it detects, once per phase: a fixed rate below the camera's is run from each
    * of the frames of its first interval (the phase), since which frames it lands on changes what it sees.
@@ -122,6 +136,31 @@ interface Sequence {
   phases: Map<ScheduleOptions, Phase[]>;
   size: { width: number; height: number };
   detectMs: number;
+}
+
+/**
+ * Who each detection is, as an appearance the hybrid tracker's colour veto reads: one bin per ground-truth person
+ * (ids sharing a bin, every APPEARANCE_BINS-th, look alike), so two different people are as far apart as colours can
+ * be and the same person identical. Detections take the people they overlap most (IoU ≥ 0.5), one each; the others
+ * (false positives, half a person) carry none, as a detection without colours.
+ */
+function groundTruthIdentities(detections: readonly Detection[], people: readonly { id: number; bbox: Box }[]): (number[] | null)[] {
+  const pairs: { overlap: number; detection: number; person: number }[] = [];
+  detections.forEach((d, detection) => {
+    for (const person of people) {
+      const overlap = iou(d.bbox, person.bbox);
+      if (overlap >= 0.5) pairs.push({ overlap, detection, person: person.id });
+    }
+  });
+  pairs.sort((a, b) => b.overlap - a.overlap);
+  const identities: (number[] | null)[] = detections.map(() => null);
+  const taken = new Set<number>();
+  for (const { detection, person } of pairs) {
+    if (identities[detection] || taken.has(person)) continue;
+    taken.add(person);
+    identities[detection] = Array.from({ length: APPEARANCE_BINS }, (_, bin) => (bin === person % APPEARANCE_BINS ? 1 : 0));
+  }
+  return identities;
 }
 
 /** The counts as one list of numbers, in a fixed order, for comparison. */
@@ -166,7 +205,9 @@ function evaluate(sequence: Sequence, configuration: Configuration, { start, dec
     const decision = planner ? planner.decide((i / sequence.frameRate) * 1000, null, counter.analytics!.wantsFasterDetection) : decisions[i];
     if (decision !== 'detect') return counter.skip();
     detectedFrames.add(i + 1);
-    const fed = detections.filter((d) => d.score > configuration.confidence).map((d) => (configuration.colours ? d : { ...d, appearance: null }));
+    const fed = detections
+      .map((d, k) => ({ ...d, appearance: configuration.identities ? sequence.identities[i][k] : configuration.colours ? d.appearance : null }))
+      .filter((d) => d.score > configuration.confidence);
     const tracks = counter.next(fed, sequence.size);
     for (const t of tracks) {
       const [x, y, w, h] = t.topLeftSize();
@@ -194,6 +235,8 @@ async function load(name: string, detector: Detector, classes: ReadonlySet<numbe
   const seqinfo = path.join(data, 'train', name, 'seqinfo.ini');
   const declared = existsSync(seqinfo) ? Number(/frameRate=(\d+(?:\.\d+)?)/.exec(readFileSync(seqinfo, 'utf8'))?.[1]) : NaN;
   const frameRate = Number.isFinite(declared) && declared > 0 ? declared : ((await probeFrameRate(ffmpegExecutable(), video)) ?? 25);
+  const groundTruth = parseMot(readFileSync(path.join(data, 'train', name, 'gt', 'gt.txt'), 'utf8')).filter((r) => r.score >= 1);
+  const peopleByFrame = tracksByFrame(groundTruth);
   const detections: Detection[][] = [];
   let size = { width: 0, height: 0 };
   let detectMs = 0;
@@ -221,10 +264,11 @@ async function load(name: string, detector: Detector, classes: ReadonlySet<numbe
   return {
     name,
     video,
-    groundTruth: parseMot(readFileSync(path.join(data, 'train', name, 'gt', 'gt.txt'), 'utf8')).filter((r) => r.score >= 1),
+    groundTruth,
     layout: JSON.parse(readFileSync(path.join(data, 'layouts', `${name}.json`), 'utf8')) as ZoneLayout,
     frameRate,
     detections,
+    identities: detections.map((frame, i) => groundTruthIdentities(frame, peopleByFrame[i + 1] ?? [])),
     phases,
     size,
     detectMs,
