@@ -29,6 +29,7 @@ import { DEFAULT_MODEL_PATH, packageModelPath, YoloModel } from '../src/detectio
 import { MODEL_NAMES } from '../src/detection/model-fetch';
 import { finishCounting, RecordingCounter, type CountReport } from '../src/pipeline/offline';
 import { evaluateMot, type MotMetrics } from '../src/tracking/metrics';
+import { matchWithCostLimit } from '../src/tracking/assignment';
 import { iou } from '../src/tracking/iou';
 import { parseMot, tracksByFrame, type MotRow } from '../src/tracking/mot';
 import { RECOMMENDED_DETECTION_CONFIDENCE, RECOMMENDED_TRACKER, type TrackerSettings } from '../src/tracking/trackers';
@@ -141,24 +142,16 @@ interface Sequence {
 /**
  * Who each detection is, as an appearance the hybrid tracker's colour veto reads: one bin per ground-truth person
  * (ids sharing a bin, every APPEARANCE_BINS-th, look alike), so two different people are as far apart as colours can
- * be and the same person identical. Detections take the people they overlap most (IoU ≥ 0.5), one each; the others
- * (false positives, half a person) carry none, as a detection without colours.
+ * be and the same person identical. Detections and people are paired one to one by overlap (IoU ≥ 0.5), as the
+ * trackers pair boxes; the detections left (false positives, half a person) carry none, as a detection without
+ * colours.
  */
 function groundTruthIdentities(detections: readonly Detection[], people: readonly { id: number; bbox: Box }[]): (number[] | null)[] {
-  const pairs: { overlap: number; detection: number; person: number }[] = [];
-  detections.forEach((d, detection) => {
-    for (const person of people) {
-      const overlap = iou(d.bbox, person.bbox);
-      if (overlap >= 0.5) pairs.push({ overlap, detection, person: person.id });
-    }
-  });
-  pairs.sort((a, b) => b.overlap - a.overlap);
+  const cost = new Float64Array(detections.length * people.length);
+  detections.forEach((d, i) => people.forEach((person, j) => (cost[i * people.length + j] = 1 - iou(d.bbox, person.bbox))));
   const identities: (number[] | null)[] = detections.map(() => null);
-  const taken = new Set<number>();
-  for (const { detection, person } of pairs) {
-    if (identities[detection] || taken.has(person)) continue;
-    taken.add(person);
-    identities[detection] = Array.from({ length: APPEARANCE_BINS }, (_, bin) => (bin === person % APPEARANCE_BINS ? 1 : 0));
+  for (const [i, j] of matchWithCostLimit(cost, detections.length, people.length, 0.5).pairs) {
+    identities[i] = Array.from({ length: APPEARANCE_BINS }, (_, bin) => (bin === people[j].id % APPEARANCE_BINS ? 1 : 0));
   }
   return identities;
 }
